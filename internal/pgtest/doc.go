@@ -1,0 +1,3 @@
+// Package pgtest gives each test a fresh database on one shared Postgres server per test
+// binary: AGENTMV_TEST_DATABASE_URL, else a pglocal cluster, else testcontainers, else skip (never under CI=true).
+package pgtest
