@@ -1,0 +1,2 @@
+-- view_01
+SELECT id, amount FROM public.orders_01

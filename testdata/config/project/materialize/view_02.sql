@@ -1,0 +1,2 @@
+-- view_02
+SELECT id, amount FROM public.orders_02

@@ -1,0 +1,2 @@
+-- view_03
+SELECT id, amount FROM public.orders_03

@@ -1,0 +1,2 @@
+-- view_04
+SELECT id, amount FROM public.orders_04

@@ -1,0 +1,2 @@
+-- view_05
+SELECT id, amount FROM public.orders_05

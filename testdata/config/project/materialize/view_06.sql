@@ -1,0 +1,2 @@
+-- view_06
+SELECT id, amount FROM public.orders_06

@@ -1,0 +1,2 @@
+-- view_07
+SELECT id, amount FROM public.orders_07

@@ -1,0 +1,2 @@
+-- view_08
+SELECT id, amount FROM public.orders_08

@@ -1,0 +1,2 @@
+-- view_09
+SELECT id, amount FROM public.orders_09

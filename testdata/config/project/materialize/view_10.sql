@@ -1,0 +1,2 @@
+-- view_10
+SELECT id, amount FROM public.orders_10

@@ -1,0 +1,2 @@
+-- view_11
+SELECT id, amount FROM public.orders_11

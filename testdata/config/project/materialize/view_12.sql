@@ -1,0 +1,2 @@
+-- view_12
+SELECT id, amount FROM public.orders_12

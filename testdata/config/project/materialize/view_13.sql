@@ -1,0 +1,2 @@
+-- view_13
+SELECT id, amount FROM public.orders_13

@@ -1,0 +1,2 @@
+-- view_14
+SELECT id, amount FROM public.orders_14

@@ -1,0 +1,2 @@
+-- view_15
+SELECT id, amount FROM public.orders_15

@@ -1,0 +1,2 @@
+-- view_16
+SELECT id, amount FROM public.orders_16

@@ -1,0 +1,2 @@
+-- view_17
+SELECT id, amount FROM public.orders_17

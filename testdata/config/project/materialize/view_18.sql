@@ -1,0 +1,2 @@
+-- view_18
+SELECT id, amount FROM public.orders_18

@@ -1,0 +1,2 @@
+-- view_19
+SELECT id, amount FROM public.orders_19

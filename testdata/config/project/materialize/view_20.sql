@@ -1,0 +1,2 @@
+-- view_20
+SELECT id, amount FROM public.orders_20
