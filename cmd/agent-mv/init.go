@@ -1,0 +1,156 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// configTemplate is what init writes to materialize.yaml (the seed's template).
+const configTemplate = `version: 1
+target_schema: agent_mv
+views: []
+`
+
+// envExampleTemplate is what init writes to .env.example (the seed's text).
+const envExampleTemplate = `# Connection string with full setup-time privileges (used by agent-mv apply + setup-mcp)
+DATABASE_URL=postgresql://USER:PASS@HOST:5432/DBNAME
+# Connection string with view-only runtime privileges (used by runtime-mcp).
+# The password here MUST match AGENT_MV_RUNTIME_PASSWORD below.
+AGENT_MV_RUNTIME_URL=postgresql://agent_mv_runtime:PASS@HOST:5432/DBNAME
+# Password set on the runtime role when ` + "`agent-mv apply`" + ` first creates it.
+# Must match the password embedded in AGENT_MV_RUNTIME_URL above. Default: agent_mv_runtime.
+AGENT_MV_RUNTIME_PASSWORD=PASS
+`
+
+// initResult is what init reports (as text, or as JSON with --json).
+type initResult struct {
+	Dir     string   `json:"dir"`
+	Created []string `json:"created"`
+	Kept    []string `json:"kept,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
+	Next    []string `json:"next"`
+}
+
+func newInitCmd(o *rootOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Scaffold materialize.yaml, .env.example and materialize/",
+		Long: `Scaffold a project in the directory of --config (default: the current directory):
+materialize.yaml (an empty view list), .env.example (the connection settings to fill in) and
+materialize/ (one SQL file per view). Refuses to run when materialize.yaml already exists;
+never overwrites an .env.example you have edited.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := runInit(o.configPath)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				return printJSON(cmd, res)
+			}
+			return printInit(cmd, res)
+		},
+	}
+}
+
+// runInit creates the project files next to configPath. It changes nothing when configPath
+// already exists.
+func runInit(configPath string) (*initResult, error) {
+	abs, err := filepath.Abs(configPath)
+	if err != nil {
+		return nil, fmt.Errorf("init: resolve %s: %w", configPath, err)
+	}
+	name := filepath.Base(abs)
+	if _, err := os.Lstat(abs); err == nil {
+		return nil, fmt.Errorf("%s already exists at %s (nothing was changed; edit it, or remove it to start over)", name, abs)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	dir := filepath.Dir(abs)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("init: create %s: %w", dir, err)
+	}
+	res := &initResult{Dir: dir}
+
+	// O_EXCL: a file created between the check above and now is never overwritten.
+	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("%s already exists at %s (nothing was changed; edit it, or remove it to start over)", name, abs)
+	} else if err != nil {
+		return nil, fmt.Errorf("init: create %s: %w", abs, err)
+	}
+	if _, err := f.WriteString(configTemplate); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("init: write %s: %w", abs, err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("init: write %s: %w", abs, err)
+	}
+	res.Created = append(res.Created, name)
+
+	sqlDir := filepath.Join(dir, "materialize")
+	if st, err := os.Stat(sqlDir); err == nil && st.IsDir() {
+		res.Kept = append(res.Kept, "materialize/")
+	} else if err := os.Mkdir(sqlDir, 0o755); err != nil {
+		return nil, fmt.Errorf("init: create %s: %w", sqlDir, err)
+	} else {
+		res.Created = append(res.Created, "materialize/")
+	}
+
+	envExample := filepath.Join(dir, ".env.example")
+	switch old, err := os.ReadFile(envExample); {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.WriteFile(envExample, []byte(envExampleTemplate), 0o644); err != nil {
+			return nil, fmt.Errorf("init: write %s: %w", envExample, err)
+		}
+		res.Created = append(res.Created, ".env.example")
+	case err != nil:
+		return nil, fmt.Errorf("init: read %s: %w", envExample, err)
+	case string(old) == envExampleTemplate:
+		res.Kept = append(res.Kept, ".env.example")
+	default:
+		res.Kept = append(res.Kept, ".env.example")
+		res.Notes = append(res.Notes, ".env.example already exists and differs from the template; left it unchanged")
+	}
+
+	step1 := "cp .env.example .env, then set DATABASE_URL, AGENT_MV_RUNTIME_URL and AGENT_MV_RUNTIME_PASSWORD in .env"
+	if _, err := os.Stat(filepath.Join(dir, ".env")); err == nil {
+		step1 = "check that .env sets DATABASE_URL, AGENT_MV_RUNTIME_URL and AGENT_MV_RUNTIME_PASSWORD (see .env.example)"
+	}
+	res.Next = []string{
+		step1,
+		"add views to " + name + " with one SQL file each under materialize/ (or let your agent propose them during onboarding)",
+		"run `agent-mv apply`",
+	}
+	return res, nil
+}
+
+func printInit(cmd *cobra.Command, res *initResult) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "✓ initialized agent-materialize in %s\n", res.Dir)
+	for _, c := range res.Created {
+		if c == "materialize/" {
+			b.WriteString("  - materialize/  (empty — your agent fills this during onboarding)\n")
+			continue
+		}
+		fmt.Fprintf(&b, "  - %s\n", c)
+	}
+	for _, k := range res.Kept {
+		fmt.Fprintf(&b, "  - %s  (already there, kept)\n", k)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(&b, "⚠ %s\n", n)
+	}
+	b.WriteString("Next:\n")
+	for i, n := range res.Next {
+		fmt.Fprintf(&b, "  %d. %s\n", i+1, n)
+	}
+	_, err := fmt.Fprint(cmd.OutOrStdout(), b.String())
+	return err
+}

@@ -1,0 +1,17 @@
+// Command agent-mv is the reference CLI of agentmv: it scaffolds a project, applies
+// materialize.yaml to Postgres, and checks, refreshes and serves the curated views.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,251 @@
+package agentmv
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/joho/godotenv"
+)
+
+// Environment variable names (the seed's, plus the two role names).
+const (
+	EnvDatabaseURL     = "DATABASE_URL"
+	EnvRuntimeURL      = "AGENT_MV_RUNTIME_URL"
+	EnvRuntimePassword = "AGENT_MV_RUNTIME_PASSWORD"
+	EnvTargetSchema    = "AGENT_MV_TARGET_SCHEMA"
+	EnvRuntimeRole     = "AGENT_MV_RUNTIME_ROLE"
+	EnvOwnerRole       = "AGENT_MV_OWNER_ROLE"
+)
+
+// Defaults for the settings that have one.
+const (
+	DefaultRuntimePassword = "agent_mv_runtime"
+	DefaultTargetSchema    = "agent_mv"
+	DefaultRuntimeRole     = "agent_mv_runtime"
+	DefaultOwnerRole       = "agent_mv_owner"
+)
+
+// redacted replaces every secret in printed settings and DSNs.
+const redacted = "xxxxx"
+
+// Settings are the connection and naming settings of one agentmv project, resolved once by
+// ResolveSettings. Its String and LogValue methods never print passwords.
+type Settings struct {
+	// DatabaseURL is the privileged DSN used by apply, doctor, drop and setup (DATABASE_URL).
+	DatabaseURL string
+	// RuntimeURL is the view-only runtime role's DSN (AGENT_MV_RUNTIME_URL).
+	RuntimeURL string
+	// RuntimePassword is set on the runtime role when apply creates it (AGENT_MV_RUNTIME_PASSWORD).
+	RuntimePassword string
+	// TargetSchema holds the managed views (AGENT_MV_TARGET_SCHEMA, then the YAML's target_schema).
+	TargetSchema string
+	// RuntimeRole is the LOGIN role agents connect as (AGENT_MV_RUNTIME_ROLE).
+	RuntimeRole string
+	// OwnerRole is the NOLOGIN role that owns the views and the refresh function (AGENT_MV_OWNER_ROLE).
+	OwnerRole string
+}
+
+// ResolveSettings resolves every setting once, in the order flag > environment > .env >
+// YAML > default. flags holds the values given explicitly (empty means not given); cfg may be
+// nil; dotenvPath names the .env file (empty, or a file that does not exist, means none); it is
+// read with godotenv without changing the process environment. environ looks variables up
+// (nil means os.LookupEnv); a variable set to the empty string counts as unset.
+func ResolveSettings(flags Settings, cfg *Config, dotenvPath string, environ func(string) (string, bool)) (Settings, error) {
+	if environ == nil {
+		environ = os.LookupEnv
+	}
+	dotenv := map[string]string{}
+	if dotenvPath != "" {
+		m, err := godotenv.Read(dotenvPath)
+		switch {
+		case err == nil:
+			dotenv = m
+		case errors.Is(err, fs.ErrNotExist):
+		default:
+			return Settings{}, fmt.Errorf("read %s: %w (fix the line or remove the file)", dotenvPath, err)
+		}
+	}
+	pick := func(flag, env, yaml, def string) string {
+		if flag != "" {
+			return flag
+		}
+		if v, ok := environ(env); ok && v != "" {
+			return v
+		}
+		if v := dotenv[env]; v != "" {
+			return v
+		}
+		if yaml != "" {
+			return yaml
+		}
+		return def
+	}
+	yamlSchema := ""
+	if cfg != nil {
+		yamlSchema = cfg.TargetSchema
+	}
+	s := Settings{
+		DatabaseURL:     pick(flags.DatabaseURL, EnvDatabaseURL, "", ""),
+		RuntimeURL:      pick(flags.RuntimeURL, EnvRuntimeURL, "", ""),
+		RuntimePassword: pick(flags.RuntimePassword, EnvRuntimePassword, "", DefaultRuntimePassword),
+		TargetSchema:    pick(flags.TargetSchema, EnvTargetSchema, yamlSchema, DefaultTargetSchema),
+		RuntimeRole:     pick(flags.RuntimeRole, EnvRuntimeRole, "", DefaultRuntimeRole),
+		OwnerRole:       pick(flags.OwnerRole, EnvOwnerRole, "", DefaultOwnerRole),
+	}
+	if err := s.Validate(); err != nil {
+		return Settings{}, err
+	}
+	return s, nil
+}
+
+// Validate checks the names in s: the schema and both roles must match ^[a-z_][a-z0-9_]*$,
+// be at most 63 bytes and not start with pg_ (reserved by Postgres), and the roles must differ.
+func (s Settings) Validate() error {
+	if err := validateSchemaName(s.TargetSchema); err != nil {
+		return fmt.Errorf("invalid settings: %w (set %s or target_schema)", err, EnvTargetSchema)
+	}
+	for _, r := range []struct{ kind, name, env string }{
+		{"runtime role", s.RuntimeRole, EnvRuntimeRole},
+		{"owner role", s.OwnerRole, EnvOwnerRole},
+	} {
+		if err := ValidateIdentifier(r.kind, r.name); err != nil {
+			return fmt.Errorf("invalid settings: %w (set %s)", err, r.env)
+		}
+		if strings.HasPrefix(r.name, "pg_") {
+			return fmt.Errorf("invalid settings: %s %q must not start with pg_ (Postgres reserves those role names; set %s)", r.kind, r.name, r.env)
+		}
+	}
+	if s.RuntimeRole == s.OwnerRole {
+		return fmt.Errorf("invalid settings: the runtime role and the owner role are both %q; they must differ or the boundary is gone (set %s or %s)",
+			s.RuntimeRole, EnvRuntimeRole, EnvOwnerRole)
+	}
+	return nil
+}
+
+// String prints the settings with every password masked.
+func (s Settings) String() string {
+	return fmt.Sprintf("Settings{DatabaseURL: %s, RuntimeURL: %s, RuntimePassword: %s, TargetSchema: %s, RuntimeRole: %s, OwnerRole: %s}",
+		RedactDSN(s.DatabaseURL), RedactDSN(s.RuntimeURL), maskSecret(s.RuntimePassword), s.TargetSchema, s.RuntimeRole, s.OwnerRole)
+}
+
+// GoString keeps %#v from printing secrets too.
+func (s Settings) GoString() string { return s.String() }
+
+// LogValue implements slog.LogValuer with every password masked.
+func (s Settings) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("database_url", RedactDSN(s.DatabaseURL)),
+		slog.String("runtime_url", RedactDSN(s.RuntimeURL)),
+		slog.String("runtime_password", maskSecret(s.RuntimePassword)),
+		slog.String("target_schema", s.TargetSchema),
+		slog.String("runtime_role", s.RuntimeRole),
+		slog.String("owner_role", s.OwnerRole),
+	)
+}
+
+// Redact masks every secret of s (the passwords, and the DSNs' passwords) that appears in text,
+// and any DSN password RedactText finds. Use it on error messages before printing them.
+func (s Settings) Redact(text string) string {
+	var secrets []string
+	for _, dsn := range []string{s.DatabaseURL, s.RuntimeURL} {
+		if p := dsnPassword(dsn); p != "" {
+			secrets = append(secrets, p, url.QueryEscape(p), url.PathEscape(p))
+		}
+	}
+	if s.RuntimePassword != "" {
+		secrets = append(secrets, s.RuntimePassword)
+	}
+	for _, sec := range secrets {
+		if len(sec) >= 3 {
+			text = strings.ReplaceAll(text, sec, redacted)
+		}
+	}
+	return RedactText(text)
+}
+
+func maskSecret(s string) string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// dsnPassword extracts the password from a URL or key=value DSN ("" when none).
+func dsnPassword(dsn string) string {
+	if isURLDSN(dsn) {
+		if u, err := url.Parse(dsn); err == nil {
+			if p, ok := u.User.Password(); ok {
+				return p
+			}
+			return u.Query().Get("password")
+		}
+		return ""
+	}
+	if m := kvPassword.FindStringSubmatch(dsn); m != nil {
+		v := m[2]
+		if strings.HasPrefix(v, "'") {
+			v = strings.ReplaceAll(strings.Trim(v, "'"), `\'`, "'")
+		}
+		return v
+	}
+	return ""
+}
+
+func isURLDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+var (
+	// kvPassword matches password=… in a key=value DSN, quoted or not.
+	kvPassword = regexp.MustCompile(`(?i)\b((?:ssl)?password)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s]*)`)
+	// urlUserinfo matches the user:password@ part of postgres URLs inside free text.
+	urlUserinfo = regexp.MustCompile(`(postgres(?:ql)?://[^:@/\s]*):[^@\s]*@`)
+	// urlQueryPassword matches password=… query parameters inside free text.
+	urlQueryPassword = regexp.MustCompile(`(?i)([?&](?:ssl)?password=)[^&\s]*`)
+)
+
+// RedactDSN masks the password of a Postgres connection string, in URL form
+// (postgres://user:secret@host/db?password=…) or key=value form (host=h password=secret).
+func RedactDSN(dsn string) string {
+	if dsn == "" {
+		return ""
+	}
+	if isURLDSN(dsn) {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return RedactText(dsn)
+		}
+		if u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				u.User = url.UserPassword(u.User.Username(), redacted)
+			}
+		}
+		q := u.Query()
+		changed := false
+		for k := range q {
+			if strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword") {
+				q[k] = []string{redacted}
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	return kvPassword.ReplaceAllString(dsn, "${1}="+redacted)
+}
+
+// RedactText masks DSN passwords found anywhere in free text (URL userinfo, password query
+// parameters and password=… pairs).
+func RedactText(text string) string {
+	text = urlUserinfo.ReplaceAllString(text, "${1}:"+redacted+"@")
+	text = urlQueryPassword.ReplaceAllString(text, "${1}"+redacted)
+	return kvPassword.ReplaceAllString(text, "${1}="+redacted)
+}
