@@ -1,0 +1,136 @@
+package boundary
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Default names, as the seed.
+const (
+	DefaultSchema      = "agent_mv"
+	DefaultRuntimeRole = "agent_mv_runtime"
+	DefaultOwnerRole   = "agent_mv_owner"
+)
+
+// Names are the three identifiers every statement in this package is built from.
+type Names struct {
+	Schema      string // <S>, default agent_mv
+	RuntimeRole string // <R>, LOGIN, what agents connect as
+	OwnerRole   string // <O>, NOLOGIN, owns <S>, the views and the refresh function
+}
+
+// DefaultNames returns the seed's names.
+func DefaultNames() Names {
+	return Names{Schema: DefaultSchema, RuntimeRole: DefaultRuntimeRole, OwnerRole: DefaultOwnerRole}
+}
+
+var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// ValidateName checks that name is a safe lower-case identifier: ^[a-z_][a-z0-9_]*$ and at most
+// 63 bytes (Postgres would silently truncate longer names). what names the thing in the error.
+func ValidateName(what, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%s is empty: set it to a lower-case identifier such as %q", what, "agent_mv")
+	case len(name) > 63:
+		return fmt.Errorf("unsafe %s %q: longer than 63 bytes (Postgres would truncate it); choose a shorter name", what, name)
+	case !identRE.MatchString(name):
+		return fmt.Errorf("unsafe %s %q: use only lower-case letters, digits and _ (not starting with a digit)", what, name)
+	}
+	return nil
+}
+
+// Validate checks all three names and that they are distinct and not reserved.
+func (n Names) Validate() error {
+	for _, f := range []struct{ what, v string }{
+		{"target_schema", n.Schema}, {"runtime role", n.RuntimeRole}, {"owner role", n.OwnerRole},
+	} {
+		if err := ValidateName(f.what, f.v); err != nil {
+			return err
+		}
+		if strings.HasPrefix(f.v, "pg_") {
+			return fmt.Errorf("unsafe %s %q: names starting with pg_ are reserved by Postgres", f.what, f.v)
+		}
+	}
+	switch n.Schema {
+	case "public", "information_schema":
+		return fmt.Errorf("unsafe target_schema %q: agentmv needs a schema of its own (default %q)", n.Schema, DefaultSchema)
+	}
+	if n.RuntimeRole == n.OwnerRole {
+		return fmt.Errorf("runtime role and owner role are both %q: they must differ, or the runtime role would own the views", n.RuntimeRole)
+	}
+	if n.RuntimeRole == "public" || n.OwnerRole == "public" {
+		return fmt.Errorf("role name %q is reserved (PUBLIC)", "public")
+	}
+	return nil
+}
+
+// qs, qr and qo return the quoted schema, runtime role and owner role.
+func (n Names) qs() string { return pgx.Identifier{n.Schema}.Sanitize() }
+func (n Names) qr() string { return pgx.Identifier{n.RuntimeRole}.Sanitize() }
+func (n Names) qo() string { return pgx.Identifier{n.OwnerRole}.Sanitize() }
+
+// qrel returns "<S>"."<name>".
+func (n Names) qrel(name string) string { return pgx.Identifier{n.Schema, name}.Sanitize() }
+
+// render fills an SQL template: {{S}}, {{R}}, {{O}} become quoted identifiers, {{S_LIT}} the
+// schema name as a string literal (for function bodies, where it cannot be a parameter).
+// Callers validate n first.
+func (n Names) render(tmpl string) string {
+	return strings.NewReplacer(
+		"{{S}}", n.qs(),
+		"{{R}}", n.qr(),
+		"{{O}}", n.qo(),
+		"{{S_LIT}}", quoteLiteral(n.Schema),
+	).Replace(tmpl)
+}
+
+// quoteLiteral returns s as a standard-conforming SQL string literal. Only used for values
+// Postgres will not take as parameters (utility statements, function bodies); every caller
+// passes a validated identifier or a SCRAM verifier (base64 alphabet plus $ and :).
+func quoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// Querier is what read-only helpers need: *pgxpool.Pool, *pgx.Conn and pgx.Tx all satisfy it.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Relation is a schema-qualified relation name.
+type Relation struct {
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+	// Kind is pg_class.relkind when read from the catalog ('r','v','m','p','f'); empty otherwise.
+	Kind string `json:"kind,omitempty"`
+}
+
+// String returns schema.name (unquoted, as the seed's lineage table stores it).
+func (r Relation) String() string { return r.Schema + "." + r.Name }
+
+// Quoted returns "schema"."name".
+func (r Relation) Quoted() string { return pgx.Identifier{r.Schema, r.Name}.Sanitize() }
+
+// ParseRelation splits "schema.name" (the seed's lineage format) at the first dot.
+func ParseRelation(s string) (Relation, error) {
+	schema, name, ok := strings.Cut(s, ".")
+	if !ok || schema == "" || name == "" {
+		return Relation{}, fmt.Errorf("relation %q is not schema-qualified (want schema.name)", s)
+	}
+	return Relation{Schema: schema, Name: name}, nil
+}
+
+// exec runs one statement of ours with a wrapped error saying which step failed.
+func exec(ctx context.Context, q Querier, step, sql string, args ...any) error {
+	if _, err := q.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("%s: %w", step, err)
+	}
+	return nil
+}
