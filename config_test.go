@@ -136,3 +136,338 @@ func TestWriteSourcesTwentyViews(t *testing.T) {
 	_ = time.Second
 	_ = errors.Is
 }
+
+// writeProject writes a materialize.yaml with body plus the given files into a temp dir and
+// returns the YAML's path.
+func writeProject(t *testing.T, body string, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(dir, "materialize.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const okSQL = "SELECT 1 AS n\n"
+
+func view(name string) string {
+	return "  - name: " + name + "\n    sql_file: materialize/a.sql\n    description: d\n"
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	long := strings.Repeat("a", 64)
+	tests := []struct {
+		name  string
+		yaml  string
+		files map[string]string
+		want  string // exact text; {path} = the YAML path, {dir} = its directory
+	}{
+		{"parse error", "version: 1\nviews: [\n", nil,
+			"failed to parse {path}: yaml: line 2: did not find expected node content"},
+		{"two documents", "version: 1\n---\nversion: 1\n", nil,
+			"failed to parse {path}: line 2: a second YAML document starts here; keep one document per file"},
+		{"empty file", "", nil,
+			"invalid config {path}: line 1: the file is empty; it needs `version: 1`, `target_schema` and `views` (run `agent-mv init` for a template)"},
+		{"comments only", "# nothing\n", nil,
+			"invalid config {path}: line 1: the file is empty; it needs `version: 1`, `target_schema` and `views` (run `agent-mv init` for a template)"},
+		{"top level list", "- 1\n", nil,
+			"invalid config {path}: line 1: the top level must be a mapping with version, target_schema and views, got a list"},
+		{"version missing", "target_schema: s\nviews: []\n", nil,
+			"unsupported version in {path}: line 1: version is required and must be 1 (add `version: 1`)"},
+		{"version 2", "version: 2\ntarget_schema: s\nviews: []\n", nil,
+			"unsupported version in {path}: line 1: version must be 1, got 2; this agentmv reads version 1 files only"},
+		{"version string", "version: \"1\"\ntarget_schema: s\nviews: []\n", nil,
+			"unsupported version in {path}: line 1: version must be the integer 1, got str \"1\""},
+		{"version wins over other problems", "version: 3\nviews: x\n", nil,
+			"unsupported version in {path}: line 1: version must be 1, got 3; this agentmv reads version 1 files only"},
+		{"duplicate view names", "version: 1\ntarget_schema: s\nviews:\n" + view("a") + view("b") + view("a"), map[string]string{"materialize/a.sql": okSQL},
+			"duplicate view names in {path}: line 10: view \"a\" is already defined at line 4; view names must be unique"},
+		{"target_schema missing", "version: 1\nviews: []\n", nil,
+			"invalid config {path}: line 1: target_schema is required (add `target_schema: agent_mv`)"},
+		{"views missing", "version: 1\ntarget_schema: s\n", nil,
+			"invalid config {path}: line 1: views is required (use `views: []` for none)"},
+		{"views null", "version: 1\ntarget_schema: s\nviews:\n", nil,
+			"invalid config {path}: line 3: views must be a list of views, got null (use `views: []` for none)"},
+		{"view not a mapping", "version: 1\ntarget_schema: s\nviews:\n  - a\n", nil,
+			"invalid config {path}: line 4: views[0] must be a mapping with name, sql_file and description, got str \"a\""},
+		{"missing keys", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n", nil,
+			"invalid config {path}:\n  line 4: view \"a\": sql_file is required (e.g. materialize/<name>.sql)\n  line 4: view \"a\": description is required (agents read it to pick the view)"},
+		{"missing name", "version: 1\ntarget_schema: s\nviews:\n  - sql_file: a.sql\n    description: d\n", nil,
+			"invalid config {path}: line 4: views[0]: name is required"},
+		{"description not a string", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: 2024\n", nil,
+			"invalid config {path}: line 6: view \"a\": description must be a string, got int \"2024\" (quote it if it looks like a number or boolean)"},
+		{"empty sql_file", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: ''\n    description: d\n", nil,
+			"invalid config {path}: line 5: view \"a\": sql_file must not be empty"},
+		{"duplicate key", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    description: e\n", nil,
+			"invalid config {path}: line 7: key \"description\" appears twice in view \"a\" (first at line 6)"},
+		{"sources not a list", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    sources: public.t\n", nil,
+			"invalid config {path}: line 7: view \"a\": sources must be a list of strings, got str \"public.t\" (apply owns this key; delete it and re-run apply)"},
+		{"bad duration", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    min_refresh_interval: 5 minutes\n", nil,
+			"invalid config {path}: line 7: view \"a\": min_refresh_interval must be a positive Go duration such as \"90s\", \"5m\" or \"1h30m\", got \"5 minutes\""},
+		{"negative duration", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    max_staleness: -5m\n", nil,
+			"invalid config {path}: line 7: view \"a\": max_staleness must be a positive Go duration such as \"90s\", \"5m\" or \"1h30m\", got \"-5m\""},
+		{"staleness below interval", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    min_refresh_interval: 1h\n    max_staleness: 5m\n", nil,
+			"invalid config {path}: line 4: view \"a\": max_staleness (5m0s) is shorter than min_refresh_interval (1h0m0s), so the view could never be fresh"},
+		{"indexes not a list", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes: {columns: [x]}\n", nil,
+			"invalid config {path}: line 7: view \"a\": indexes must be a list of {columns: [...], unique: bool}, got a mapping"},
+		{"index not a mapping", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes: [x]\n", nil,
+			"invalid config {path}: line 7: view \"a\": indexes[0] must be a mapping with columns and unique, got str \"x\""},
+		{"index without columns", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - unique: true\n", nil,
+			"invalid config {path}: line 8: view \"a\": indexes[0]: columns is required (a list of at least one column)"},
+		{"index columns empty", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: []\n", nil,
+			"invalid config {path}: line 8: view \"a\": indexes[0]: columns must be a list of at least one column name, got a list"},
+		{"index column twice", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [x, x]\n", nil,
+			"invalid config {path}: line 8: view \"a\": indexes[0]: column \"x\" is listed twice"},
+		{"unique not bool", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [x]\n        unique: 'yes'\n", nil,
+			"invalid config {path}: line 9: view \"a\": indexes[0]: unique must be true or false, got str \"yes\""},
+		{"index name too long", "version: 1\ntarget_schema: s\nviews:\n  - name: " + strings.Repeat("v", 40) + "\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [" + strings.Repeat("c", 20) + "]\n", nil,
+			"invalid config {path}: line 4: view \"" + strings.Repeat("v", 40) + "\": indexes[0]: index name \"" + strings.Repeat("v", 40) + "_" + strings.Repeat("c", 20) + "_idx\" is 65 bytes; Postgres truncates names to 63 bytes, so use fewer or shorter columns or a shorter view name"},
+		{"index names collide across views", "version: 1\ntarget_schema: s\nviews:\n  - name: a_b\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [c]\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [b_c]\n", nil,
+			"invalid config {path}: line 9: view \"a\": indexes[0]: index name \"a_b_c_idx\" collides with index \"a_b_c_idx\" of view \"a_b\" (line 4); indexes and views share the schema's namespace"},
+		{"index name collides with a view", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [x]\n  - name: a_x_idx\n    sql_file: a.sql\n    description: d\n", nil,
+			"invalid config {path}: line 4: view \"a\": indexes[0]: index name \"a_x_idx\" collides with view \"a_x_idx\" (line 9); indexes and views share the schema's namespace"},
+		{"same index twice in one view", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [x]\n      - columns: [x]\n        unique: true\n", nil,
+			"invalid config {path}: line 4: view \"a\": indexes[1]: index name \"a_x_idx\" collides with index \"a_x_idx\" of view \"a\" (line 4); indexes and views share the schema's namespace"},
+		{"sql_file not found", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: materialize/a.sql\n    description: d\n", nil,
+			"sql_file not found for view 'a': {dir}/materialize/a.sql ({path} line 4); create the file or fix sql_file (paths are relative to the YAML file)"},
+		{"sql_file is a directory", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: materialize\n    description: d\n", map[string]string{"materialize/x.sql": okSQL},
+			"invalid sql_file for view 'a': {dir}/materialize: is a directory, not a SQL file ({path} line 4)"},
+		{"sql not utf-8", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n", map[string]string{"a.sql": "SELECT '\xff'"},
+			"invalid sql_file for view 'a': {dir}/a.sql: not valid UTF-8; save it as UTF-8 ({path} line 4)"},
+		{"sql with NUL", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n", map[string]string{"a.sql": "SELECT '\x00'"},
+			"invalid sql_file for view 'a': {dir}/a.sql: contains a NUL byte, which Postgres does not accept in SQL text ({path} line 4)"},
+		{"sql only comments", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n", map[string]string{"a.sql": "-- todo\n/* later /* nested */ */\n ;\n"},
+			"invalid sql_file for view 'a': {dir}/a.sql: has no SQL, only comments and whitespace; put the view's SELECT in it ({path} line 4)"},
+		{"sql too large", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n", map[string]string{"a.sql": "SELECT 1" + strings.Repeat(" ", MaxSQLFileBytes)},
+			"invalid sql_file for view 'a': {dir}/a.sql: larger than 1048576 bytes (1 MiB); a view body should be one SELECT ({path} line 4)"},
+		{"several problems", "version: 1\ntarget_schema: S\nviews:\n  - name: Bad\n    sql_file: a.sql\n    description: d\n", nil,
+			"invalid config {path}:\n  line 2: target_schema \"S\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)\n  line 4: view name \"Bad\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)"},
+		{"view name too long", "version: 1\ntarget_schema: s\nviews:\n  - name: " + long + "\n    sql_file: a.sql\n    description: d\n", nil,
+			"invalid config {path}: line 4: view name \"" + long + "\" is 64 bytes; Postgres identifiers are at most 63 bytes (it would silently truncate it), use a shorter name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeProject(t, tt.yaml, tt.files)
+			_, err := LoadConfig(path)
+			if err == nil {
+				t.Fatal("LoadConfig succeeded, want an error")
+			}
+			want := strings.NewReplacer("{path}", path, "{dir}", filepath.Dir(path)).Replace(tt.want)
+			if err.Error() != want {
+				t.Errorf("error mismatch\n got: %s\nwant: %s", err, want)
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Errorf("error is %T, want *ConfigError", err)
+			}
+		})
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "materialize.yaml")
+	_, err := LoadConfig(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("err = %v, want one wrapping fs.ErrNotExist", err)
+	}
+	want := "materialize.yaml not found at " + path + ". Run `agent-mv init` first."
+	if err.Error() != want {
+		t.Errorf("got %q\nwant %q", err, want)
+	}
+	// sql_file not found wraps fs.ErrNotExist too.
+	p := writeProject(t, "version: 1\ntarget_schema: s\nviews:\n"+view("a"), nil)
+	if _, err := LoadConfig(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing sql_file: err = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestNameRules(t *testing.T) {
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"orders", true},
+		{"_private", true},
+		{"daily_revenue_2024", true},
+		{strings.Repeat("a", 63), true},
+		{strings.Repeat("a", 64), false},
+		{"", false},
+		{"Orders", false},
+		{"1orders", false},
+		{"order-items", false},
+		{"order items", false},
+		{"café", false},
+		{"orders;drop", false},
+		{`"quoted"`, false},
+	}
+	for _, tt := range tests {
+		for _, kind := range []string{"view name", "index column", "target_schema"} {
+			// View names, index columns and target_schema all go through the YAML loader.
+			var body string
+			switch kind {
+			case "view name":
+				body = "version: 1\ntarget_schema: s\nviews:\n  - name: '" + tt.name + "'\n    sql_file: a.sql\n    description: d\n"
+			case "index column":
+				body = "version: 1\ntarget_schema: s\nviews:\n  - name: v\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: ['" + tt.name + "']\n"
+				if len(tt.name) > 50 && tt.ok {
+					continue // the index name would be too long; covered by its own test
+				}
+			case "target_schema":
+				body = "version: 1\ntarget_schema: '" + tt.name + "'\nviews: []\n"
+			}
+			path := writeProject(t, body, map[string]string{"a.sql": okSQL})
+			_, err := LoadConfig(path)
+			if tt.ok && err != nil {
+				t.Errorf("%s %q: unexpected error %v", kind, tt.name, err)
+			}
+			if !tt.ok && (err == nil || !strings.HasPrefix(err.Error(), "invalid config ")) {
+				t.Errorf("%s %q: err = %v, want invalid config", kind, tt.name, err)
+			}
+			if err := ValidateIdentifier(kind, tt.name); (err == nil) != tt.ok {
+				t.Errorf("ValidateIdentifier(%q) = %v, want ok=%v", tt.name, err, tt.ok)
+			}
+		}
+	}
+}
+
+func TestReservedNames(t *testing.T) {
+	tests := []struct{ yaml, want string }{
+		{"version: 1\ntarget_schema: s\nviews:\n" + view("pg_orders"),
+			"line 4: view name \"pg_orders\" must not start with pg_ (pg_catalog comes first on the search path, so agents would read a system catalog instead)"},
+		{"version: 1\ntarget_schema: s\nviews:\n" + view("lineage"),
+			"line 4: view name \"lineage\" is reserved: agentmv keeps its own table of that name in the target schema"},
+		{"version: 1\ntarget_schema: s\nviews:\n" + view("refresh_history"),
+			"line 4: view name \"refresh_history\" is reserved: agentmv keeps its own table of that name in the target schema"},
+		{"version: 1\ntarget_schema: pg_mine\nviews: []\n",
+			"line 2: target_schema \"pg_mine\" is not allowed: use a dedicated schema such as agent_mv (pg_* schemas are reserved by Postgres)"},
+		{"version: 1\ntarget_schema: public\nviews: []\n",
+			"line 2: target_schema \"public\" is not allowed: use a dedicated schema such as agent_mv (pg_* schemas are reserved by Postgres)"},
+		{"version: 1\ntarget_schema: s\nviews:\n  - name: views\n    sql_file: materialize/a.sql\n    description: d\n",
+			"line 4: view name \"views\" is reserved: agentmv keeps its own table of that name in the target schema"},
+	}
+	for _, tt := range tests {
+		path := writeProject(t, tt.yaml, map[string]string{"materialize/a.sql": okSQL})
+		_, err := LoadConfig(path)
+		want := "invalid config " + path + ": " + tt.want
+		if err == nil || err.Error() != want {
+			t.Errorf("got %v\nwant %s", err, want)
+		}
+	}
+}
+
+func TestLoadConfigValid(t *testing.T) {
+	dir := t.TempDir()
+	abs := filepath.Join(dir, "elsewhere", "abs.sql")
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(abs, []byte("/* c */ SELECT 2;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	body := `version: 1
+target_schema: agent_mv
+extra: 1
+views:
+  - name: daily_revenue
+    sql_file: materialize/daily_revenue.sql
+    description: Revenue per day and product.
+    sql: ignored, the file wins
+    indexes:
+      - columns: [day, product_id]
+        unique: true
+        method: btree
+    sources: [public.orders]
+    min_refresh_interval: 5m
+    max_staleness: 1h30m
+    owner: finance
+  - name: top
+    sql_file: ` + abs + `
+    description: ""
+`
+	path := writeProject(t, body, map[string]string{"materialize/daily_revenue.sql": "-- revenue\nSELECT 1 AS day, 2 AS product_id;\n"})
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := struct {
+		Path, Dir, Schema string
+		Version           int
+		Views             []ViewConfig
+		Warnings          []string
+	}{cfg.Path, cfg.Dir, cfg.TargetSchema, cfg.Version, cfg.Views, cfg.Warnings}
+	want := struct {
+		Path, Dir, Schema string
+		Version           int
+		Views             []ViewConfig
+		Warnings          []string
+	}{
+		Path: path, Dir: filepath.Dir(path), Schema: "agent_mv", Version: 1,
+		Views: []ViewConfig{{
+			Name: "daily_revenue", SQLFile: "materialize/daily_revenue.sql",
+			SQLPath: filepath.Join(filepath.Dir(path), "materialize", "daily_revenue.sql"),
+			SQL:     "-- revenue\nSELECT 1 AS day, 2 AS product_id;\n", Description: "Revenue per day and product.",
+			Indexes: []IndexConfig{{Columns: []string{"day", "product_id"}, Unique: true}},
+			Sources: []string{"public.orders"}, MinRefreshInterval: 5 * time.Minute, MaxStaleness: 90 * time.Minute, Line: 5,
+		}, {
+			Name: "top", SQLFile: abs, SQLPath: abs, SQL: "/* c */ SELECT 2;\n", Line: 17,
+		}},
+		Warnings: []string{
+			path + " line 3: unknown key \"extra\" at the top level is ignored (kept in the file)",
+			path + " line 12: unknown key \"method\" in view \"daily_revenue\": indexes[0] is ignored (kept in the file)",
+			path + " line 16: unknown key \"owner\" in view \"daily_revenue\" is ignored (kept in the file)",
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("config mismatch (-want +got):\n%s", diff)
+	}
+	if n := cfg.Views[0].Indexes[0].Name("daily_revenue"); n != "daily_revenue_day_product_id_idx" {
+		t.Errorf("index name = %q", n)
+	}
+	if _, ok := cfg.View("nope"); ok {
+		t.Error("View(nope) found something")
+	}
+}
+
+func TestSQLIsBlank(t *testing.T) {
+	tests := map[string]bool{
+		"":                             true,
+		" \n\t;;":                      true,
+		"-- only":                      true,
+		"/* a /* b */ c */":            true,
+		"/* unterminated":              true,
+		"-- x\nSELECT 1":               false,
+		"/* a */ SELECT 1":             false,
+		"'--'":                         false,
+		"/* a /* b */ */ -- c\n1":      false,
+		"WITH x AS (SELECT 1) TABLE x": false,
+	}
+	for sql, want := range tests {
+		if got := sqlIsBlank(sql); got != want {
+			t.Errorf("sqlIsBlank(%q) = %v, want %v", sql, got, want)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		5 * time.Minute: "5m", 90 * time.Second: "1m30s", time.Hour: "1h", 90 * time.Minute: "1h30m", 2 * time.Second: "2s",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := time.ParseDuration(FormatDuration(d)); err != nil || back != d {
+			t.Errorf("FormatDuration(%v) does not parse back: %v %v", d, back, err)
+		}
+	}
+}
