@@ -1,0 +1,34 @@
+// Package tools is agentmv's embeddable MCP tool registry: typed tools, toolsets, middleware and
+// Mount on any go-sdk server, structured tool errors, and the guarded read-only query executor.
+//
+// # Tools and registries
+//
+// [New] builds a typed tool from a handler func(ctx, In) (Out, error). The input schema is
+// reflected from In with invopop/jsonschema (root always `type: object`; struct tags and
+// [Param] add descriptions, defaults and bounds); the SDK-side copy of that schema validates
+// arguments and applies defaults before the handler runs. Annotations come from options
+// ([ReadOnly], [Destructive], [Idempotent], [OpenWorld]) and must say what the tool really does.
+//
+// A [Registry] holds tools with unique names and has no global state. Hosts get agentmv's
+// registries (runtime, setup), add their own tools, narrow them with [Registry.Select] or
+// [Registry.Toolset], wrap calls with [Registry.Use] (audit log, metrics), and call
+// [Registry.Mount] on their own *mcp.Server.
+//
+// # Errors
+//
+// Every failure reaches the agent as a tool result with isError=true whose content is the
+// JSON envelope {"error_type", "message", "hint"} ([ToolError]); never a protocol error,
+// never a Go panic (panics become [ErrInternal]). [AsToolError] maps Postgres errors by
+// SQLSTATE; the error types are listed once, in [ErrorTypes].
+//
+// # Agent SQL
+//
+// [CheckQuery] is the single gate for SQL written by an agent: exactly one plain SELECT
+// (pg_query via package lineage), every relation a managed view or allowed metadata table of
+// the target schema, no function from [DeniedFunctions]. It returns the deparsed tree, and
+// only that text is executed, by [ExecQuery]: a NO SCROLL cursor inside BEGIN READ ONLY with
+// transaction-local statement_timeout, idle_in_transaction_session_timeout and search_path,
+// fetched in chunks up to a row and a byte budget, always rolled back. The database role is
+// the real boundary; this layer protects the view bodies and the server's availability, and
+// gives agents useful errors.
+package tools

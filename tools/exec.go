@@ -1,0 +1,481 @@
+package tools
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Limits bound one read-only query. Zero fields take the Default* values.
+type Limits struct {
+	// MaxRows is the most rows returned; one more is fetched to tell whether the result was cut.
+	MaxRows int
+	// MaxBytes is the budget of returned data, counted approximately on the wire (the text form
+	// of each value plus one byte per value). A row that would cross it is not returned.
+	MaxBytes int
+	// StatementTimeout bounds the server time of the whole query (every FETCH together).
+	StatementTimeout time.Duration
+	// IdleInTxTimeout makes the server end the transaction if the client stalls mid-fetch.
+	IdleInTxTimeout time.Duration
+}
+
+// Defaults for [Limits]. The tool layer clamps agent-supplied limits to its settings before
+// calling ExecQuery; ExecQuery itself only fills zeros.
+const (
+	DefaultMaxRows          = 1000
+	DefaultMaxBytes         = 1 << 20
+	DefaultStatementTimeout = 5 * time.Second
+	DefaultIdleInTxTimeout  = 10 * time.Second
+)
+
+// Truncation reasons reported in [Result.TruncatedReason].
+const (
+	TruncatedMaxRows  = "max_rows"
+	TruncatedMaxBytes = "max_bytes"
+)
+
+// Column describes one result column.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"` // Postgres type name, e.g. int8, numeric, timestamptz, _text
+}
+
+// Result is what a read-only query returned. Values in Rows are JSON-friendly: bool, int64 and
+// other Go integers, float64 (NaN and infinities as strings), json.Number for numeric (a
+// string for NaN/Infinity), RFC 3339 strings for timestamptz (UTC) and timestamp/date (no
+// offset), base64 strings for bytea, json.RawMessage for json/jsonb, []any for arrays, and
+// the Postgres text form as a string for everything else (uuid, interval, enums, ...).
+type Result struct {
+	Columns         []Column `json:"columns"`
+	Rows            [][]any  `json:"rows"`
+	RowCount        int      `json:"row_count"`
+	Truncated       bool     `json:"truncated"`
+	TruncatedReason string   `json:"truncated_reason,omitempty"`
+}
+
+// cursorName is the only cursor ExecQuery declares; it lives and dies in one transaction.
+const cursorName = "agentmv_c"
+
+// setLocalsSQL sets every transaction-local setting in one statement, with bound values. The
+// search path puts <S> before pg_catalog and pg_temp, so an unqualified name can only resolve
+// to a relation of <S> (the guard has checked it names a managed relation), never to a
+// catalog or temporary relation that shadows it.
+const setLocalsSQL = `SELECT set_config('statement_timeout', $1, true),
+	set_config('idle_in_transaction_session_timeout', $2, true),
+	set_config('search_path', $3, true),
+	set_config('DateStyle', 'ISO, MDY', true)`
+
+const setTimeoutSQL = `SELECT set_config('statement_timeout', $1, true)`
+
+const typeNamesSQL = `SELECT t.oid::int8, pg_catalog.format_type(t.oid, NULL) FROM pg_catalog.pg_type t WHERE t.oid = ANY($1::pg_catalog.oid[])`
+
+// ExecQuery runs deparsed — the output of [CheckQuery], never raw agent text — as a cursor in a
+// READ ONLY transaction on one pooled connection, and returns at most limits.MaxRows rows and
+// about limits.MaxBytes of data. It never rewrites the SQL: it declares a NO SCROLL cursor and
+// FETCHes in chunks sized from the bytes seen so far, so the server never produces rows nobody
+// reads and stopping at the byte budget reads at most one more chunk.
+//
+// Round trips: one pipeline (BEGIN READ ONLY; set_config of statement_timeout,
+// idle_in_transaction_session_timeout, search_path = <schema>; DECLARE; FETCH 1), then
+// usually one more (FETCH n; ROLLBACK). Everything happens inside the transaction with the
+// extended protocol, whatever the pool's exec mode, so it works behind PgBouncer in
+// transaction mode and cannot run stacked statements. The transaction always ends in ROLLBACK;
+// a connection left in doubt is destroyed, never returned to the pool.
+//
+// Errors are returned wrapped; [AsToolError] maps them (57014 timeout, 42501 not_allowed...).
+func ExecQuery(ctx context.Context, pool *pgxpool.Pool, schema, deparsed string, limits Limits) (Result, error) {
+	limits = limits.withDefaults()
+	if schema == "" {
+		return Result{}, fmt.Errorf("exec query: empty schema; pass the target schema (default agent_mv)")
+	}
+	if strings.TrimSpace(deparsed) == "" {
+		return Result{}, NewError(ErrInvalidArgument, "empty query", "send one SELECT statement")
+	}
+	start := time.Now()
+	// The server enforces the statement budget; this deadline only catches a stalled network.
+	ctx, cancel := context.WithTimeout(ctx, limits.StatementTimeout+limits.IdleInTxTimeout)
+	defer cancel()
+
+	pc, err := pool.Acquire(ctx)
+	if err != nil {
+		return Result{}, fmt.Errorf("exec query: acquire connection: %w", err)
+	}
+	defer pc.Release() // destroys the connection if it is still in a transaction or busy
+	conn := pc.Conn().PgConn()
+	r := &cursorReader{conn: conn, tm: pc.Conn().TypeMap(), schema: schema, limits: limits, start: start}
+	res, err := r.run(ctx, deparsed)
+	if err != nil {
+		r.abort(ctx)
+		return Result{}, fmt.Errorf("exec query: %w", err)
+	}
+	return res, nil
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxRows <= 0 {
+		l.MaxRows = DefaultMaxRows
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.StatementTimeout <= 0 {
+		l.StatementTimeout = DefaultStatementTimeout
+	}
+	if l.IdleInTxTimeout <= 0 {
+		l.IdleInTxTimeout = DefaultIdleInTxTimeout
+	}
+	return l
+}
+
+// errConnDropped reports that consume closed the connection instead of draining a chunk
+// past the byte budget; the rows kept so far are a valid truncated result.
+var errConnDropped = errors.New("connection dropped instead of draining")
+
+type cursorReader struct {
+	conn   *pgconn.PgConn
+	tm     *pgtype.Map
+	schema string
+	limits Limits
+	start  time.Time
+
+	fields    []pgconn.FieldDescription // copied from the first FETCH
+	unknown   []uint32                  // OIDs the type map cannot name
+	typeNames map[uint32]string
+	rows      [][]any
+	used      int // bytes of the rows kept
+	seenRows  int // rows read from the server (kept or not), for the size estimate
+	seenBytes int
+	exhausted bool // the cursor returned fewer rows than asked
+	truncated string
+}
+
+func ms(d time.Duration) []byte {
+	v := d.Milliseconds()
+	if v < 1 {
+		v = 1 // 0 would mean "no limit"
+	}
+	return []byte(strconv.FormatInt(v, 10))
+}
+
+func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error) {
+	b := &pgconn.Batch{}
+	b.ExecParams("BEGIN READ ONLY", nil, nil, nil, nil)
+	b.ExecParams(setLocalsSQL, [][]byte{
+		ms(r.limits.StatementTimeout),
+		ms(r.limits.IdleInTxTimeout),
+		[]byte(r.searchPath()),
+	}, nil, nil, nil)
+	b.ExecParams("DECLARE "+cursorName+" NO SCROLL CURSOR FOR "+deparsed, nil, nil, nil, nil)
+	b.ExecParams("FETCH FORWARD 1 FROM "+cursorName, nil, nil, nil, nil)
+	if err := r.exec(ctx, b, 3, 1, -1); err != nil {
+		if errors.Is(err, errConnDropped) {
+			return r.result(), nil
+		}
+		return Result{}, err
+	}
+	for {
+		need := r.limits.MaxRows + 1 - len(r.rows)
+		b := &pgconn.Batch{}
+		lookupIdx, fetchIdx := -1, -1
+		i := 0
+		if len(r.unknown) > 0 && r.typeNames == nil {
+			b.ExecParams(typeNamesSQL, [][]byte{oidArray(r.unknown)}, nil, nil, nil)
+			lookupIdx = i
+			i++
+		}
+		n := 0
+		if !r.exhausted && r.truncated == "" && need > 0 {
+			remaining := r.limits.StatementTimeout - time.Since(r.start)
+			if remaining <= 0 {
+				return Result{}, &ToolError{ErrorType: ErrTimeout,
+					Message: fmt.Sprintf("the query used its whole time budget (%s)", r.limits.StatementTimeout),
+					Hint:    "make the query cheaper (filter, aggregate, select fewer columns) or ask for fewer rows"}
+			}
+			b.ExecParams(setTimeoutSQL, [][]byte{ms(remaining)}, nil, nil, nil)
+			i++
+			n = r.chunk(need)
+			b.ExecParams("FETCH FORWARD "+strconv.Itoa(n)+" FROM "+cursorName, nil, nil, nil, nil)
+			fetchIdx = i
+			i++
+		}
+		final := fetchIdx < 0 || n == need
+		if final {
+			b.ExecParams("ROLLBACK", nil, nil, nil, nil)
+		}
+		if err := r.exec(ctx, b, fetchIdx, n, lookupIdx); err != nil {
+			if errors.Is(err, errConnDropped) {
+				break
+			}
+			return Result{}, err
+		}
+		if final {
+			break
+		}
+	}
+	return r.result(), nil
+}
+
+func (r *cursorReader) searchPath() string {
+	return pgx.Identifier{r.schema}.Sanitize() + ", pg_catalog, pg_temp"
+}
+
+// exec sends one pipeline and reads its results: the FETCH at fetchIdx (asking for n rows),
+// the type-name lookup at lookupIdx; the other results are discarded.
+func (r *cursorReader) exec(ctx context.Context, b *pgconn.Batch, fetchIdx, n, lookupIdx int) error {
+	mrr := r.conn.ExecBatch(ctx, b)
+	for i := 0; mrr.NextResult(); i++ {
+		rr := mrr.ResultReader()
+		switch i {
+		case fetchIdx:
+			if err := r.consume(ctx, rr, n); err != nil {
+				if !errors.Is(err, errConnDropped) {
+					_ = mrr.Close()
+				}
+				return err
+			}
+		case lookupIdx:
+			r.readTypeNames(rr)
+		}
+		if _, err := rr.Close(); err != nil {
+			_ = mrr.Close()
+			return err
+		}
+	}
+	return mrr.Close()
+}
+
+// chunk sizes the next FETCH: all the rows still needed when the byte budget allows it by the
+// average row size so far, else about as many rows as should fit, plus one.
+func (r *cursorReader) chunk(need int) int {
+	avg := 64
+	if r.seenRows > 0 {
+		avg = max(1, r.seenBytes/r.seenRows)
+	}
+	fit := (r.limits.MaxBytes-r.used)/avg + 1
+	return max(1, min(need, fit))
+}
+
+// consume reads one FETCH result. It keeps rows until MaxRows+1 is reached (the extra row
+// only proves truncation) or the byte budget would be crossed; after that it discards the
+// rest of the chunk, and if that too exceeds the budget it closes the connection rather than
+// download it.
+func (r *cursorReader) consume(ctx context.Context, rr *pgconn.ResultReader, n int) error {
+	if r.fields == nil {
+		fds := rr.FieldDescriptions()
+		r.fields = make([]pgconn.FieldDescription, len(fds))
+		copy(r.fields, fds)
+		for _, f := range r.fields {
+			if _, ok := r.tm.TypeForOID(f.DataTypeOID); !ok {
+				r.unknown = append(r.unknown, f.DataTypeOID)
+			}
+		}
+	}
+	got, discarded := 0, 0
+	for rr.NextRow() {
+		got++
+		vals := rr.Values()
+		size := len(vals)
+		for _, v := range vals {
+			size += len(v)
+		}
+		r.seenRows++
+		r.seenBytes += size
+		if r.truncated != "" {
+			discarded += size
+			if discarded > r.limits.MaxBytes {
+				// Draining would download more than the budget again: drop the connection.
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+				defer cancel()
+				_ = r.conn.Close(cctx)
+				return errConnDropped
+			}
+			continue
+		}
+		if len(r.rows) == r.limits.MaxRows {
+			r.truncated = TruncatedMaxRows
+			continue
+		}
+		if r.used+size > r.limits.MaxBytes {
+			r.truncated = TruncatedMaxBytes
+			discarded = 0
+			continue
+		}
+		row, err := r.decodeRow(vals)
+		if err != nil {
+			return err
+		}
+		r.rows = append(r.rows, row)
+		r.used += size
+	}
+	if _, err := rr.Close(); err != nil {
+		return err
+	}
+	if got < n {
+		r.exhausted = true
+	}
+	return nil
+}
+
+func (r *cursorReader) readTypeNames(rr *pgconn.ResultReader) {
+	r.typeNames = map[uint32]string{}
+	for rr.NextRow() {
+		v := rr.Values()
+		oid, err := strconv.ParseUint(string(v[0]), 10, 32)
+		if err == nil {
+			r.typeNames[uint32(oid)] = string(v[1])
+		}
+	}
+}
+
+func oidArray(oids []uint32) []byte {
+	parts := make([]string, len(oids))
+	for i, o := range oids {
+		parts[i] = strconv.FormatUint(uint64(o), 10)
+	}
+	return []byte("{" + strings.Join(parts, ",") + "}")
+}
+
+func (r *cursorReader) result() Result {
+	res := Result{Columns: make([]Column, len(r.fields)), Rows: r.rows, RowCount: len(r.rows)}
+	if res.Rows == nil {
+		res.Rows = [][]any{}
+	}
+	for i, f := range r.fields {
+		name := ""
+		if t, ok := r.tm.TypeForOID(f.DataTypeOID); ok {
+			name = t.Name
+		} else if n, ok := r.typeNames[f.DataTypeOID]; ok {
+			name = n
+		} else {
+			name = "oid " + strconv.FormatUint(uint64(f.DataTypeOID), 10)
+		}
+		res.Columns[i] = Column{Name: f.Name, Type: name}
+	}
+	if r.truncated != "" {
+		res.Truncated = true
+		res.TruncatedReason = r.truncated
+	}
+	return res
+}
+
+// abort ends the transaction after a failure, or leaves the connection for Release to destroy
+// when it cannot be trusted (closed, busy or the ROLLBACK failed).
+func (r *cursorReader) abort(ctx context.Context) {
+	if r.conn.IsClosed() || r.conn.IsBusy() || r.conn.TxStatus() == 'I' {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := r.conn.Exec(rctx, "ROLLBACK").Close(); err != nil {
+		r.conn.Close(rctx)
+	}
+}
+
+func (r *cursorReader) decodeRow(vals [][]byte) ([]any, error) {
+	row := make([]any, len(vals))
+	for i, raw := range vals {
+		v, err := jsonValue(r.tm, r.fields[i].DataTypeOID, raw)
+		if err != nil {
+			return nil, fmt.Errorf("decode column %q: %w", r.fields[i].Name, err)
+		}
+		row[i] = v
+	}
+	return row, nil
+}
+
+// jsonValue converts one text-format value into a JSON-friendly Go value (see [Result]).
+func jsonValue(tm *pgtype.Map, oid uint32, raw []byte) (any, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	s := string(raw)
+	switch oid {
+	case pgtype.NumericOID:
+		if json.Valid(raw) {
+			return json.Number(s), nil
+		}
+		return s, nil // NaN, Infinity
+	case pgtype.JSONOID, pgtype.JSONBOID:
+		return json.RawMessage(s), nil
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID, pgtype.UUIDOID,
+		pgtype.IntervalOID, pgtype.XMLOID, pgtype.QCharOID:
+		return s, nil
+	case pgtype.DateOID, pgtype.TimestampOID, pgtype.TimestamptzOID:
+		if s == "infinity" || s == "-infinity" {
+			return s, nil
+		}
+	}
+	t, ok := tm.TypeForOID(oid)
+	if !ok {
+		return s, nil // enums, domains' unknown bases, extension types: the text form
+	}
+	v, err := t.Codec.DecodeValue(tm, oid, pgtype.TextFormatCode, raw)
+	if err != nil {
+		return s, nil //nolint:nilerr // the text form is always a faithful fallback
+	}
+	if n, ok := normalize(oid, v); ok {
+		return n, nil
+	}
+	return s, nil
+}
+
+// normalize maps decoded Go values to JSON-friendly ones; ok is false when the value has no
+// obvious JSON form, and the caller falls back to the text form.
+func normalize(oid uint32, v any) (any, bool) {
+	switch x := v.(type) {
+	case nil, bool, string, int8, int16, int32, int64, int, uint8, uint16, uint32, uint64:
+		return x, true
+	case float32:
+		return normalize(oid, float64(x))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return strconv.FormatFloat(x, 'g', -1, 64), true
+		}
+		return x, true
+	case time.Time:
+		switch oid {
+		case pgtype.DateOID, pgtype.DateArrayOID:
+			return x.Format(time.DateOnly), true
+		case pgtype.TimestampOID, pgtype.TimestampArrayOID:
+			return x.Format("2006-01-02T15:04:05.999999999"), true
+		}
+		return x.UTC().Format(time.RFC3339Nano), true
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x), true
+	case [16]byte: // uuid inside arrays
+		return pgtype.UUID{Bytes: x, Valid: true}.String(), true
+	case pgtype.Numeric:
+		b, err := x.MarshalJSON()
+		if err != nil {
+			return nil, false
+		}
+		if json.Valid(b) {
+			return json.RawMessage(b), true
+		}
+		return nil, false
+	case map[string]any:
+		return x, true
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			n, ok := normalize(oid, e)
+			if !ok {
+				return nil, false
+			}
+			out[i] = n
+		}
+		return out, true
+	}
+	return nil, false
+}
