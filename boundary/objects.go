@@ -1,0 +1,386 @@
+package boundary
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Index is one index of a managed view, as declared in materialize.yaml (and stored as JSON in
+// <S>.views.index_spec).
+type Index struct {
+	// Name defaults to IndexName(view, Columns), the seed's naming.
+	Name    string   `json:"name,omitempty"`
+	Columns []string `json:"columns"`
+	Unique  bool     `json:"unique"`
+}
+
+// IndexName is the seed's index naming: <view>_<col1>_<col2>..._idx.
+func IndexName(view string, columns []string) string {
+	return view + "_" + strings.Join(columns, "_") + "_idx"
+}
+
+// resolvedName returns the index name, validated (≤ 63 bytes, lower-case identifier).
+func (ix Index) resolvedName(view string) (string, error) {
+	name := ix.Name
+	if name == "" {
+		name = IndexName(view, ix.Columns)
+	}
+	if err := ValidateName("index name", name); err != nil {
+		return "", fmt.Errorf("view %s: %w (set indexes[].name in materialize.yaml)", view, err)
+	}
+	return name, nil
+}
+
+// asOwner runs fn under SET LOCAL ROLE <O> and resets the role afterwards.
+func asOwner(ctx context.Context, tx pgx.Tx, n Names, fn func() error) error {
+	if err := exec(ctx, tx, "switch to owner role", "SET LOCAL ROLE "+n.qo()); err != nil {
+		return fmt.Errorf("%w (run Bootstrap first: it makes the admin a member of %s)", err, n.OwnerRole)
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	return exec(ctx, tx, "reset role", "RESET ROLE")
+}
+
+// CreateView creates the materialized view <S>.<name> AS body (WITH DATA), its indexes, and
+// grants SELECT on it to the runtime role, all as the owner role <O> (SET LOCAL ROLE), so <O>
+// owns it and REFRESH (which runs the query as the owner) later has the same privileges.
+// <O> therefore needs SELECT on the base relations first: call GrantSourcesToOwner.
+//
+// body is the view's SELECT (lineage's deparsed query, or the file's text: a trailing ';' and
+// comments are fine). It is sent with the extended protocol, which runs exactly one statement,
+// so a body cannot smuggle a second statement in.
+func CreateView(ctx context.Context, tx pgx.Tx, n Names, name, body string, indexes []Index) error {
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	if err := ValidateName("view name", name); err != nil {
+		return err
+	}
+	body = strings.TrimSpace(body)
+	for strings.HasSuffix(body, ";") {
+		body = strings.TrimSpace(strings.TrimSuffix(body, ";"))
+	}
+	if body == "" {
+		return fmt.Errorf("view %s: SQL is empty", name)
+	}
+	return asOwner(ctx, tx, n, func() error {
+		// A newline before the body keeps a leading comment from swallowing "AS".
+		sql := "CREATE MATERIALIZED VIEW " + n.qrel(name) + " AS\n" + body + "\n"
+		if _, err := tx.Conn().PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close(); err != nil {
+			return fmt.Errorf("create materialized view %s: %w", name, err)
+		}
+		for _, ix := range indexes {
+			if err := createIndex(ctx, tx, n, name, ix); err != nil {
+				return err
+			}
+		}
+		return exec(ctx, tx, "grant SELECT on "+name, "GRANT SELECT ON "+n.qrel(name)+" TO "+n.qr())
+	})
+}
+
+// CreateIndex creates one index on the managed view (as <O>), for index-only changes.
+func CreateIndex(ctx context.Context, tx pgx.Tx, n Names, view string, ix Index) error {
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	if err := ValidateName("view name", view); err != nil {
+		return err
+	}
+	return asOwner(ctx, tx, n, func() error { return createIndex(ctx, tx, n, view, ix) })
+}
+
+func createIndex(ctx context.Context, tx pgx.Tx, n Names, view string, ix Index) error {
+	name, err := ix.resolvedName(view)
+	if err != nil {
+		return err
+	}
+	if len(ix.Columns) == 0 {
+		return fmt.Errorf("view %s: index %s has no columns", view, name)
+	}
+	cols := make([]string, len(ix.Columns))
+	for i, c := range ix.Columns {
+		if err := ValidateName("index column", c); err != nil {
+			return fmt.Errorf("view %s: %w", view, err)
+		}
+		cols[i] = pgx.Identifier{c}.Sanitize()
+	}
+	unique := ""
+	if ix.Unique {
+		unique = "UNIQUE "
+	}
+	sql := "CREATE " + unique + "INDEX " + pgx.Identifier{name}.Sanitize() + " ON " + n.qrel(view) + " (" + strings.Join(cols, ", ") + ")"
+	return exec(ctx, tx, "create index "+name+" on "+view, sql)
+}
+
+// DropIndex drops <S>.<index> (as <O>); missing indexes are ignored.
+func DropIndex(ctx context.Context, tx pgx.Tx, n Names, index string) error {
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	if err := ValidateName("index name", index); err != nil {
+		return err
+	}
+	return asOwner(ctx, tx, n, func() error {
+		return exec(ctx, tx, "drop index "+index, "DROP INDEX IF EXISTS "+n.qrel(index))
+	})
+}
+
+// DropView drops the materialized view <S>.<name> (RESTRICT: dependents must be dropped first,
+// in reverse topological order; DependentsOf lists them). Missing views are ignored. Registry and
+// lineage rows are removed separately by DeleteView; refresh history is kept.
+func DropView(ctx context.Context, tx pgx.Tx, n Names, name string) error {
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	if err := ValidateName("view name", name); err != nil {
+		return err
+	}
+	return asOwner(ctx, tx, n, func() error {
+		return exec(ctx, tx, "drop materialized view "+name, "DROP MATERIALIZED VIEW IF EXISTS "+n.qrel(name))
+	})
+}
+
+// GrantView grants SELECT on the managed view to the runtime role (CreateView already does;
+// this re-asserts it).
+func GrantView(ctx context.Context, tx pgx.Tx, n Names, name string) error {
+	if err := n.Validate(); err != nil {
+		return err
+	}
+	if err := ValidateName("view name", name); err != nil {
+		return err
+	}
+	return asOwner(ctx, tx, n, func() error {
+		return exec(ctx, tx, "grant SELECT on "+name, "GRANT SELECT ON "+n.qrel(name)+" TO "+n.qr())
+	})
+}
+
+// ownerGrantsSQL lists the relations outside <S> on which <O> holds a direct SELECT grant, and
+// the schemas outside <S> where it holds USAGE.
+const ownerGrantsSQL = `
+SELECT 'rel', n.nspname, c.relname
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+       aclexplode(c.relacl) a
+ WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $2)
+   AND a.privilege_type = 'SELECT' AND n.nspname <> $1
+UNION ALL
+SELECT 'schema', n.nspname, ''
+  FROM pg_namespace n, aclexplode(n.nspacl) a
+ WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $2)
+   AND a.privilege_type = 'USAGE' AND n.nspname <> $1`
+
+// OwnerGrantChange reports what GrantSourcesToOwner changed.
+type OwnerGrantChange struct {
+	Granted []Relation // SELECT granted now
+	Revoked []Relation // SELECT revoked (no managed view reads them any more)
+	Schemas []string   // USAGE granted now
+}
+
+// GrantSourcesToOwner makes the owner role's SELECT grants outside <S> exactly relations: the
+// base relations (tables, views, partitioned and foreign tables) that all managed views read,
+// together. It grants USAGE on their schemas and SELECT on each, skipping grants already held,
+// and revokes SELECT that <O> holds directly on any other relation (USAGE on schemas no longer
+// needed is revoked too). Runs as the admin, which must own the relations or hold them WITH
+// GRANT OPTION; otherwise Postgres only warns, and the CREATE MATERIALIZED VIEW run as <O>
+// fails with "permission denied", naming the relation.
+func GrantSourcesToOwner(ctx context.Context, tx pgx.Tx, n Names, relations []Relation) (OwnerGrantChange, error) {
+	var ch OwnerGrantChange
+	if err := n.Validate(); err != nil {
+		return ch, err
+	}
+	rows, err := tx.Query(ctx, ownerGrantsSQL, n.Schema, n.OwnerRole)
+	if err != nil {
+		return ch, fmt.Errorf("read grants of %s: %w", n.OwnerRole, err)
+	}
+	haveRel := map[Relation]bool{}
+	haveSchema := map[string]bool{}
+	for rows.Next() {
+		var kind, schema, name string
+		if err := rows.Scan(&kind, &schema, &name); err != nil {
+			rows.Close()
+			return ch, fmt.Errorf("read grants of %s: %w", n.OwnerRole, err)
+		}
+		if kind == "rel" {
+			haveRel[Relation{Schema: schema, Name: name}] = true
+		} else {
+			haveSchema[schema] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return ch, fmt.Errorf("read grants of %s: %w", n.OwnerRole, err)
+	}
+
+	wantRel := map[Relation]bool{}
+	wantSchema := map[string]bool{}
+	for _, r := range relations {
+		r = Relation{Schema: r.Schema, Name: r.Name}
+		if r.Schema == n.Schema {
+			continue // managed views: <O> owns them
+		}
+		if r.Schema == "" || r.Name == "" {
+			return ch, fmt.Errorf("source relation %q is not schema-qualified", r.String())
+		}
+		wantRel[r] = true
+		wantSchema[r.Schema] = true
+	}
+	schemas := sortedKeys(wantSchema)
+	for _, s := range schemas {
+		if haveSchema[s] {
+			continue
+		}
+		if err := exec(ctx, tx, "grant USAGE on schema "+s+" to "+n.OwnerRole,
+			"GRANT USAGE ON SCHEMA "+pgx.Identifier{s}.Sanitize()+" TO "+n.qo()); err != nil {
+			return ch, err
+		}
+		ch.Schemas = append(ch.Schemas, s)
+	}
+	for _, r := range sortedRels(wantRel) {
+		if haveRel[r] {
+			continue
+		}
+		if err := exec(ctx, tx, "grant SELECT on "+r.String()+" to "+n.OwnerRole,
+			"GRANT SELECT ON "+r.Quoted()+" TO "+n.qo()); err != nil {
+			return ch, err
+		}
+		ch.Granted = append(ch.Granted, r)
+	}
+	for _, r := range sortedRels(haveRel) {
+		if wantRel[r] {
+			continue
+		}
+		if err := exec(ctx, tx, "revoke SELECT on "+r.String()+" from "+n.OwnerRole,
+			"REVOKE SELECT ON "+r.Quoted()+" FROM "+n.qo()); err != nil {
+			return ch, err
+		}
+		ch.Revoked = append(ch.Revoked, r)
+	}
+	for _, s := range sortedKeys(haveSchema) {
+		if wantSchema[s] {
+			continue
+		}
+		if err := exec(ctx, tx, "revoke USAGE on schema "+s+" from "+n.OwnerRole,
+			"REVOKE USAGE ON SCHEMA "+pgx.Identifier{s}.Sanitize()+" FROM "+n.qo()); err != nil {
+			return ch, err
+		}
+	}
+	return ch, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sortedRels(m map[Relation]bool) []Relation {
+	out := make([]Relation, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b Relation) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
+// Dependent is an object that depends on a managed materialized view.
+type Dependent struct {
+	// Schema and Name of the dependent relation (views, materialized views, ...); empty for
+	// objects that are not relations (functions with SQL bodies, policies, ...).
+	Schema string `json:"schema,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Kind   string `json:"kind"` // pg_class.relkind, or the catalog ("function", "policy", ...)
+	// Description is pg_describe_object's text, e.g. `view public.report`.
+	Description string `json:"description"`
+	// Managed is true for materialized views in <S> that have a registry row.
+	Managed bool `json:"managed"`
+}
+
+// dependentsSQL: objects with a normal dependency on the view ($1 schema, $2 name). A view's
+// dependency is recorded on its rewrite rule; it is mapped to the view itself. Indexes, the
+// view's own rule, row type and toast table are internal/auto dependencies and not listed.
+const dependentsSQL = `
+WITH mv AS (
+  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = $1 AND c.relname = $2
+), deps AS (
+  SELECT DISTINCT
+         CASE WHEN d.classid = 'pg_rewrite'::regclass THEN 'pg_class'::regclass ELSE d.classid END AS classid,
+         CASE WHEN d.classid = 'pg_rewrite'::regclass THEN r.ev_class ELSE d.objid END AS objid
+    FROM pg_depend d
+    JOIN mv ON d.refclassid = 'pg_class'::regclass AND d.refobjid = mv.oid
+    LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+   WHERE d.deptype = 'n'
+)
+SELECT coalesce(n.nspname, ''), coalesce(c.relname, ''),
+       coalesce(c.relkind::text, replace(deps.classid::regclass::text, 'pg_', '')),
+       pg_describe_object(deps.classid, deps.objid, 0),
+       coalesce(n.nspname = $1 AND c.relkind = 'm'
+                AND EXISTS (SELECT 1 FROM %s.views v WHERE v.name = c.relname), false)
+  FROM deps
+  LEFT JOIN pg_class c ON deps.classid = 'pg_class'::regclass AND c.oid = deps.objid
+  LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE deps.objid <> (SELECT oid FROM mv)
+ ORDER BY 4`
+
+// DependentsOf lists the objects (managed or not) that depend directly on the materialized view
+// <S>.<view>, from pg_depend/pg_rewrite. Apply refuses to drop or rebuild a view while an
+// unmanaged dependent exists (Managed == false), naming it. Returns nil when the view is absent.
+func DependentsOf(ctx context.Context, q Querier, n Names, view string) ([]Dependent, error) {
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, fmt.Sprintf(dependentsSQL, n.qs()), n.Schema, view)
+	if err != nil {
+		return nil, fmt.Errorf("list dependents of %s: %w", view, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Dependent, error) {
+		var d Dependent
+		err := r.Scan(&d.Schema, &d.Name, &d.Kind, &d.Description, &d.Managed)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list dependents of %s: %w", view, err)
+	}
+	return out, nil
+}
+
+// catalogSourcesSQL: the relations the view's rewrite rule depends on ($1 schema, $2 name), all
+// relation kinds a query can read: tables, views, materialized views, partitioned and foreign
+// tables.
+const catalogSourcesSQL = `
+SELECT DISTINCT sn.nspname, sc.relname, sc.relkind::text
+  FROM pg_class v
+  JOIN pg_namespace vn ON vn.oid = v.relnamespace
+  JOIN pg_rewrite r ON r.ev_class = v.oid
+  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                  AND d.refclassid = 'pg_class'::regclass
+  JOIN pg_class sc ON sc.oid = d.refobjid
+  JOIN pg_namespace sn ON sn.oid = sc.relnamespace
+ WHERE vn.nspname = $1 AND v.relname = $2
+   AND sc.oid <> v.oid
+   AND sc.relkind IN ('r', 'v', 'm', 'p', 'f')
+ ORDER BY 1, 2`
+
+// CatalogSources returns the relations Postgres records (pg_depend) as read by the view
+// schema.view, for apply's drift cross-check against lineage. Kind is the relkind.
+func CatalogSources(ctx context.Context, q Querier, schema, view string) ([]Relation, error) {
+	rows, err := q.Query(ctx, catalogSourcesSQL, schema, view)
+	if err != nil {
+		return nil, fmt.Errorf("read catalog sources of %s.%s: %w", schema, view, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Relation, error) {
+		var rel Relation
+		err := r.Scan(&rel.Schema, &rel.Name, &rel.Kind)
+		return rel, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read catalog sources of %s.%s: %w", schema, view, err)
+	}
+	return out, nil
+}
