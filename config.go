@@ -1423,6 +1423,8 @@ func (t textIndex) appendItemsEdit(doc, seq, add *yaml.Node) (textEdit, bool) {
 	rendered := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	indent := "  "
 	at, replaceTo := 0, 0
+	var b strings.Builder
+	prefix := ""
 	if len(seq.Content) > 0 {
 		if seq.Style&yaml.FlowStyle != 0 {
 			return textEdit{}, false
@@ -1452,9 +1454,11 @@ func (t textIndex) appendItemsEdit(doc, seq, add *yaml.Node) (textEdit, bool) {
 		if !ok {
 			return textEdit{}, false
 		}
-		at, replaceTo = colon+1, end
+		// Keep a comment after "[]" on the views line.
+		at, replaceTo = colon+1, t.lineEnd(end)
+		prefix = string(t.src[end:replaceTo])
 	}
-	var b strings.Builder
+	b.WriteString(prefix)
 	for _, line := range rendered {
 		b.WriteString("\n")
 		if line != "" {

@@ -471,3 +471,305 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+const threeViews = `# project
+version: 1
+target_schema: agent_mv
+views:
+  # first view
+  - name: a   # the a view
+    sql_file: materialize/a.sql
+    description: "A view"
+    sources: [public.t]
+
+  # second view
+  - name: b
+    sql_file: materialize/a.sql
+    description: 'B view'
+    indexes:
+      - columns: [id]
+        unique: true
+
+  - name: c
+    sql_file: materialize/a.sql
+    description: >-
+      C view,
+      folded.
+# footer
+`
+
+func TestRemoveView(t *testing.T) {
+	tests := []struct {
+		remove []string
+		want   string
+	}{
+		{[]string{"b"}, `# project
+version: 1
+target_schema: agent_mv
+views:
+  # first view
+  - name: a   # the a view
+    sql_file: materialize/a.sql
+    description: "A view"
+    sources: [public.t]
+
+  - name: c
+    sql_file: materialize/a.sql
+    description: >-
+      C view,
+      folded.
+# footer
+`},
+		{[]string{"c"}, `# project
+version: 1
+target_schema: agent_mv
+views:
+  # first view
+  - name: a   # the a view
+    sql_file: materialize/a.sql
+    description: "A view"
+    sources: [public.t]
+
+  # second view
+  - name: b
+    sql_file: materialize/a.sql
+    description: 'B view'
+    indexes:
+      - columns: [id]
+        unique: true
+
+# footer
+`},
+		{[]string{"a", "c", "b"}, `# project
+version: 1
+target_schema: agent_mv
+views: []
+
+# footer
+`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.remove, ","), func(t *testing.T) {
+			path := writeProject(t, threeViews, map[string]string{"materialize/a.sql": okSQL})
+			cfg, err := LoadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range tt.remove {
+				if err := cfg.RemoveView(name); err != nil {
+					t.Fatalf("RemoveView(%s): %v", name, err)
+				}
+				if _, ok := cfg.View(name); ok {
+					t.Errorf("view %s still in the config after RemoveView", name)
+				}
+			}
+			if diff := cmp.Diff(tt.want, readFile(t, path)); diff != "" {
+				t.Errorf("file after RemoveView (-want +got):\n%s", diff)
+			}
+		})
+	}
+	path := writeProject(t, threeViews, map[string]string{"materialize/a.sql": okSQL})
+	cfg, _ := LoadConfig(path)
+	if err := cfg.RemoveView("zzz"); err == nil || err.Error() != `remove view: view "zzz" is not in `+path {
+		t.Errorf("RemoveView(unknown) = %v", err)
+	}
+	if readFile(t, path) != threeViews {
+		t.Error("a failed RemoveView changed the file")
+	}
+}
+
+func TestAddViews(t *testing.T) {
+	files := map[string]string{"materialize/a.sql": okSQL, "materialize/new_one.sql": okSQL, "materialize/new_two.sql": okSQL}
+	newViews := []ViewConfig{
+		{Name: "new_one", SQLFile: "materialize/new_one.sql", Description: "First new view: it's \"quoted\"",
+			Indexes: []IndexConfig{{Columns: []string{"id"}, Unique: true}}, MinRefreshInterval: 5 * time.Minute},
+		{Name: "new_two", SQLFile: "materialize/new_two.sql", Description: "Line one\nline two"},
+	}
+	t.Run("to a list", func(t *testing.T) {
+		path := writeProject(t, threeViews, files)
+		cfg, err := LoadConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.AddViews(newViews...); err != nil {
+			t.Fatal(err)
+		}
+		checkGolden(t, "addviews.list", []byte(readFile(t, path)))
+		got := readFile(t, path)
+		if !strings.HasPrefix(got, strings.TrimSuffix(threeViews, "# footer\n")) {
+			t.Errorf("AddViews changed the existing text:\n%s", got)
+		}
+		if len(cfg.Views) != 5 || cfg.Views[3].Name != "new_one" || cfg.Views[3].MinRefreshInterval != 5*time.Minute || cfg.Views[4].Description != "Line one\nline two" {
+			t.Errorf("views after AddViews: %+v", cfg.Views)
+		}
+	})
+	t.Run("to an empty list", func(t *testing.T) {
+		path := writeProject(t, "version: 1\ntarget_schema: agent_mv\nviews: []   # none yet\n", files)
+		cfg, err := LoadConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.AddViews(newViews...); err != nil {
+			t.Fatal(err)
+		}
+		checkGolden(t, "addviews.empty", []byte(readFile(t, path)))
+		if len(cfg.Views) != 2 {
+			t.Errorf("got %d views", len(cfg.Views))
+		}
+	})
+	errCases := []struct {
+		name string
+		v    ViewConfig
+		want string
+	}{
+		{"duplicate", ViewConfig{Name: "b", SQLFile: "materialize/a.sql", Description: "d"},
+			`add view: view "b" already exists in {path}; pick another name or remove the old view first`},
+		{"bad name", ViewConfig{Name: "../x", SQLFile: "materialize/a.sql", Description: "d"},
+			`add view: view name "../x" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)`},
+		{"missing sql file", ViewConfig{Name: "ghost", SQLFile: "materialize/ghost.sql", Description: "d"},
+			"write {path}: the edited file would not load, so it was left unchanged: sql_file not found for view 'ghost': {dir}/materialize/ghost.sql ({path} line 24); create the file or fix sql_file (paths are relative to the YAML file)"},
+	}
+	for _, tt := range errCases {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeProject(t, threeViews, files)
+			cfg, err := LoadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.AddViews(tt.v)
+			want := strings.NewReplacer("{path}", path, "{dir}", filepath.Dir(path)).Replace(tt.want)
+			if err == nil || err.Error() != want {
+				t.Errorf("got  %v\nwant %s", err, want)
+			}
+			if readFile(t, path) != threeViews {
+				t.Error("a failed AddViews changed the file")
+			}
+			if len(cfg.Views) != 3 {
+				t.Error("a failed AddViews changed the in-memory config")
+			}
+		})
+	}
+}
+
+func TestWriteSourcesEdgeCases(t *testing.T) {
+	files := map[string]string{"a.sql": okSQL}
+	tests := []struct {
+		name, in, want string
+		sources        map[string][]string
+	}{
+		{"null value gets a block list",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d\n  sources:   # apply fills this\n",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d\n  sources:   # apply fills this\n    - public.t\n",
+			map[string][]string{"a": {"public.t"}}},
+		{"explicit null becomes a flow list",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d\n  sources: ~\n",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d\n  sources: [public.t]\n",
+			map[string][]string{"a": {"public.t"}}},
+		{"block list emptied",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d\n  sources:\n  - public.t\n  - public.u\n# end\n",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d\n  sources: []\n# end\n",
+			map[string][]string{"a": {}}},
+		{"PyYAML layout keeps its indentation",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d\n  indexes:\n  - columns:\n    - id\n    unique: true\n- name: b\n  sql_file: a.sql\n  description: d\n",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d\n  indexes:\n  - columns:\n    - id\n    unique: true\n  sources:\n  - public.t\n- name: b\n  sql_file: a.sql\n  description: d\n",
+			map[string][]string{"a": {"public.t"}, "b": nil}},
+		{"single-quoted items stay single-quoted",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d\n  sources: ['public.t']\n",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d\n  sources: ['public.t', 'public.u']\n",
+			map[string][]string{"a": {"public.u", "public.t"}}},
+		{"no trailing newline",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d",
+			"version: 1\ntarget_schema: s\nviews:\n- name: a\n  sql_file: a.sql\n  description: d\n  sources:\n    - public.t",
+			map[string][]string{"a": {"public.t"}}},
+		{"flow-style view falls back to re-encoding",
+			"# keep me\nversion: 1\ntarget_schema: s\nviews:\n  - {name: a, sql_file: a.sql, description: \"d\"}\n",
+			"# keep me\nversion: 1\ntarget_schema: s\nviews:\n  - {name: a, sql_file: a.sql, description: \"d\", sources: [public.t]}\n",
+			map[string][]string{"a": {"public.t"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeProject(t, tt.in, files)
+			cfg, err := LoadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.WriteSources(tt.sources); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, readFile(t, path)); diff != "" {
+				t.Errorf("file (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestWriteSourcesSafety(t *testing.T) {
+	body := "version: 1\ntarget_schema: s\nviews:\n" + view("a")
+	files := map[string]string{"materialize/a.sql": okSQL}
+
+	t.Run("unknown view", func(t *testing.T) {
+		path := writeProject(t, body, files)
+		cfg, _ := LoadConfig(path)
+		err := cfg.WriteSources(map[string][]string{"zzz": {"x"}})
+		if want := `write sources: view "zzz" is not in ` + path + "; reload the config and retry"; err == nil || err.Error() != want {
+			t.Errorf("got %v, want %s", err, want)
+		}
+	})
+	t.Run("changed on disk", func(t *testing.T) {
+		path := writeProject(t, body, files)
+		cfg, _ := LoadConfig(path)
+		edited := body + "# edited by a human meanwhile\n"
+		if err := os.WriteFile(path, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := cfg.WriteSources(map[string][]string{"a": {"public.t"}})
+		if want := "write " + path + ": the file changed on disk since it was loaded; nothing written, reload it and retry"; err == nil || err.Error() != want {
+			t.Errorf("got %v, want %s", err, want)
+		}
+		if readFile(t, path) != edited {
+			t.Error("the human's edit was overwritten")
+		}
+	})
+	t.Run("mode and symlink kept, no temp files left", func(t *testing.T) {
+		path := writeProject(t, body, files)
+		if err := os.Chmod(path, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		link := filepath.Join(filepath.Dir(path), "link.yaml")
+		if err := os.Symlink("materialize.yaml", link); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := LoadConfig(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.WriteSources(map[string][]string{"a": {"public.t"}}); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Lstat(link); err != nil || st.Mode()&fs.ModeSymlink == 0 {
+			t.Errorf("the symlink was replaced: %v %v", st.Mode(), err)
+		}
+		st, _ := os.Stat(path)
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("mode = %v, want 0600", st.Mode().Perm())
+		}
+		if !strings.Contains(readFile(t, path), "sources:\n      - public.t") {
+			t.Errorf("sources not written:\n%s", readFile(t, path))
+		}
+		entries, _ := os.ReadDir(filepath.Dir(path))
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".tmp-") {
+				t.Errorf("temp file left behind: %s", e.Name())
+			}
+		}
+	})
+}
