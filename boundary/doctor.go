@@ -1,0 +1,545 @@
+package boundary
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Check statuses.
+const (
+	CheckOK   = "ok"
+	CheckFail = "fail"
+	CheckWarn = "warn"
+)
+
+// Check is one line of the doctor's report.
+type Check struct {
+	Name    string `json:"name"`
+	Status  string `json:"status"` // ok | fail | warn
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// Report is the doctor's result, in the order the checks ran.
+type Report struct {
+	Checks []Check `json:"checks"`
+}
+
+// OK is true when no check failed (warnings allowed).
+func (r Report) OK() bool {
+	for _, c := range r.Checks {
+		if c.Status == CheckFail {
+			return false
+		}
+	}
+	return true
+}
+
+// MarshalJSON adds "ok" next to the checks.
+func (r Report) MarshalJSON() ([]byte, error) {
+	checks := r.Checks
+	if checks == nil {
+		checks = []Check{}
+	}
+	return json.Marshal(struct {
+		OK     bool    `json:"ok"`
+		Checks []Check `json:"checks"`
+	}{r.OK(), checks})
+}
+
+// String renders the report as the seed did: one ✓/✗/⚠ line per check, hints indented.
+func (r Report) String() string {
+	var b strings.Builder
+	for _, c := range r.Checks {
+		sym := "✓"
+		switch c.Status {
+		case CheckFail:
+			sym = "✗"
+		case CheckWarn:
+			sym = "⚠"
+		}
+		fmt.Fprintf(&b, "%s %s\n", sym, c.Message)
+		if c.Hint != "" {
+			fmt.Fprintf(&b, "    hint: %s\n", c.Hint)
+		}
+	}
+	return b.String()
+}
+
+func (r *Report) add(name, status, msg, hint string) {
+	r.Checks = append(r.Checks, Check{Name: name, Status: status, Message: msg, Hint: hint})
+}
+
+// predefinedRolesDenied are roles whose membership would hand the runtime role data or the server.
+var predefinedRolesDenied = []string{
+	"pg_read_all_data", "pg_write_all_data", "pg_execute_server_program",
+	"pg_read_server_files", "pg_write_server_files",
+}
+
+// Doctor checks the installed objects and the access boundary. admin is a privileged connection
+// to the database; runtimeURL is the runtime role's DSN (it must log in over TCP); managed are the
+// names of the views the configuration manages. Probes never modify anything: EXECUTE is proven
+// by calling refresh_view with a name that cannot be registered (the allowlist rejects it).
+func Doctor(ctx context.Context, admin Querier, runtimeURL string, n Names, managed []string) Report {
+	var r Report
+	if err := n.Validate(); err != nil {
+		r.add("names", CheckFail, err.Error(), "fix target_schema / role names in materialize.yaml or the environment")
+		return r
+	}
+	d := doctor{admin: admin, n: n, r: &r, managed: managed}
+	if !d.objects(ctx) {
+		return r
+	}
+	d.roles(ctx)
+	d.function(ctx)
+	d.boundary(ctx)
+	d.create(ctx)
+	d.views(ctx)
+	d.runtime(ctx, runtimeURL)
+	return r
+}
+
+type doctor struct {
+	admin   Querier
+	n       Names
+	r       *Report
+	managed []string
+}
+
+func (d doctor) errCheck(name string, err error) {
+	d.r.add(name, CheckFail, fmt.Sprintf("%s: probe failed: %v", name, err), "check that DATABASE_URL connects as an administrator")
+}
+
+func (d doctor) objects(ctx context.Context) bool {
+	n := d.n
+	var schema bool
+	if err := d.admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, n.Schema).Scan(&schema); err != nil {
+		d.errCheck("schema", err)
+		return false
+	}
+	if !schema {
+		d.r.add("schema", CheckFail, fmt.Sprintf("%s schema missing — run `agent-mv apply`", n.Schema), "")
+		return false
+	}
+	v, err := InstalledVersion(ctx, d.admin, n)
+	if err != nil {
+		d.errCheck("version", err)
+		return false
+	}
+	switch {
+	case v < ExpectedVersion:
+		d.r.add("version", CheckFail, fmt.Sprintf("%s objects are at version %d, expected %d", n.Schema, v, ExpectedVersion), "run `agent-mv apply` to upgrade them")
+	case v > ExpectedVersion:
+		d.r.add("version", CheckFail, fmt.Sprintf("%s objects are at version %d, newer than this agentmv (%d)", n.Schema, v, ExpectedVersion), "upgrade agentmv")
+	default:
+		d.r.add("version", CheckOK, fmt.Sprintf("%s objects at version %d", n.Schema, v), "")
+	}
+	var missing []string
+	for _, t := range append(slices.Clone(metadataTables), "schema_version") {
+		var ok bool
+		if err := d.admin.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, n.qrel(t)).Scan(&ok); err != nil {
+			d.errCheck("objects", err)
+			return false
+		}
+		if !ok {
+			missing = append(missing, n.Schema+"."+t)
+		}
+	}
+	var fn bool
+	if err := d.admin.QueryRow(ctx, `SELECT to_regprocedure($1) IS NOT NULL`, n.qrel("refresh_view")+"(text)").Scan(&fn); err != nil {
+		d.errCheck("objects", err)
+		return false
+	}
+	if !fn {
+		missing = append(missing, n.Schema+".refresh_view(text)")
+	}
+	if len(missing) > 0 {
+		d.r.add("objects", CheckFail, "missing objects: "+strings.Join(missing, ", "), "run `agent-mv apply`")
+		return false
+	}
+	d.r.add("objects", CheckOK, fmt.Sprintf("%s tables and %s.refresh_view(text) exist", n.Schema, n.Schema), "")
+	return true
+}
+
+func (d doctor) roles(ctx context.Context) {
+	n := d.n
+	var super, bypass, createrole, createdb, repl, login bool
+	err := d.admin.QueryRow(ctx, `
+SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolreplication, rolcanlogin
+  FROM pg_roles WHERE rolname = $1`, n.RuntimeRole).Scan(&super, &bypass, &createrole, &createdb, &repl, &login)
+	if errors.Is(err, pgx.ErrNoRows) {
+		d.r.add("runtime role", CheckFail, fmt.Sprintf("runtime role %s does not exist", n.RuntimeRole), "run `agent-mv apply`")
+		return
+	} else if err != nil {
+		d.errCheck("runtime role", err)
+		return
+	}
+	var bad []string
+	for _, a := range []struct {
+		on   bool
+		attr string
+	}{{super, "SUPERUSER"}, {bypass, "BYPASSRLS"}, {createrole, "CREATEROLE"}, {createdb, "CREATEDB"}, {repl, "REPLICATION"}} {
+		if a.on {
+			bad = append(bad, a.attr)
+		}
+	}
+	if len(bad) > 0 {
+		d.r.add("runtime attributes", CheckFail,
+			fmt.Sprintf("runtime role %s has %s", n.RuntimeRole, strings.Join(bad, ", ")),
+			fmt.Sprintf("ALTER ROLE %s NO%s", n.qr(), strings.Join(bad, " NO")))
+	} else {
+		d.r.add("runtime attributes", CheckOK, fmt.Sprintf("runtime role %s is not superuser, BYPASSRLS, CREATEROLE, CREATEDB or REPLICATION", n.RuntimeRole), "")
+	}
+	if !login {
+		d.r.add("runtime login attribute", CheckFail, fmt.Sprintf("runtime role %s cannot log in (NOLOGIN)", n.RuntimeRole), "run `agent-mv apply`")
+	}
+
+	// Memberships: any role it belongs to (directly or not) lends it privileges or SET ROLE.
+	rows, err := d.admin.Query(ctx, `
+SELECT r.rolname FROM pg_roles r
+ WHERE r.rolname <> $1 AND pg_has_role($1, r.oid, 'MEMBER')
+ ORDER BY 1`, n.RuntimeRole)
+	if err != nil {
+		d.errCheck("runtime memberships", err)
+		return
+	}
+	member, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		d.errCheck("runtime memberships", err)
+		return
+	}
+	if len(member) > 0 {
+		var dangerous []string
+		for _, m := range member {
+			if slices.Contains(predefinedRolesDenied, m) || m == n.OwnerRole {
+				dangerous = append(dangerous, m)
+			}
+		}
+		msg := fmt.Sprintf("runtime role %s is a member of %s", n.RuntimeRole, strings.Join(member, ", "))
+		if len(dangerous) > 0 {
+			msg += " (grants data or server access: " + strings.Join(dangerous, ", ") + ")"
+		}
+		d.r.add("runtime memberships", CheckFail, msg,
+			fmt.Sprintf("REVOKE %s FROM %s", strings.Join(quoteAll(member), ", "), n.qr()))
+	} else {
+		d.r.add("runtime memberships", CheckOK, fmt.Sprintf("runtime role %s is a member of no other role", n.RuntimeRole), "")
+	}
+
+	var ownerLogin, ownerSuper bool
+	err = d.admin.QueryRow(ctx, `SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = $1`, n.OwnerRole).Scan(&ownerLogin, &ownerSuper)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		d.r.add("owner role", CheckFail, fmt.Sprintf("owner role %s does not exist", n.OwnerRole), "run `agent-mv apply`")
+	case err != nil:
+		d.errCheck("owner role", err)
+	case ownerSuper:
+		d.r.add("owner role", CheckFail, fmt.Sprintf("owner role %s is a superuser", n.OwnerRole), fmt.Sprintf("ALTER ROLE %s NOSUPERUSER", n.qo()))
+	case ownerLogin:
+		d.r.add("owner role", CheckWarn, fmt.Sprintf("owner role %s can log in", n.OwnerRole), fmt.Sprintf("ALTER ROLE %s NOLOGIN", n.qo()))
+	default:
+		d.r.add("owner role", CheckOK, fmt.Sprintf("owner role %s is NOLOGIN and not a superuser", n.OwnerRole), "")
+	}
+}
+
+func quoteAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, s := range names {
+		out[i] = pgx.Identifier{s}.Sanitize()
+	}
+	return out
+}
+
+func (d doctor) function(ctx context.Context) {
+	n := d.n
+	var owner string
+	var ownerSuper, secdef, publicExec, runtimeExec bool
+	var config []string
+	err := d.admin.QueryRow(ctx, `
+SELECT pg_get_userbyid(p.proowner), r.rolsuper, p.prosecdef, coalesce(p.proconfig, '{}'),
+       EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'),
+       has_function_privilege($2, p.oid, 'EXECUTE')
+  FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
+ WHERE p.oid = to_regprocedure($1)`, n.qrel("refresh_view")+"(text)", n.RuntimeRole).
+		Scan(&owner, &ownerSuper, &secdef, &config, &publicExec, &runtimeExec)
+	if err != nil {
+		d.errCheck("function", err)
+		return
+	}
+	fn := n.Schema + ".refresh_view(text)"
+	var problems []string
+	if ownerSuper {
+		problems = append(problems, "its owner "+owner+" is a superuser")
+	} else if owner != n.OwnerRole {
+		problems = append(problems, fmt.Sprintf("it is owned by %s, not %s", owner, n.OwnerRole))
+	}
+	if !secdef {
+		problems = append(problems, "it is not SECURITY DEFINER")
+	}
+	if !slices.Contains(config, "search_path=pg_catalog") {
+		problems = append(problems, "it does not SET search_path = pg_catalog")
+	}
+	if publicExec {
+		problems = append(problems, "PUBLIC can EXECUTE it")
+	}
+	if len(problems) > 0 {
+		d.r.add("function", CheckFail, fn+": "+strings.Join(problems, "; "), "run `agent-mv apply` to recreate it")
+	} else {
+		d.r.add("function", CheckOK, fn+" is SECURITY DEFINER as "+owner+", EXECUTE revoked from PUBLIC", "")
+	}
+	if !runtimeExec {
+		d.r.add("function grant", CheckFail, fmt.Sprintf("runtime role %s cannot EXECUTE %s", n.RuntimeRole, fn), "run `agent-mv apply`")
+	}
+}
+
+// boundarySQL lists every relation outside the system schemas on which the runtime role has a
+// privilege it should not have ($1 runtime role, $2 schema, $3 allowed SELECT relations in <S>).
+// has_table_privilege and has_any_column_privilege follow PUBLIC grants and role membership.
+const boundarySQL = `
+SELECT n.nspname, c.relname,
+       has_table_privilege($1, c.oid, 'SELECT') OR has_any_column_privilege($1, c.oid, 'SELECT') AS can_read,
+       array_remove(ARRAY[
+         CASE WHEN has_table_privilege($1, c.oid, 'INSERT') OR has_any_column_privilege($1, c.oid, 'INSERT') THEN 'INSERT' END,
+         CASE WHEN has_table_privilege($1, c.oid, 'UPDATE') OR has_any_column_privilege($1, c.oid, 'UPDATE') THEN 'UPDATE' END,
+         CASE WHEN has_table_privilege($1, c.oid, 'DELETE') THEN 'DELETE' END,
+         CASE WHEN has_table_privilege($1, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,
+         CASE WHEN has_table_privilege($1, c.oid, 'REFERENCES') OR has_any_column_privilege($1, c.oid, 'REFERENCES') THEN 'REFERENCES' END,
+         CASE WHEN has_table_privilege($1, c.oid, 'TRIGGER') THEN 'TRIGGER' END,
+         CASE WHEN c.relkind = 'S' AND has_sequence_privilege($1, c.oid, 'USAGE,UPDATE') THEN 'USAGE' END
+       ], NULL) AS writes
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+   AND n.nspname NOT LIKE 'pg\_toast%'
+   AND n.nspname NOT LIKE 'pg\_temp\_%'
+ ORDER BY 1, 2`
+
+func (d doctor) boundary(ctx context.Context) {
+	n := d.n
+	allowed := map[string]bool{}
+	for _, t := range metadataTables {
+		allowed[t] = true
+	}
+	for _, v := range d.managed {
+		allowed[v] = true
+	}
+	rows, err := d.admin.Query(ctx, boundarySQL, n.RuntimeRole)
+	if err != nil {
+		d.errCheck("access boundary", err)
+		return
+	}
+	var reads, writes []string
+	checked := 0
+	for rows.Next() {
+		var schema, name string
+		var canRead bool
+		var w []string
+		if err := rows.Scan(&schema, &name, &canRead, &w); err != nil {
+			rows.Close()
+			d.errCheck("access boundary", err)
+			return
+		}
+		checked++
+		rel := schema + "." + name
+		if canRead && !(schema == n.Schema && allowed[name]) {
+			reads = append(reads, rel)
+		}
+		if len(w) > 0 {
+			writes = append(writes, rel+" ("+strings.Join(w, ", ")+")")
+		}
+	}
+	if err := rows.Err(); err != nil {
+		d.errCheck("access boundary", err)
+		return
+	}
+	if len(reads) > 0 {
+		d.r.add("access boundary", CheckFail,
+			"access boundary FAILED: runtime role can read "+listCap(reads, 10),
+			"revoke SELECT on these from PUBLIC and from the runtime role (and roles it belongs to); only managed views may be readable")
+	}
+	if len(writes) > 0 {
+		d.r.add("access boundary writes", CheckFail,
+			"access boundary FAILED: runtime role can write "+listCap(writes, 10),
+			"revoke these privileges from PUBLIC and from the runtime role")
+	}
+	if len(reads) == 0 && len(writes) == 0 {
+		d.r.add("access boundary", CheckOK,
+			fmt.Sprintf("access boundary verified (runtime role cannot read base tables; %d relations checked)", checked), "")
+	}
+}
+
+func listCap(items []string, max int) string {
+	if len(items) <= max {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:max], ", ") + fmt.Sprintf(" and %d more", len(items)-max)
+}
+
+func (d doctor) create(ctx context.Context) {
+	n := d.n
+	rows, err := d.admin.Query(ctx, `
+SELECT nspname FROM pg_namespace
+ WHERE has_schema_privilege($1, oid, 'CREATE') AND nspname NOT LIKE 'pg\_temp\_%' AND nspname NOT LIKE 'pg\_toast\_temp\_%'
+ ORDER BY 1`, n.RuntimeRole)
+	if err != nil {
+		d.errCheck("create", err)
+		return
+	}
+	schemas, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		d.errCheck("create", err)
+		return
+	}
+	var dbCreate, dbTemp bool
+	var db string
+	if err := d.admin.QueryRow(ctx, `SELECT current_database(), has_database_privilege($1, current_database(), 'CREATE'),
+       has_database_privilege($1, current_database(), 'TEMPORARY')`, n.RuntimeRole).Scan(&db, &dbCreate, &dbTemp); err != nil {
+		d.errCheck("create", err)
+		return
+	}
+	var problems, hints []string
+	if len(schemas) > 0 {
+		problems = append(problems, "CREATE in schema "+strings.Join(schemas, ", "))
+		hints = append(hints, fmt.Sprintf("REVOKE CREATE ON SCHEMA %s FROM PUBLIC, %s", strings.Join(quoteAll(schemas), ", "), n.qr()))
+	}
+	if dbCreate {
+		problems = append(problems, "CREATE on database "+db)
+		hints = append(hints, fmt.Sprintf("REVOKE CREATE ON DATABASE %s FROM PUBLIC, %s", pgx.Identifier{db}.Sanitize(), n.qr()))
+	}
+	if dbTemp {
+		problems = append(problems, "TEMPORARY on database "+db)
+		hints = append(hints, fmt.Sprintf("REVOKE TEMPORARY ON DATABASE %s FROM PUBLIC, %s", pgx.Identifier{db}.Sanitize(), n.qr()))
+	}
+	if len(problems) > 0 {
+		d.r.add("create", CheckFail, fmt.Sprintf("runtime role %s can create objects: %s", n.RuntimeRole, strings.Join(problems, "; ")), strings.Join(hints, "; "))
+		return
+	}
+	d.r.add("create", CheckOK, fmt.Sprintf("runtime role %s cannot create anything (no schema CREATE, no TEMP)", n.RuntimeRole), "")
+}
+
+func (d doctor) views(ctx context.Context) {
+	n := d.n
+	type mv struct {
+		populated, registered bool
+	}
+	rows, err := d.admin.Query(ctx, n.render(`
+SELECT c.relname, c.relispopulated, EXISTS (SELECT 1 FROM {{S}}.views v WHERE v.name = c.relname)
+  FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+ WHERE ns.nspname = $1 AND c.relkind = 'm'`), n.Schema)
+	if err != nil {
+		d.errCheck("views", err)
+		return
+	}
+	found := map[string]mv{}
+	for rows.Next() {
+		var name string
+		var m mv
+		if err := rows.Scan(&name, &m.populated, &m.registered); err != nil {
+			rows.Close()
+			d.errCheck("views", err)
+			return
+		}
+		found[name] = m
+	}
+	if err := rows.Err(); err != nil {
+		d.errCheck("views", err)
+		return
+	}
+	var missing, unregistered, unpopulated []string
+	for _, v := range d.managed {
+		m, ok := found[v]
+		switch {
+		case !ok:
+			missing = append(missing, v)
+		case !m.registered:
+			unregistered = append(unregistered, v)
+		case !m.populated:
+			unpopulated = append(unpopulated, v)
+		}
+	}
+	if len(missing) > 0 {
+		d.r.add("views", CheckFail, "managed views missing from "+n.Schema+": "+strings.Join(missing, ", "), "run `agent-mv apply`")
+	}
+	if len(unregistered) > 0 {
+		d.r.add("registry", CheckFail, "managed views not in "+n.Schema+".views (refresh would reject them): "+strings.Join(unregistered, ", "), "run `agent-mv apply`")
+	}
+	if len(unpopulated) > 0 {
+		d.r.add("populated", CheckWarn, "views not populated yet (queries fail until refreshed): "+strings.Join(unpopulated, ", "), "run `agent-mv refresh NAME`")
+	}
+	if len(missing)+len(unregistered)+len(unpopulated) == 0 {
+		d.r.add("views", CheckOK, fmt.Sprintf("%d managed views exist, registered and populated", len(d.managed)), "")
+	}
+}
+
+// runtime logs in as the runtime role and proves the allowed operations work.
+func (d doctor) runtime(ctx context.Context, runtimeURL string) {
+	n := d.n
+	if runtimeURL == "" {
+		d.r.add("runtime login", CheckFail, "AGENT_MV_RUNTIME_URL is not set; cannot verify the runtime role", "set AGENT_MV_RUNTIME_URL to a DSN for "+n.RuntimeRole)
+		return
+	}
+	cfg, err := pgx.ParseConfig(runtimeURL)
+	if err != nil {
+		d.r.add("runtime login", CheckFail, fmt.Sprintf("AGENT_MV_RUNTIME_URL is not a valid DSN: %v", err), "")
+		return
+	}
+	if strings.HasPrefix(cfg.Host, "/") {
+		d.r.add("runtime tcp", CheckWarn, "AGENT_MV_RUNTIME_URL uses a Unix socket; password login over TCP not verified", "use host=<server> in AGENT_MV_RUNTIME_URL")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(cctx, cfg)
+	if err != nil {
+		hint := "check AGENT_MV_RUNTIME_URL; if the password changed, rotate it (apply with password rotation)"
+		d.r.add("runtime login", CheckFail, fmt.Sprintf("runtime role cannot log in: %v", err), hint)
+		return
+	}
+	defer conn.Close(context.Background())
+	var who string
+	if err := conn.QueryRow(cctx, `SELECT session_user`).Scan(&who); err != nil {
+		d.r.add("runtime login", CheckFail, fmt.Sprintf("runtime connection failed: %v", err), "")
+		return
+	}
+	if who != n.RuntimeRole {
+		d.r.add("runtime login", CheckFail, fmt.Sprintf("AGENT_MV_RUNTIME_URL logs in as %s, not the runtime role %s", who, n.RuntimeRole), "point AGENT_MV_RUNTIME_URL at "+n.RuntimeRole)
+		return
+	}
+	d.r.add("runtime login", CheckOK, fmt.Sprintf("runtime role %s logs in (%s)", who, cfg.Host), "")
+
+	// SELECT on every managed view and metadata table, reading no rows.
+	var denied []string
+	for _, rel := range append(slices.Clone(metadataTables), d.managed...) {
+		_, err := conn.Exec(cctx, "SELECT 1 FROM "+n.qrel(rel)+" LIMIT 0", pgx.QueryExecModeExec)
+		var pgErr *pgconn.PgError
+		if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "55000") { // 55000: not populated yet
+			denied = append(denied, fmt.Sprintf("%s (%v)", rel, err))
+		}
+	}
+	if len(denied) > 0 {
+		d.r.add("runtime select", CheckFail, fmt.Sprintf("runtime role cannot read %s schema: %s", n.Schema, strings.Join(denied, "; ")), "run `agent-mv apply` to restore the grants")
+	} else {
+		d.r.add("runtime select", CheckOK, fmt.Sprintf("runtime role can SELECT the %d managed views and the metadata tables", len(d.managed)), "")
+	}
+
+	// EXECUTE: a name the registry cannot hold ('' fails its CHECK) is rejected by the allowlist,
+	// which proves the call got past the privilege check without refreshing anything.
+	var out []byte
+	err = conn.QueryRow(cctx, n.RefreshViewSQL(), "").Scan(&out)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == SQLStateUnknownView:
+		d.r.add("runtime execute", CheckOK, fmt.Sprintf("runtime role can EXECUTE %s.refresh_view (allowlist enforced)", n.Schema), "")
+	case err == nil:
+		d.r.add("runtime execute", CheckFail, fmt.Sprintf("%s.refresh_view('') did not reject an unknown name", n.Schema), "run `agent-mv apply` to recreate the function")
+	default:
+		d.r.add("runtime execute", CheckFail, fmt.Sprintf("runtime role cannot EXECUTE %s.refresh_view: %v", n.Schema, err), "run `agent-mv apply` to restore the grant")
+	}
+}
