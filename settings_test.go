@@ -97,9 +97,8 @@ func TestResolveSettingsDotenv(t *testing.T) {
 	})
 	t.Run("process environment untouched", func(t *testing.T) {
 		const key = "AGENT_MV_OWNER_ROLE"
-		if _, set := os.LookupEnv(key); set {
-			t.Skip(key + " is set in this environment")
-		}
+		t.Setenv(key, "") // restores the original value at cleanup
+		os.Unsetenv(key)
 		p := writeDotenv(t, "export AGENT_MV_OWNER_ROLE=\"dot_owner\" # comment\n")
 		s, err := ResolveSettings(Settings{}, nil, p, nil)
 		if err != nil {
