@@ -70,7 +70,11 @@ func (e usageError) Unwrap() error { return e.err }
 // run executes the CLI with args and returns the process exit code. Errors are printed once,
 // as "error: …" on stderr, with any connection-string password masked.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd()
+	return execute(ctx, newRootCmd(), args, stdout, stderr)
+}
+
+// execute runs root with args; see run.
+func execute(ctx context.Context, root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
