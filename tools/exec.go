@@ -439,8 +439,13 @@ func normalize(oid uint32, v any) (any, bool) {
 	case float32:
 		return normalize(oid, float64(x))
 	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return strconv.FormatFloat(x, 'g', -1, 64), true
+		switch {
+		case math.IsNaN(x):
+			return "NaN", true
+		case math.IsInf(x, 1):
+			return "Infinity", true
+		case math.IsInf(x, -1):
+			return "-Infinity", true
 		}
 		return x, true
 	case time.Time:

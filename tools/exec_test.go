@@ -1,0 +1,279 @@
+package tools_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentmv/agentmv/internal/pgtest"
+	"github.com/agentmv/agentmv/tools"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const schema = "agent_mv"
+
+// fixture creates the target schema with views for the executor tests and returns a pool
+// limited to one connection, so every test also proves the connection is clean afterwards.
+func fixture(t testing.TB) (*pgtest.DB, *pgxpool.Pool) {
+	t.Helper()
+	db := pgtest.NewDB(t)
+	db.Exec(t, `
+CREATE SCHEMA agent_mv;
+CREATE TABLE public.orders (id int PRIMARY KEY, amount numeric(10,2));
+INSERT INTO public.orders SELECT g, g * 1.5 FROM generate_series(1, 1000) g;
+CREATE TYPE public.mood AS ENUM ('ok', 'sad');
+CREATE VIEW agent_mv.typed AS SELECT
+  1::int4 AS i4, 9007199254740993::int8 AS i8, 2::int2 AS i2, 12.50::numeric AS num,
+  'NaN'::numeric AS num_nan, 1.5::float8 AS f8, 'Infinity'::float8 AS f8_inf, true AS b,
+  'héllo'::text AS t, 'x'::varchar(3) AS vc, NULL::text AS nul,
+  '2024-03-01 12:34:56.789+02'::timestamptz AS tstz, '2024-03-01 12:34:56'::timestamp AS ts,
+  '2024-03-01'::date AS d, 'infinity'::timestamptz AS tinf, '\xdeadbeef'::bytea AS bin,
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS id, '{"a": [1, 2]}'::jsonb AS doc,
+  ARRAY[1, 2, NULL]::int4[] AS arr, ARRAY['x', 'y']::text[] AS tarr,
+  'ok'::public.mood AS mood, '1 day 02:00:00'::interval AS iv;
+CREATE VIEW agent_mv.thousand AS SELECT g AS n, 'row ' || g AS label, g * 1.25 AS amount FROM generate_series(1, 1000) g;
+CREATE VIEW agent_mv.big AS SELECT generate_series(1, 100000000) AS n;
+CREATE VIEW agent_mv.blobs AS SELECT g AS n, repeat('x', 10 * 1024 * 1024) AS blob FROM generate_series(1, 50) g;
+CREATE VIEW agent_mv.mid_blobs AS SELECT g AS n, repeat('y', 300 * 1024) AS blob FROM generate_series(1, 50) g;
+CREATE VIEW agent_mv.slow AS SELECT 1 AS x FROM pg_sleep(30);
+CREATE TABLE agent_mv.counter (n int);
+CREATE SEQUENCE agent_mv.seq;
+CREATE FUNCTION agent_mv.bump() RETURNS int LANGUAGE sql AS 'INSERT INTO agent_mv.counter VALUES (1) RETURNING 1';
+CREATE VIEW agent_mv.writes AS SELECT agent_mv.bump() AS w;
+CREATE VIEW agent_mv.pg_class AS SELECT 'managed, not the catalog'::text AS who;
+`)
+	cfg, err := pgxpool.ParseConfig(db.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return db, pool
+}
+
+// assertCleanConn checks the pooled connection is usable and carries none of the
+// transaction-local settings.
+func assertCleanConn(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	var timeout, path string
+	err := pool.QueryRow(context.Background(), "SELECT current_setting('statement_timeout'), current_setting('search_path')").Scan(&timeout, &path)
+	if err != nil {
+		t.Fatalf("pool unusable after ExecQuery: %v", err)
+	}
+	if timeout != "0" || strings.Contains(path, "agent_mv") {
+		t.Errorf("settings leaked out of the transaction: statement_timeout=%s search_path=%s", timeout, path)
+	}
+}
+
+func TestExecQueryTypes(t *testing.T) {
+	_, pool := fixture(t)
+	res, err := tools.ExecQuery(context.Background(), pool, schema, "SELECT * FROM typed", tools.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RowCount != 1 || res.Truncated {
+		t.Fatalf("rows=%d truncated=%v", res.RowCount, res.Truncated)
+	}
+	got := map[string]any{}
+	types := map[string]string{}
+	for i, c := range res.Columns {
+		got[c.Name] = res.Rows[0][i]
+		types[c.Name] = c.Type
+	}
+	b, err := json.Marshal(got)
+	if err != nil {
+		t.Fatalf("result is not JSON-encodable: %v", err)
+	}
+	golden(t, "typed_row.json", indent(t, b))
+	tb, _ := json.Marshal(types)
+	golden(t, "typed_columns.json", indent(t, tb))
+	assertCleanConn(t, pool)
+}
+
+func indent(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	return append(out.Bytes(), '\n')
+}
+
+func TestExecQueryLimits(t *testing.T) {
+	_, pool := fixture(t)
+	cases := []struct {
+		name       string
+		sql        string
+		limits     tools.Limits
+		wantRows   int
+		wantReason string
+	}{
+		{"all rows fit", "SELECT * FROM thousand", tools.Limits{MaxRows: 1000}, 1000, ""},
+		{"one row over", "SELECT * FROM thousand", tools.Limits{MaxRows: 999}, 999, tools.TruncatedMaxRows},
+		{"small limit", "SELECT * FROM thousand ORDER BY n DESC", tools.Limits{MaxRows: 3}, 3, tools.TruncatedMaxRows},
+		{"empty", "SELECT * FROM thousand WHERE n < 0", tools.Limits{}, 0, ""},
+		{"1e8 rows, cursor stops early", "SELECT n FROM big", tools.Limits{MaxRows: 1000}, 1000, tools.TruncatedMaxRows},
+		{"10 MB value over the byte budget", "SELECT * FROM blobs", tools.Limits{}, 0, tools.TruncatedMaxBytes},
+		{"300 KB rows, 1 MiB budget", "SELECT * FROM mid_blobs", tools.Limits{}, 3, tools.TruncatedMaxBytes},
+		{"byte budget across chunks", "SELECT * FROM thousand", tools.Limits{MaxBytes: 4096}, -1, tools.TruncatedMaxBytes},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			res, err := tools.ExecQuery(context.Background(), pool, schema, tc.sql, tc.limits)
+			runtime.ReadMemStats(&after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantRows >= 0 && res.RowCount != tc.wantRows {
+				t.Errorf("rows = %d, want %d", res.RowCount, tc.wantRows)
+			}
+			if len(res.Rows) != res.RowCount {
+				t.Errorf("len(rows)=%d row_count=%d", len(res.Rows), res.RowCount)
+			}
+			if res.Truncated != (tc.wantReason != "") || res.TruncatedReason != tc.wantReason {
+				t.Errorf("truncated=%v reason=%q, want reason %q", res.Truncated, res.TruncatedReason, tc.wantReason)
+			}
+			if tc.limits.MaxBytes > 0 {
+				b, _ := json.Marshal(res.Rows)
+				if len(b) > 2*tc.limits.MaxBytes || res.RowCount == 0 {
+					t.Errorf("byte budget %d: %d rows, %d JSON bytes", tc.limits.MaxBytes, res.RowCount, len(b))
+				}
+			}
+			// Bounded memory: a few times the byte budget plus one 10 MB row, never the whole result.
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+				t.Errorf("allocated %d MB for one query", alloc>>20)
+			}
+			assertCleanConn(t, pool)
+		})
+	}
+}
+
+func TestExecQueryFailures(t *testing.T) {
+	db, pool := fixture(t)
+	cases := []struct {
+		name   string
+		sql    string
+		limits tools.Limits
+		want   string
+	}{
+		{"slow view times out", "SELECT * FROM slow", tools.Limits{StatementTimeout: 300 * time.Millisecond}, tools.ErrTimeout},
+		{"write through a view function", "SELECT * FROM writes", tools.Limits{}, tools.ErrReadOnly},
+		{"nextval", "SELECT nextval('agent_mv.seq')", tools.Limits{}, tools.ErrReadOnly},
+		{"stacked statements never run", "SELECT 1; DROP TABLE public.orders", tools.Limits{}, tools.ErrSyntax},
+		{"commit smuggling", "SELECT 1; COMMIT; DELETE FROM public.orders", tools.Limits{}, tools.ErrSyntax},
+		{"unknown relation", "SELECT * FROM nope", tools.Limits{}, tools.ErrUnknownView},
+		{"unknown column", "SELECT nope FROM thousand", tools.Limits{}, tools.ErrQuery},
+		{"runtime error mid-fetch", "SELECT 1 / (n - 500) FROM thousand", tools.Limits{}, tools.ErrQuery},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := tools.ExecQuery(context.Background(), pool, schema, tc.sql, tc.limits)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if got := tools.ErrorTypeOf(err); got != tc.want {
+				t.Errorf("error type = %s, want %s (%v)", got, tc.want, err)
+			}
+			if tc.want == tools.ErrTimeout && time.Since(start) > 10*time.Second {
+				t.Errorf("timeout took %v", time.Since(start))
+			}
+			assertCleanConn(t, pool)
+		})
+	}
+	// Nothing was written or dropped.
+	var orders, counter int
+	if err := pool.QueryRow(context.Background(), "SELECT (SELECT count(*) FROM public.orders), (SELECT count(*) FROM agent_mv.counter)").Scan(&orders, &counter); err != nil {
+		t.Fatal(err)
+	}
+	if orders != 1000 || counter != 0 {
+		t.Errorf("side effects: orders=%d counter=%d", orders, counter)
+	}
+	_ = db
+}
+
+// search_path puts the target schema before pg_catalog: an unqualified name that the guard
+// accepted as managed resolves to the managed view even when a catalog relation has that name.
+func TestExecQueryResolvesTargetSchemaFirst(t *testing.T) {
+	_, pool := fixture(t)
+	res, err := tools.ExecQuery(context.Background(), pool, schema, "SELECT who FROM pg_class", tools.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]any{{"managed, not the catalog"}}, res.Rows); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+}
+
+func TestExecQueryCanceledContext(t *testing.T) {
+	_, pool := fixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := tools.ExecQuery(ctx, pool, schema, "SELECT * FROM slow", tools.Limits{StatementTimeout: 20 * time.Second})
+	if got := tools.ErrorTypeOf(err); got != tools.ErrTimeout {
+		t.Errorf("error type = %s (%v), want timeout", got, err)
+	}
+	assertCleanConn(t, pool)
+}
+
+// BenchmarkExecQueryVsRaw runs the same 1,000-row SELECT through ExecQuery and through a raw
+// pool.Query (decoding every value) and reports the ratio of their times.
+func BenchmarkExecQueryVsRaw(b *testing.B) {
+	_, pool := fixture(b)
+	ctx := context.Background()
+	const q = "SELECT n, label, amount FROM agent_mv.thousand"
+	raw := func() {
+		rows, err := pool.Query(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			if _, err := rows.Values(); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if rows.Err() != nil || n != 1000 {
+			b.Fatalf("raw: %v, %d rows", rows.Err(), n)
+		}
+	}
+	exec := func() {
+		res, err := tools.ExecQuery(ctx, pool, schema, q, tools.Limits{MaxRows: 1000})
+		if err != nil || res.RowCount != 1000 {
+			b.Fatalf("exec: %v, %d rows", err, res.RowCount)
+		}
+	}
+	raw()
+	exec()
+	var rawTotal, execTotal time.Duration
+	iters := 0
+	for b.Loop() {
+		iters++
+		t0 := time.Now()
+		raw()
+		t1 := time.Now()
+		exec()
+		execTotal += time.Since(t1)
+		rawTotal += t1.Sub(t0)
+	}
+	n := float64(iters)
+	b.ReportMetric(float64(execTotal.Microseconds())/n, "exec-µs/op")
+	b.ReportMetric(float64(rawTotal.Microseconds())/n, "raw-µs/op")
+	b.ReportMetric(float64(execTotal)/float64(rawTotal), "exec/raw")
+}
