@@ -741,7 +741,7 @@ func (c *Config) WriteSources(sources map[string][]string) error {
 		flow := len(want) == 0
 		if ki >= 0 {
 			cur := resolveAlias(m.Content[ki+1])
-			if cur.Kind == yaml.SequenceNode && slices.Equal(scalarValues(cur), want) && (len(want) > 0 || !isNull(cur)) {
+			if (cur.Kind == yaml.SequenceNode && slices.Equal(scalarValues(cur), want)) || (isNull(cur) && len(want) == 0) {
 				continue
 			}
 			if cur.Kind == yaml.SequenceNode {

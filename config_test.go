@@ -773,3 +773,59 @@ func TestWriteSourcesSafety(t *testing.T) {
 		}
 	})
 }
+
+func TestWriteSourcesNoChangeNoWrite(t *testing.T) {
+	body := "version: 1\ntarget_schema: s\nviews:\n" + view("a") + view("b") + "    sources:\n" + view("c") + "    sources: [x, y]\n"
+	path := writeProject(t, body, map[string]string{"materialize/a.sql": okSQL})
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(path)
+	// a: absent = empty; b: null = empty; c: same set in another order.
+	if err := cfg.WriteSources(map[string][]string{"a": nil, "b": {}, "c": {"y", "x", "y"}}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(path)
+	if !os.SameFile(before, after) || readFile(t, path) != body {
+		t.Error("a no-op WriteSources replaced the file")
+	}
+}
+
+func BenchmarkLoadConfigTwenty(b *testing.B) {
+	path := filepath.Join("testdata", "config", "project", "twenty.yaml")
+	for b.Loop() {
+		if _, err := LoadConfig(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWriteSourcesTwenty(b *testing.B) {
+	dir := b.TempDir()
+	src := filepath.Join("testdata", "config", "project")
+	os.MkdirAll(filepath.Join(dir, "materialize"), 0o755)
+	entries, _ := os.ReadDir(filepath.Join(src, "materialize"))
+	for _, e := range entries {
+		data, _ := os.ReadFile(filepath.Join(src, "materialize", e.Name()))
+		os.WriteFile(filepath.Join(dir, "materialize", e.Name()), data, 0o644)
+	}
+	orig, _ := os.ReadFile(filepath.Join(src, "twenty.yaml"))
+	path := filepath.Join(dir, "twenty.yaml")
+	for b.Loop() {
+		b.StopTimer()
+		os.WriteFile(path, orig, 0o644)
+		cfg, err := LoadConfig(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sources := map[string][]string{}
+		for _, v := range cfg.Views {
+			sources[v.Name] = []string{"public.a", "public.b"}
+		}
+		b.StartTimer()
+		if err := cfg.WriteSources(sources); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
