@@ -122,7 +122,8 @@ type Result struct {
 // In order: a transaction advisory lock per schema; roles (the runtime role LOGIN NOINHERIT with
 // a client-side SCRAM verifier, never the plaintext; the owner role NOLOGIN); GRANT <O> TO
 // current_user when the admin is not yet a member, so it can SET ROLE; REVOKE TEMPORARY on the
-// database and CREATE on schema public from PUBLIC (see BootstrapOptions); schema <S> owned by
+// database and CREATE on schema public from PUBLIC (see BootstrapOptions); GRANT TEMPORARY on
+// the database to <O> (REFRESH ... CONCURRENTLY needs a temp table); schema <S> owned by
 // <O>, adopting objects a previous (seed) install left owned by someone else; then, under SET
 // LOCAL ROLE <O>, the pending migrations and the baseline grants:
 //
@@ -161,6 +162,9 @@ func Bootstrap(ctx context.Context, tx pgx.Tx, n Names, runtimePassword string, 
 		if err := revokePublicDefaults(ctx, tx, &res); err != nil {
 			return res, err
 		}
+	}
+	if err := grantOwnerTemp(ctx, tx, n, &res); err != nil {
+		return res, err
 	}
 	if err := ensureSchema(ctx, tx, n, &res); err != nil {
 		return res, err
@@ -310,6 +314,27 @@ SELECT d.datname,
 		}
 		res.Changes = append(res.Changes, "revoked CREATE on schema public from PUBLIC")
 	}
+	return nil
+}
+
+// grantOwnerTemp gives <O> TEMPORARY on the current database: REFRESH MATERIALIZED VIEW
+// CONCURRENTLY builds the new contents in a temporary table owned by the view owner, and fails
+// with "permission denied to create temporary tables" without it (PUBLIC no longer has it).
+func grantOwnerTemp(ctx context.Context, tx pgx.Tx, n Names, res *Result) error {
+	var db string
+	var has bool
+	if err := tx.QueryRow(ctx, `SELECT current_database(), has_database_privilege($1, current_database(), 'TEMPORARY')`,
+		n.OwnerRole).Scan(&db, &has); err != nil {
+		return fmt.Errorf("check TEMPORARY of %s: %w", n.OwnerRole, err)
+	}
+	if has {
+		return nil
+	}
+	if err := exec(ctx, tx, "grant TEMPORARY to owner role",
+		"GRANT TEMPORARY ON DATABASE "+pgx.Identifier{db}.Sanitize()+" TO "+n.qo()); err != nil {
+		return err
+	}
+	res.Changes = append(res.Changes, "granted TEMPORARY on database "+db+" to "+n.OwnerRole+" (REFRESH ... CONCURRENTLY needs it)")
 	return nil
 }
 
