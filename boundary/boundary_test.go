@@ -2,6 +2,7 @@ package boundary_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -509,6 +510,10 @@ func TestDoctor(t *testing.T) {
 	}
 	if !strings.Contains(rep.String(), "✓ access boundary verified (runtime role cannot read base tables") {
 		t.Fatalf("missing seed line:\n%s", rep)
+	}
+	js, err := json.Marshal(rep)
+	if err != nil || !strings.HasPrefix(string(js), `{"ok":true,"checks":[{"name":`) {
+		t.Fatalf("report JSON = %s (%v)", js, err)
 	}
 
 	tests := []struct {
