@@ -32,11 +32,13 @@ const MaxSQLFileBytes = 1 << 20
 // names: lower case, so Postgres never folds them and quoting never changes their meaning.
 var identPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
-// reservedObjectNames are the relations agentmv itself keeps in the target schema; a view or
+// reservedObjectNames are the relations agentmv itself keeps in the target schema (tables,
+// their primary-key indexes, sequence and history index; see boundary/migrate.go); a view or
 // index with one of these names would collide with them.
 var reservedObjectNames = []string{
 	"lineage", "column_lineage", "views", "refresh_history", "schema_version",
 	"lineage_pkey", "column_lineage_pkey", "views_pkey", "refresh_history_pkey", "schema_version_pkey",
+	"refresh_history_id_seq", "refresh_history_view_name_started_at_idx",
 }
 
 // Config is a loaded and validated materialize.yaml together with the SQL of every view.

@@ -829,3 +829,13 @@ func BenchmarkWriteSourcesTwenty(b *testing.B) {
 		}
 	}
 }
+
+func TestIndexNameCollidesWithOwnObjects(t *testing.T) {
+	body := "version: 1\ntarget_schema: s\nviews:\n  - name: refresh_history_view_name\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [started_at]\n"
+	path := writeProject(t, body, map[string]string{"a.sql": okSQL})
+	_, err := LoadConfig(path)
+	want := "invalid config " + path + ": line 4: view \"refresh_history_view_name\": indexes[0]: index name \"refresh_history_view_name_started_at_idx\" collides with agentmv's own object of that name"
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+}
