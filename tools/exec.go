@@ -169,6 +169,8 @@ func ms(d time.Duration) []byte {
 }
 
 func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error) {
+	need := r.limits.MaxRows + 1
+	n := r.chunk(need)
 	b := &pgconn.Batch{}
 	b.ExecParams("BEGIN READ ONLY", nil, nil, nil, nil)
 	b.ExecParams(setLocalsSQL, [][]byte{
@@ -177,24 +179,17 @@ func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error)
 		[]byte(r.searchPath()),
 	}, nil, nil, nil)
 	b.ExecParams("DECLARE "+cursorName+" NO SCROLL CURSOR FOR "+deparsed, nil, nil, nil, nil)
-	b.ExecParams("FETCH FORWARD 1 FROM "+cursorName, nil, nil, nil, nil)
-	if err := r.exec(ctx, b, 3, 1, -1); err != nil {
-		if errors.Is(err, errConnDropped) {
-			return r.result(), nil
-		}
-		return Result{}, err
+	b.ExecParams("FETCH FORWARD "+strconv.Itoa(n)+" FROM "+cursorName, nil, nil, nil, nil)
+	final := n == need
+	if final { // the usual case: one round trip in all
+		b.ExecParams("ROLLBACK", nil, nil, nil, nil)
 	}
-	for {
-		need := r.limits.MaxRows + 1 - len(r.rows)
+	err := r.exec(ctx, b, 3, n)
+	for err == nil && !final {
 		b := &pgconn.Batch{}
-		lookupIdx, fetchIdx := -1, -1
-		i := 0
-		if len(r.unknown) > 0 && r.typeNames == nil {
-			b.ExecParams(typeNamesSQL, [][]byte{oidArray(r.unknown)}, nil, nil, nil)
-			lookupIdx = i
-			i++
-		}
-		n := 0
+		fetchIdx := -1
+		need := r.limits.MaxRows + 1 - len(r.rows)
+		n = 0
 		if !r.exhausted && r.truncated == "" && need > 0 {
 			remaining := r.limits.StatementTimeout - time.Since(r.start)
 			if remaining <= 0 {
@@ -202,26 +197,26 @@ func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error)
 					Message: fmt.Sprintf("the query used its whole time budget (%s)", r.limits.StatementTimeout),
 					Hint:    "make the query cheaper (filter, aggregate, select fewer columns) or ask for fewer rows"}
 			}
+			// The budget covers every FETCH together, not each one.
 			b.ExecParams(setTimeoutSQL, [][]byte{ms(remaining)}, nil, nil, nil)
-			i++
 			n = r.chunk(need)
 			b.ExecParams("FETCH FORWARD "+strconv.Itoa(n)+" FROM "+cursorName, nil, nil, nil, nil)
-			fetchIdx = i
-			i++
+			fetchIdx = 1
 		}
-		final := fetchIdx < 0 || n == need
+		final = fetchIdx < 0 || n == need
 		if final {
 			b.ExecParams("ROLLBACK", nil, nil, nil, nil)
 		}
-		if err := r.exec(ctx, b, fetchIdx, n, lookupIdx); err != nil {
-			if errors.Is(err, errConnDropped) {
-				break
-			}
-			return Result{}, err
-		}
-		if final {
-			break
-		}
+		err = r.exec(ctx, b, fetchIdx, n)
+	}
+	if errors.Is(err, errConnDropped) {
+		return r.result(), nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if len(r.unknown) > 0 {
+		r.lookupTypeNames(ctx)
 	}
 	return r.result(), nil
 }
@@ -230,9 +225,9 @@ func (r *cursorReader) searchPath() string {
 	return pgx.Identifier{r.schema}.Sanitize() + ", pg_catalog, pg_temp"
 }
 
-// exec sends one pipeline and reads its results: the FETCH at fetchIdx (asking for n rows),
-// the type-name lookup at lookupIdx; the other results are discarded.
-func (r *cursorReader) exec(ctx context.Context, b *pgconn.Batch, fetchIdx, n, lookupIdx int) error {
+// exec sends one pipeline and reads its results: the FETCH at fetchIdx (asking for n rows);
+// the other results are discarded.
+func (r *cursorReader) exec(ctx context.Context, b *pgconn.Batch, fetchIdx, n int) error {
 	mrr := r.conn.ExecBatch(ctx, b)
 	for i := 0; mrr.NextResult(); i++ {
 		rr := mrr.ResultReader()
@@ -244,8 +239,6 @@ func (r *cursorReader) exec(ctx context.Context, b *pgconn.Batch, fetchIdx, n, l
 				}
 				return err
 			}
-		case lookupIdx:
-			r.readTypeNames(rr)
 		}
 		if _, err := rr.Close(); err != nil {
 			_ = mrr.Close()
@@ -256,9 +249,12 @@ func (r *cursorReader) exec(ctx context.Context, b *pgconn.Batch, fetchIdx, n, l
 }
 
 // chunk sizes the next FETCH: all the rows still needed when the byte budget allows it by the
-// average row size so far, else about as many rows as should fit, plus one.
+// average row size so far (assumed 256 bytes before the first row), else about as many rows
+// as should fit, plus one. Rows read past the budget are discarded, and the connection is
+// dropped rather than drained once they exceed the budget again, so a wrong guess costs at
+// most MaxBytes of extra transfer.
 func (r *cursorReader) chunk(need int) int {
-	avg := 64
+	avg := 256
 	if r.seenRows > 0 {
 		avg = max(1, r.seenBytes/r.seenRows)
 	}
@@ -327,10 +323,15 @@ func (r *cursorReader) consume(ctx context.Context, rr *pgconn.ResultReader, n i
 	return nil
 }
 
-func (r *cursorReader) readTypeNames(rr *pgconn.ResultReader) {
+// lookupTypeNames names the column types pgx does not know (enums, extension types) after the
+// transaction ended; on failure the columns keep "oid N" names.
+func (r *cursorReader) lookupTypeNames(ctx context.Context) {
+	res := r.conn.ExecParams(ctx, typeNamesSQL, [][]byte{oidArray(r.unknown)}, nil, nil, nil).Read()
+	if res.Err != nil {
+		return
+	}
 	r.typeNames = map[uint32]string{}
-	for rr.NextRow() {
-		v := rr.Values()
+	for _, v := range res.Rows {
 		oid, err := strconv.ParseUint(string(v[0]), 10, 32)
 		if err == nil {
 			r.typeNames[uint32(oid)] = string(v[1])

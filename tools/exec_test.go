@@ -127,6 +127,8 @@ func TestExecQueryLimits(t *testing.T) {
 		{"1e8 rows, cursor stops early", "SELECT n FROM big", tools.Limits{MaxRows: 1000}, 1000, tools.TruncatedMaxRows},
 		{"10 MB value over the byte budget", "SELECT * FROM blobs", tools.Limits{}, 0, tools.TruncatedMaxBytes},
 		{"300 KB rows, 1 MiB budget", "SELECT * FROM mid_blobs", tools.Limits{}, 3, tools.TruncatedMaxBytes},
+		{"more rows than the first chunk", "SELECT n FROM big", tools.Limits{MaxRows: 10000}, 10000, tools.TruncatedMaxRows},
+		{"cursor exhausted after the first chunk", "SELECT * FROM thousand", tools.Limits{MaxRows: 10000}, 1000, ""},
 		{"byte budget across chunks", "SELECT * FROM thousand", tools.Limits{MaxBytes: 4096}, -1, tools.TruncatedMaxBytes},
 	}
 	for _, tc := range cases {
