@@ -31,4 +31,22 @@
 // fetched in chunks up to a row and a byte budget, always rolled back. The database role is
 // the real boundary; this layer protects the view bodies and the server's availability, and
 // gives agents useful errors.
+//
+// # Writing the runtime and setup tools (planned shape)
+//
+// Handlers close over one configuration and stay small:
+//
+//	type RuntimeConfig struct {
+//		Pool   *pgxpool.Pool // runtime role; one pool per process
+//		Schema string        // <S>
+//		Limits Limits        // settings: default/max rows, bytes, statement timeout
+//	}
+//
+//	query_view: in.Limit clamped to cfg.Limits.MaxRows; allowed = names in <S>.views plus the
+//	metadata tables; _, sql, err := CheckQuery(in.SQL, cfg.Schema, allowed); then
+//	ExecQuery(ctx, cfg.Pool, cfg.Schema, sql, limits). Return errors as they come: the
+//	registry maps them with AsToolError.
+//
+// and are built with New(name, description, handler, ReadOnly(), OpenWorld(false),
+// InToolset(ToolsetRuntime)); refresh_view is Idempotent() and Destructive(false), not ReadOnly.
 package tools
