@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentmv/agentmv/internal/pgtest"
 	"github.com/agentmv/agentmv/tools"
@@ -278,4 +279,72 @@ func BenchmarkExecQueryVsRaw(b *testing.B) {
 	b.ReportMetric(float64(execTotal.Microseconds())/n, "exec-µs/op")
 	b.ReportMetric(float64(rawTotal.Microseconds())/n, "raw-µs/op")
 	b.ReportMetric(float64(execTotal)/float64(rawTotal), "exec/raw")
+}
+
+// BenchmarkMCPQueryVsRaw calls a tool wrapping ExecQuery through a real in-memory MCP session
+// (JSON encoding both ways included) and compares it with raw pool.Query of the same rows.
+func BenchmarkMCPQueryVsRaw(b *testing.B) {
+	_, pool := fixture(b)
+	ctx := context.Background()
+	const q = "SELECT n, label, amount FROM agent_mv.thousand"
+	type queryIn struct {
+		SQL string `json:"sql"`
+	}
+	reg := tools.NewRegistry()
+	if err := reg.Add(tools.New("query", "Run a query.", func(ctx context.Context, in queryIn) (tools.Result, error) {
+		return tools.ExecQuery(ctx, pool, schema, in.SQL, tools.Limits{MaxRows: 1000})
+	}, tools.ReadOnly(), tools.TextOnly())); err != nil {
+		b.Fatal(err)
+	}
+	server := mcp.NewServer(&mcp.Implementation{Name: "bench", Version: "v0"}, nil)
+	reg.Mount(server)
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := server.Connect(ctx, st, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "v0"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cs.Close(); _ = ss.Wait() }()
+	raw := func() {
+		rows, err := pool.Query(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			if _, err := rows.Values(); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		if rows.Err() != nil || n != 1000 {
+			b.Fatalf("raw: %v, %d rows", rows.Err(), n)
+		}
+	}
+	viaMCP := func() {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "query", Arguments: map[string]any{"sql": q}})
+		if err != nil || res.IsError {
+			b.Fatalf("mcp: %v %+v", err, res)
+		}
+	}
+	raw()
+	viaMCP()
+	var rawTotal, mcpTotal time.Duration
+	iters := 0
+	for b.Loop() {
+		iters++
+		t0 := time.Now()
+		raw()
+		t1 := time.Now()
+		viaMCP()
+		mcpTotal += time.Since(t1)
+		rawTotal += t1.Sub(t0)
+	}
+	n := float64(iters)
+	b.ReportMetric(float64(mcpTotal.Microseconds())/n, "mcp-µs/op")
+	b.ReportMetric(float64(rawTotal.Microseconds())/n, "raw-µs/op")
+	b.ReportMetric(float64(mcpTotal)/float64(rawTotal), "mcp/raw")
 }

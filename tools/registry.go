@@ -200,7 +200,7 @@ func (r *Registry) call(ctx context.Context, t *tool, c *Call) (res *mcp.CallToo
 	if err != nil {
 		return errorResult(AsToolError(err))
 	}
-	return successResult(out)
+	return successResult(out, t.textOnly)
 }
 
 // recoverHandler turns a panic in the handler into an internal ToolError, inside the
@@ -225,7 +225,7 @@ func errorResult(te *ToolError) *mcp.CallToolResult {
 	}
 }
 
-func successResult(out any) *mcp.CallToolResult {
+func successResult(out any, textOnly bool) *mcp.CallToolResult {
 	b, err := json.Marshal(out)
 	if err != nil {
 		return errorResult(&ToolError{ErrorType: ErrInternal, Err: err,
@@ -233,7 +233,7 @@ func successResult(out any) *mcp.CallToolResult {
 			Hint:    "this is a bug in the tool; report it"})
 	}
 	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}}
-	if len(b) > 0 && b[0] == '{' { // structuredContent must be an object
+	if !textOnly && len(b) > 0 && b[0] == '{' { // structuredContent must be an object
 		res.StructuredContent = json.RawMessage(b)
 	}
 	return res

@@ -203,6 +203,16 @@ func TestCallResultsAndErrors(t *testing.T) {
 			t.Errorf("structuredContent (-want +got):\n%s", diff)
 		}
 	})
+	t.Run("TextOnly tool has no structured copy", func(t *testing.T) {
+		r := tools.NewRegistry()
+		if err := r.Add(echoTool(tools.TextOnly())); err != nil {
+			t.Fatal(err)
+		}
+		res := call(t, session(t, r), "echo", map[string]any{"name": "x"})
+		if res.IsError || text(t, res) != `{"name":"x","limit":1000}` || res.StructuredContent != nil {
+			t.Errorf("result = %+v", res)
+		}
+	})
 	t.Run("non-object output is text only", func(t *testing.T) {
 		res := call(t, cs, "list", nil)
 		if res.IsError || text(t, res) != `["a","b"]` || res.StructuredContent != nil {

@@ -28,6 +28,7 @@ type tool struct {
 	def      *mcp.Tool     // name, description, annotations, input schema (as sent in tools/list)
 	resolved *gjs.Resolved // the same schema, resolved: validation and defaults of arguments
 	toolsets []string
+	textOnly bool    // result as one text block, no structuredContent
 	handler  Handler // innermost handler: decode arguments, call the typed function
 	err      error   // construction error, reported by Registry.Add
 }
@@ -63,6 +64,7 @@ type Option func(*toolConfig)
 type toolConfig struct {
 	ann      mcp.ToolAnnotations
 	toolsets []string
+	textOnly bool
 	params   []func(props map[string]*jsonschema.Schema) error
 }
 
@@ -96,6 +98,13 @@ func OpenWorld(open bool) Option {
 // Title sets the human-readable title annotation.
 func Title(title string) Option {
 	return func(c *toolConfig) { c.ann.Title = title }
+}
+
+// TextOnly sends results as one JSON text block without the structuredContent copy. Use it
+// for tools with large results (query rows): the copy doubles what goes over the wire and
+// what the client decodes, and LLM clients read the text block.
+func TextOnly() Option {
+	return func(c *toolConfig) { c.textOnly = true }
 }
 
 // InToolset tags the tool with toolset names (for example [ToolsetRuntime]); see
@@ -159,6 +168,7 @@ func New[In, Out any](name, description string, handler func(ctx context.Context
 		o(&cfg)
 	}
 	t.toolsets = cfg.toolsets
+	t.textOnly = cfg.textOnly
 	ann := cfg.ann
 	t.def.Annotations = &ann
 	if name == "" {
