@@ -1,0 +1,202 @@
+package agentmv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/refresh"
+)
+
+// Options configure Open. The zero value reads ./materialize.yaml and ./.env.
+type Options struct {
+	// ConfigPath is the materialize.yaml to use. Default "materialize.yaml".
+	ConfigPath string
+	// DotenvPath is the .env file to read (existing environment wins). Default: ".env" next to
+	// the working directory. Set to "-" to read none.
+	DotenvPath string
+	// Overrides win over every other source (the CLI passes its flags here).
+	Overrides Settings
+	// Environ looks up environment variables. Default os.LookupEnv.
+	Environ func(string) (string, bool)
+	// Logger receives warnings (unknown YAML keys, lineage drift). Default: discard.
+	Logger *slog.Logger
+	// PoolMaxConns bounds each connection pool. Default 4 (admin) and 8 (runtime).
+	PoolMaxConns int32
+}
+
+// Project is one materialize.yaml bound to a database. It is safe for concurrent use.
+// Close releases its connection pools.
+type Project struct {
+	cfg      *Config
+	settings Settings
+	logger   *slog.Logger
+	maxConns int32
+
+	mu      sync.Mutex
+	admin   *pgxpool.Pool
+	runtime *pgxpool.Pool
+}
+
+// Open loads the configuration and resolves the settings once. It does not connect: pools are
+// opened on first use, so commands that need only one DSN work without the other.
+func Open(ctx context.Context, opts Options) (*Project, error) {
+	if opts.ConfigPath == "" {
+		opts.ConfigPath = "materialize.yaml"
+	}
+	if opts.Environ == nil {
+		opts.Environ = os.LookupEnv
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.DotenvPath == "" {
+		opts.DotenvPath = ".env"
+	}
+	if opts.DotenvPath == "-" {
+		opts.DotenvPath = ""
+	}
+	cfg, err := LoadConfig(opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		opts.Logger.Warn(w)
+	}
+	s, err := ResolveSettings(opts.Overrides, cfg, opts.DotenvPath, opts.Environ)
+	if err != nil {
+		return nil, err
+	}
+	return &Project{cfg: cfg, settings: s, logger: opts.Logger, maxConns: opts.PoolMaxConns}, nil
+}
+
+// Config is the loaded materialize.yaml.
+func (p *Project) Config() *Config { return p.cfg }
+
+// Settings are the resolved settings (print them with %v: secrets are redacted).
+func (p *Project) Settings() Settings { return p.settings }
+
+// Names are the schema and role names the project manages.
+func (p *Project) Names() boundary.Names {
+	return boundary.Names{Schema: p.settings.TargetSchema, RuntimeRole: p.settings.RuntimeRole, OwnerRole: p.settings.OwnerRole}
+}
+
+// ErrNoDatabaseURL is returned when an admin operation runs without DATABASE_URL.
+var ErrNoDatabaseURL = errors.New("DATABASE_URL is not set; put the admin connection string in .env or the environment (see .env.example)")
+
+// ErrNoRuntimeURL is returned when a runtime operation runs without AGENT_MV_RUNTIME_URL.
+var ErrNoRuntimeURL = errors.New("AGENT_MV_RUNTIME_URL is not set; put the runtime role's connection string in .env or the environment (see .env.example)")
+
+// AdminPool returns the pool on DATABASE_URL, opening it on first use.
+func (p *Project) AdminPool(ctx context.Context) (*pgxpool.Pool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.admin != nil {
+		return p.admin, nil
+	}
+	if p.settings.DatabaseURL == "" {
+		return nil, ErrNoDatabaseURL
+	}
+	pool, err := openPool(ctx, p.settings.DatabaseURL, "DATABASE_URL", max(p.maxConns, 4))
+	if err != nil {
+		return nil, err
+	}
+	p.admin = pool
+	return pool, nil
+}
+
+// RuntimePool returns the pool on AGENT_MV_RUNTIME_URL, opening it on first use.
+func (p *Project) RuntimePool(ctx context.Context) (*pgxpool.Pool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.runtime != nil {
+		return p.runtime, nil
+	}
+	if p.settings.RuntimeURL == "" {
+		return nil, ErrNoRuntimeURL
+	}
+	pool, err := openPool(ctx, p.settings.RuntimeURL, "AGENT_MV_RUNTIME_URL", max(p.maxConns, 8))
+	if err != nil {
+		return nil, err
+	}
+	p.runtime = pool
+	return pool, nil
+}
+
+func openPool(ctx context.Context, dsn, name string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors may quote the DSN, password included: say what is wrong without it.
+		return nil, fmt.Errorf("%s is not a valid connection string (%s); check its syntax: postgres://user:password@host:port/dbname", name, RedactDSN(dsn))
+	}
+	cfg.MaxConns = maxConns
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "agentmv"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect with %s (%s): %w", name, RedactDSN(dsn), err)
+	}
+	return pool, nil
+}
+
+// Refresher returns a refresh client on the runtime pool: refreshes run as the runtime role
+// through the SECURITY DEFINER function, exactly as an agent's would.
+func (p *Project) Refresher(ctx context.Context) (*refresh.Client, error) {
+	pool, err := p.RuntimePool(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &refresh.Client{DB: pool, Schema: p.settings.TargetSchema}, nil
+}
+
+// Refresh refreshes one view as the runtime role.
+func (p *Project) Refresh(ctx context.Context, name string) (refresh.Result, error) {
+	c, err := p.Refresher(ctx)
+	if err != nil {
+		return refresh.Result{View: name}, err
+	}
+	return c.Refresh(ctx, name)
+}
+
+// RefreshAll refreshes every managed view in dependency order (see refresh.Client.RefreshAll).
+func (p *Project) RefreshAll(ctx context.Context, opts refresh.AllOptions) (refresh.Summary, error) {
+	c, err := p.Refresher(ctx)
+	if err != nil {
+		return refresh.Summary{}, err
+	}
+	return c.RefreshAll(ctx, opts)
+}
+
+// Status returns the status and freshness of every managed view, read as the runtime role.
+func (p *Project) Status(ctx context.Context) ([]refresh.ViewStatus, error) {
+	c, err := p.Refresher(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.Status(ctx)
+}
+
+// Close releases the connection pools.
+func (p *Project) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.admin != nil {
+		p.admin.Close()
+		p.admin = nil
+	}
+	if p.runtime != nil {
+		p.runtime.Close()
+		p.runtime = nil
+	}
+}
