@@ -1,0 +1,267 @@
+package skills
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// frontMatter splits a Markdown file into its YAML front matter and body.
+func frontMatter(t *testing.T, name string, data []byte) (map[string]string, string) {
+	t.Helper()
+	s := string(data)
+	if !strings.HasPrefix(s, "---\n") {
+		t.Fatalf("%s: no front matter", name)
+	}
+	head, body, ok := strings.Cut(s[4:], "\n---\n")
+	if !ok {
+		t.Fatalf("%s: front matter not closed", name)
+	}
+	m := map[string]string{}
+	if err := yaml.Unmarshal([]byte(head), &m); err != nil {
+		t.Fatalf("%s: front matter is not YAML: %v", name, err)
+	}
+	return m, body
+}
+
+func TestInstallFresh(t *testing.T) {
+	dir := t.TempDir()
+	rep, err := Install(dir, InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(Names) + len(Commands) + 1; len(rep.Files) != want {
+		t.Fatalf("report has %d files, want %d:\n%s", len(rep.Files), want, rep)
+	}
+	for _, f := range rep.Files {
+		if f.Action != Created {
+			t.Errorf("%s: action %q, want created", f.Path, f.Action)
+		}
+		fi, err := os.Lstat(filepath.Join(dir, f.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.Mode().IsRegular() {
+			t.Errorf("%s is not a regular file (mode %v); want a copy", f.Path, fi.Mode())
+		}
+	}
+	for _, name := range Names {
+		path := filepath.Join(dir, ".claude", "skills", "agent-materialize-"+name, "SKILL.md")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fm, body := frontMatter(t, path, data)
+		if fm["name"] != "agent-materialize-"+name {
+			t.Errorf("%s: name %q, want %q", path, fm["name"], "agent-materialize-"+name)
+		}
+		if d := fm["description"]; !strings.HasPrefix(d, "Use when") || len(d) > 300 || strings.Count(d, ". ") > 0 {
+			t.Errorf("%s: description should be one sentence starting with \"Use when\": %q", path, d)
+		}
+		if len(body) < 500 {
+			t.Errorf("%s: body too short (%d bytes)", path, len(body))
+		}
+	}
+	for _, name := range Commands {
+		path := filepath.Join(dir, ".claude", "commands", "agent-materialize-"+name+".md")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fm, body := frontMatter(t, path, data)
+		if fm["description"] == "" {
+			t.Errorf("%s: no description", path)
+		}
+		// Every command points at an installed skill that exists.
+		m := regexp.MustCompile(`\.claude/skills/([a-z-]+)/SKILL\.md`).FindStringSubmatch(body)
+		if m == nil {
+			t.Errorf("%s: does not reference a skill file", path)
+		} else if _, err := os.Stat(filepath.Join(dir, ".claude", "skills", m[1], "SKILL.md")); err != nil {
+			t.Errorf("%s: references a skill that is not installed: %v", path, err)
+		}
+	}
+	var cfg struct {
+		MCPServers map[string]struct {
+			Command string `json:"command"`
+		} `json:"mcpServers"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, ".mcp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatalf(".mcp.json is not valid JSON: %v", err)
+	}
+	if got := cfg.MCPServers[SetupServer].Command; got != "agent-materialize-setup-mcp" {
+		t.Errorf("setup server command %q", got)
+	}
+	if got := cfg.MCPServers[RuntimeServer].Command; got != "agent-materialize-runtime-mcp" {
+		t.Errorf("runtime server command %q", got)
+	}
+}
+
+// snapshot returns every file under dir with its content.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		files[p] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestInstallIdempotentAndRespectsEdits(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Install(dir, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+
+	// Re-run without force: nothing changes, everything is reported unchanged.
+	rep, err := Install(dir, InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Changed() {
+		t.Errorf("second install changed files:\n%s", rep)
+	}
+	for _, f := range rep.Files {
+		if f.Action != Unchanged {
+			t.Errorf("%s: %q, want unchanged", f.Path, f.Action)
+		}
+	}
+	after := snapshot(t, dir)
+	if len(before) != len(after) {
+		t.Fatalf("file count changed: %d -> %d", len(before), len(after))
+	}
+	for p, c := range before {
+		if after[p] != c {
+			t.Errorf("%s changed on re-run", p)
+		}
+	}
+
+	// A user edit survives an install without force and is reported as skipped.
+	edited := filepath.Join(dir, ".claude", "skills", "agent-materialize-querying-views", "SKILL.md")
+	const mine = "---\nname: agent-materialize-querying-views\ndescription: mine\n---\nmy notes\n"
+	if err := os.WriteFile(edited, []byte(mine), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Install(dir, InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actionOf(rep, ".claude/skills/agent-materialize-querying-views/SKILL.md"); got != Skipped {
+		t.Errorf("edited skill: action %q, want %q", got, Skipped)
+	}
+	if b, _ := os.ReadFile(edited); string(b) != mine {
+		t.Error("install without --force overwrote a user-edited skill")
+	}
+	if !strings.Contains(rep.String(), "skipped (modified; use --force)") {
+		t.Errorf("report does not tell the user about --force:\n%s", rep)
+	}
+
+	// With force the shipped version comes back; .mcp.json is still never rewritten.
+	mcp := filepath.Join(dir, ".mcp.json")
+	if err := os.WriteFile(mcp, []byte(`{"mcpServers":{"other":{"command":"x"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Install(dir, InstallOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actionOf(rep, ".claude/skills/agent-materialize-querying-views/SKILL.md"); got != Updated {
+		t.Errorf("forced: action %q, want %q", got, Updated)
+	}
+	want, _ := fs.ReadFile(FS(), "querying-views/SKILL.md")
+	if b, _ := os.ReadFile(edited); !bytes.Equal(b, want) {
+		t.Error("install --force did not restore the shipped skill")
+	}
+	if b, _ := os.ReadFile(mcp); string(b) != `{"mcpServers":{"other":{"command":"x"}}}` {
+		t.Error(".mcp.json was rewritten")
+	}
+	for _, f := range rep.Files {
+		if f.Path == ".mcp.json" {
+			if f.Action != Kept || !strings.Contains(f.Note, SetupServer) || !strings.Contains(f.Note, RuntimeServer) {
+				t.Errorf(".mcp.json: %q %q, want kept with a note naming both servers", f.Action, f.Note)
+			}
+		}
+	}
+}
+
+func TestInstallReplacesDanglingSeedSymlink(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, ".claude", "commands", "agent-materialize-onboard.md")
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/nonexistent/site-packages/onboard.md", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(dir, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(link)
+	if err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("dangling symlink not replaced by a copy: %v %v", fi, err)
+	}
+}
+
+func actionOf(r Report, path string) Action {
+	for _, f := range r.Files {
+		if f.Path == path {
+			return f.Action
+		}
+	}
+	return ""
+}
+
+// TestContentMatchesTool keeps the instructions honest: they name the real tools, verbs and
+// error types, and none of the seed's stale paths.
+func TestContentMatchesTool(t *testing.T) {
+	all := ""
+	err := fs.WalkDir(FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(FS(), p)
+		all += string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"list_views()", "describe_view(", "query_view(", "refresh_view(", "get_lineage(",
+		"list_schemas()", "list_tables(", "describe_table(", "profile_table(", "sample_query(",
+		"read_repo_files(", "propose_view(", "finalize_config(",
+		"agent-mv init", "agent-mv discover", "agent-mv plan", "agent-mv apply", "agent-mv doctor",
+		"agent-mv status", "agent-mv refresh ", "agent-mv refresh-all", "agent-mv drop", "agent-mv dashboard build",
+		"not_allowed", "timeout", "syntax", "unknown_view", "read_only", "unavailable", "invalid_argument", "internal",
+		"truncated: true", "busy", "fresh", "CONCURRENTLY", "min_refresh_interval", "max_staleness",
+		"access boundary verified", "error_type", "hint",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("shipped content never mentions %q", want)
+		}
+	}
+	for _, stale := range []string{".claude/skills/agent-materialize/", "symlink", "psql", "pip install"} {
+		if strings.Contains(all, stale) {
+			t.Errorf("shipped content mentions the seed's %q", stale)
+		}
+	}
+}
