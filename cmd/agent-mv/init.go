@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/agentmv/agentmv/skills"
 )
 
 // configTemplate is what init writes to materialize.yaml (the seed's template).
@@ -35,21 +37,30 @@ type initResult struct {
 	Kept    []string `json:"kept,omitempty"`
 	Notes   []string `json:"notes,omitempty"`
 	Next    []string `json:"next"`
+	// AgentFiles reports the skills, slash commands and .mcp.json installed into .claude/.
+	AgentFiles skills.Report `json:"agent_files"`
 }
 
 func newInitCmd(o *rootOptions) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Scaffold materialize.yaml, .env.example and materialize/",
 		Long: `Scaffold a project in the directory of --config (default: the current directory):
 materialize.yaml (an empty view list), .env.example (the connection settings to fill in) and
-materialize/ (one SQL file per view). Refuses to run when materialize.yaml already exists;
-never overwrites an .env.example you have edited.`,
+materialize/ (one SQL file per view), plus the agent files: the four skills as
+.claude/skills/agent-materialize-<name>/SKILL.md, the slash commands in .claude/commands/ and
+.mcp.json wiring both MCP servers. Refuses to run when materialize.yaml already exists (with
+--force it keeps materialize.yaml and updates the agent files); never overwrites an
+.env.example or a skill you have edited without --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := runInit(o.configPath)
+			res, err := runInit(o.configPath, force)
 			if err != nil {
 				return err
+			}
+			if res.AgentFiles, err = skills.Install(res.Dir, skills.InstallOptions{Force: force}); err != nil {
+				return fmt.Errorf("init: install skills and slash commands: %w", err)
 			}
 			if o.json {
 				return printJSON(cmd, res)
@@ -57,17 +68,21 @@ never overwrites an .env.example you have edited.`,
 			return printInit(cmd, res)
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "keep an existing materialize.yaml and update the skills, slash commands and .mcp.json (overwrites edited copies)")
+	return cmd
 }
 
 // runInit creates the project files next to configPath. It changes nothing when configPath
 // already exists.
-func runInit(configPath string) (*initResult, error) {
+func runInit(configPath string, force bool) (*initResult, error) {
 	abs, err := filepath.Abs(configPath)
 	if err != nil {
 		return nil, fmt.Errorf("init: resolve %s: %w", configPath, err)
 	}
 	name := filepath.Base(abs)
-	if _, err := os.Lstat(abs); err == nil {
+	if _, err := os.Lstat(abs); err == nil && force {
+		return &initResult{Dir: filepath.Dir(abs), Kept: []string{name}, Next: []string{"run `agent-mv apply`"}}, nil
+	} else if err == nil {
 		return nil, fmt.Errorf("%s already exists at %s (nothing was changed; edit it, or remove it to start over)", name, abs)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("init: %w", err)
@@ -146,6 +161,10 @@ func printInit(cmd *cobra.Command, res *initResult) error {
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(&b, "⚠ %s\n", n)
+	}
+	if len(res.AgentFiles.Files) > 0 {
+		b.WriteString("Agent files (skills, slash commands, MCP servers):\n")
+		b.WriteString(res.AgentFiles.String())
 	}
 	b.WriteString("Next:\n")
 	for i, n := range res.Next {

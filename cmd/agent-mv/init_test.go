@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/agentmv/agentmv"
 )
@@ -67,6 +68,15 @@ func TestInit(t *testing.T) {
   - materialize.yaml
   - materialize/  (empty — your agent fills this during onboarding)
   - .env.example
+Agent files (skills, slash commands, MCP servers):
+  created  .claude/skills/agent-materialize-setup-database/SKILL.md
+  created  .claude/skills/agent-materialize-querying-views/SKILL.md
+  created  .claude/skills/agent-materialize-adding-a-view/SKILL.md
+  created  .claude/skills/agent-materialize-troubleshoot-refresh/SKILL.md
+  created  .claude/commands/agent-materialize-onboard.md
+  created  .claude/commands/agent-materialize-add-view.md
+  created  .claude/commands/agent-materialize-troubleshoot.md
+  created  .mcp.json
 Next:
   1. cp .env.example .env, then set DATABASE_URL, AGENT_MV_RUNTIME_URL and AGENT_MV_RUNTIME_PASSWORD in .env
   2. add views to materialize.yaml with one SQL file each under materialize/ (or let your agent propose them during onboarding)
@@ -121,6 +131,27 @@ AGENT_MV_RUNTIME_PASSWORD=PASS
 	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
 		t.Errorf("second init changed files (-before +after):\n%s", diff)
 	}
+
+	// Skills are real copies with front matter, in the layout agent clients discover.
+	for _, name := range []string{"setup-database", "querying-views", "adding-a-view", "troubleshoot-refresh"} {
+		p := filepath.Join(dir, ".claude", "skills", "agent-materialize-"+name, "SKILL.md")
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			t.Fatalf("%s: not a regular file (%v)", p, err)
+		}
+		b, _ := os.ReadFile(p)
+		if !strings.HasPrefix(string(b), "---\nname: agent-materialize-"+name+"\n") || !strings.Contains(string(b), "\ndescription: ") {
+			t.Errorf("%s: missing name/description front matter:\n%.200s", p, b)
+		}
+	}
+	// --force keeps materialize.yaml and, with nothing edited, rewrites nothing.
+	code, _, stderr = runCLI(t, "--config", cfgPath, "init", "--force")
+	if code != 0 {
+		t.Fatalf("init --force: exit %d: %s", code, stderr)
+	}
+	if diff := cmp.Diff(before, snapshot(t, dir)); diff != "" {
+		t.Errorf("init --force on an unedited project changed files (-before +after):\n%s", diff)
+	}
 }
 
 func TestInitKeepsEditedEnvExample(t *testing.T) {
@@ -154,7 +185,7 @@ func TestInitKeepsEditedEnvExample(t *testing.T) {
 			"run `agent-mv apply`",
 		},
 	}
-	if diff := cmp.Diff(want, res); diff != "" {
+	if diff := cmp.Diff(want, res, cmpopts.IgnoreFields(initResult{}, "AgentFiles")); diff != "" {
 		t.Errorf("init result (-want +got):\n%s", diff)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, ".env.example")); string(got) != edited {

@@ -27,6 +27,11 @@ type rootOptions struct {
 func subcommands(o *rootOptions) []*cobra.Command {
 	return []*cobra.Command{
 		newInitCmd(o),
+		newDoctorCmd(o),
+		newStatusCmd(o),
+		newRefreshCmd(o),
+		newRefreshAllCmd(o),
+		newDashboardCmd(o),
 		newVersionCmd(o),
 	}
 }

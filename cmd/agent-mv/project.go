@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentmv/agentmv"
+)
+
+// openProject loads materialize.yaml and the settings for a verb.
+func (o *rootOptions) openProject(cmd *cobra.Command) (*agentmv.Project, error) {
+	return agentmv.Open(cmd.Context(), agentmv.Options{
+		ConfigPath: o.configPath,
+		Overrides:  o.overrides(),
+		Logger:     o.logger(cmd),
+	})
+}
+
+// isTerminal reports whether f is an interactive terminal.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// confirm asks a yes/no question on the terminal; without a terminal it refuses to guess.
+func confirm(cmd *cobra.Command, question string) (bool, error) {
+	in, ok := cmd.InOrStdin().(*os.File)
+	if !ok || !isTerminal(in) {
+		return false, fmt.Errorf("%s: no terminal to ask on; re-run with --yes to confirm", strings.TrimSuffix(question, "?"))
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s [y/N]: ", question)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
