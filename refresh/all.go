@@ -264,6 +264,10 @@ func (c *Client) RefreshGraph(ctx context.Context, g Graph, opts AllOptions) (Su
 	for remaining > 0 {
 		for running < parallel && ready.len() > 0 {
 			v := ready.pop()
+			if err := ctx.Err(); err != nil {
+				skip(v, "run canceled: "+context.Cause(ctx).Error())
+				continue
+			}
 			running++
 			progress(Event{View: v, Wave: depth[v], Started: true, Elapsed: time.Since(start)})
 			go func(v string) {

@@ -2,7 +2,6 @@ package refresh
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,43 +9,74 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentmv/agentmv/boundary"
 )
 
 // Statuses a refresh can end with. Only success and failed are written to refresh_history;
 // busy and fresh are answers of the function that did not refresh anything.
 const (
-	StatusSuccess = "success"
-	StatusFailed  = "failed"
-	StatusBusy    = "busy"    // another session is refreshing this view right now
-	StatusFresh   = "fresh"   // refreshed within the view's min_refresh_interval; nothing done
-	StatusSkipped = "skipped" // refresh-all only: an upstream view failed in this run
+	StatusSuccess = boundary.StatusSuccess
+	StatusFailed  = boundary.StatusFailed
+	StatusBusy    = boundary.StatusBusy  // another session is refreshing this view right now
+	StatusFresh   = boundary.StatusFresh // refreshed within the view's min_refresh_interval; nothing done
+	StatusSkipped = "skipped"            // refresh-all only: an upstream view failed in this run
 )
 
-// Querier is what the client needs from a pool or connection (pgxpool.Pool, pgx.Conn, pgx.Tx).
+// Modes a refresh runs in (Result.Mode).
+const (
+	ModeConcurrent = boundary.ModeConcurrent
+	ModeBlocking   = boundary.ModeBlocking
+)
+
+// Querier is what the client needs from a pool or connection (*pgxpool.Pool, *pgx.Conn, pgx.Tx).
+// Use a pool (autocommit) for refreshes: a failed refresh's history row, like every other row
+// the function writes, is durable only once the caller's transaction commits.
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// Client refreshes the managed views of one schema through `<schema>.refresh_view(text)`.
-// It needs only the runtime role: the function is SECURITY DEFINER.
+// Client refreshes the managed views of one schema through `<schema>.refresh_view(text)` and
+// reads their status. It needs only the runtime role: the function is SECURITY DEFINER.
+//
+// # Busy instead of waiting
+//
+// The function allows one refresh per view at a time (a transaction-scoped advisory lock). A
+// second caller does not queue behind the first: it gets StatusBusy at once. Waiting (bounded by
+// lock_timeout) would hold a connection and an open transaction for as long as a REFRESH that
+// may take minutes, and when the lock finally came it would recompute exactly what the first
+// caller just computed. "busy" tells the caller that fresh data is on its way; Status reports
+// the refresh in progress (ViewStatus.Running). RefreshAll treats a busy upstream view like a
+// refreshed one: its contents are valid (the previous or the new version).
+//
+// # Failures are durable; killed backends leave nothing behind
+//
+// A REFRESH that raises (bad data, CONCURRENTLY on duplicate rows, statement_timeout, cancel)
+// is caught inside the function: the view keeps its previous contents, a "failed" history row
+// with the error and SQLSTATE is written, and Refresh returns a *FailedError. A backend that is
+// killed (pg_terminate_backend, crash, lost connection) cannot write its own failed row: its
+// transaction is aborted, and the "running" row it inserted was never committed. So history
+// and Status never show a phantom running refresh; the advisory lock dies with the session,
+// and the next Refresh runs normally.
 type Client struct {
 	DB     Querier
 	Schema string
 }
 
-// Result is what `<schema>.refresh_view` returned for one view.
+// Result is what `<schema>.refresh_view` returned for one view (or, in RefreshAll, why a view
+// was skipped).
 type Result struct {
 	View       string     `json:"view"`
-	Status     string     `json:"status"`
+	Status     string     `json:"status"` // success | failed | busy | fresh | skipped
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	DurationMs float64    `json:"duration_ms"`
 	RowsAfter  *int64     `json:"rows_after,omitempty"`
-	Mode       string     `json:"mode,omitempty"`
-	ModeReason string     `json:"mode_reason,omitempty"`
+	Mode       string     `json:"mode,omitempty"`        // concurrent | blocking
+	ModeReason string     `json:"mode_reason,omitempty"` // e.g. "unique index x_id_idx", "not populated yet"
 	Error      string     `json:"error,omitempty"`
-	SQLState   string     `json:"sqlstate,omitempty"`
+	SQLState   string     `json:"sqlstate,omitempty"` // of a failed REFRESH, e.g. 22012, 21000
 }
 
 // FailedError is returned when the database recorded a failed refresh. The previous contents
@@ -61,66 +91,62 @@ func (e *FailedError) Error() string {
 	return msg + "; the view keeps its previous contents. See `agent-mv status` and the refresh_history table, fix the cause, then refresh again"
 }
 
-// ErrUnknownView is wrapped when the name is not a managed view of the schema.
+// SQLState returns the SQLSTATE of the failed REFRESH.
+func (e *FailedError) SQLState() string { return e.Result.SQLState }
+
+// ErrUnknownView is wrapped when the name is not a managed view of the schema (or is too long
+// to be one).
 var ErrUnknownView = errors.New("unknown materialized view")
 
-func (c *Client) functionSQL() string {
-	return "SELECT " + pgx.Identifier{c.Schema, "refresh_view"}.Sanitize() + "($1)"
+// names carries the schema for boundary's SQL builders; the role names are not needed here.
+func (c *Client) names() (boundary.Names, error) {
+	if err := boundary.ValidateName("target_schema", c.Schema); err != nil {
+		return boundary.Names{}, err
+	}
+	return boundary.Names{Schema: c.Schema}, nil
 }
 
 // Refresh refreshes one view. A refresh that the database recorded as failed is returned as a
 // *FailedError together with the result. Busy and fresh answers are not errors: check
-// Result.Status.
+// Result.Status. An unknown name wraps ErrUnknownView.
 func (c *Client) Refresh(ctx context.Context, name string) (Result, error) {
-	var raw []byte
-	err := c.DB.QueryRow(ctx, c.functionSQL(), name).Scan(&raw)
+	n, err := c.names()
 	if err != nil {
-		return Result{View: name}, c.wrap(name, err)
+		return Result{View: name, Status: StatusFailed, Error: err.Error()}, err
 	}
-	res, err := decodeResult(name, raw)
-	if err != nil {
-		return res, err
+	var raw boundary.RefreshResult
+	if err := c.DB.QueryRow(ctx, n.RefreshViewSQL(), name).Scan(&raw); err != nil {
+		err = c.wrap(name, err)
+		return Result{View: name, Status: StatusFailed, Error: err.Error()}, err
 	}
+	res := fromBoundary(name, raw)
 	if res.Status == StatusFailed {
 		return res, &FailedError{Result: res}
 	}
 	return res, nil
 }
 
-func decodeResult(name string, raw []byte) (Result, error) {
-	var r struct {
-		Status     string      `json:"status"`
-		StartedAt  *time.Time  `json:"started_at"`
-		FinishedAt *time.Time  `json:"finished_at"`
-		DurationMs json.Number `json:"duration_ms"`
-		RowsAfter  *int64      `json:"rows_after"`
-		Mode       string      `json:"mode"`
-		ModeReason string      `json:"mode_reason"`
-		Error      string      `json:"error"`
-		SQLState   string      `json:"sqlstate"`
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return Result{View: name}, fmt.Errorf("refresh %s: decode function result %s: %w", name, raw, err)
-	}
+func fromBoundary(name string, r boundary.RefreshResult) Result {
 	res := Result{View: name, Status: r.Status, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
-		RowsAfter: r.RowsAfter, Mode: r.Mode, ModeReason: r.ModeReason, Error: r.Error, SQLState: r.SQLState}
+		RowsAfter: r.RowsAfter, Mode: deref(r.Mode), ModeReason: deref(r.ModeReason),
+		Error: deref(r.Error), SQLState: deref(r.SQLState)}
 	if res.Status == "" {
 		res.Status = StatusSuccess // the seed's function had no status key
 	}
-	if r.DurationMs != "" {
-		res.DurationMs, _ = r.DurationMs.Float64()
+	if r.DurationMS != nil {
+		res.DurationMs = *r.DurationMS
 	}
-	return res, nil
+	return res
 }
 
 func (c *Client) wrap(name string, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
-		case strings.HasPrefix(pgErr.Message, "unknown materialized view"):
+		case pgErr.Code == boundary.SQLStateUnknownView && strings.HasPrefix(pgErr.Message, "unknown materialized view"):
 			return fmt.Errorf("refresh %s: %s: %w (list the managed views with `agent-mv status` or the list_views tool)", name, pgErr.Message, ErrUnknownView)
-		case pgErr.Message == "view name too long":
-			return fmt.Errorf("refresh: view name too long (%d characters; names have at most 63): %w", len(name), ErrUnknownView)
+		case pgErr.Code == boundary.SQLStateNameTooLong && pgErr.Message == "view name too long":
+			return fmt.Errorf("refresh: view name too long (%d bytes; names have at most 63): %w", len(name), ErrUnknownView)
 		case pgErr.Code == "42501":
 			return fmt.Errorf("refresh %s: permission denied for %s.refresh_view: %w; run `agent-mv apply` as the admin to grant EXECUTE to the runtime role, and check AGENT_MV_RUNTIME_URL", name, c.Schema, err)
 		case pgErr.Code == "42883" || pgErr.Code == "3F000":
@@ -128,4 +154,11 @@ func (c *Client) wrap(name string, err error) error {
 		}
 	}
 	return fmt.Errorf("refresh %s: %w", name, err)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

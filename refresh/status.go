@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentmv/agentmv/boundary"
 )
 
 // ViewStatus is the freshness and last refresh of one managed view.
@@ -16,7 +18,12 @@ type ViewStatus struct {
 	Description string   `json:"description"`
 	Upstream    []string `json:"upstream"`
 	Populated   bool     `json:"populated"`
-	Running     bool     `json:"running"` // a refresh holds the view's advisory lock right now
+	// Running is true while some session holds the view's refresh lock (a refresh is in
+	// progress); RunningPID and RunningSince (its transaction start, when visible to the
+	// caller) say which.
+	Running      bool       `json:"running"`
+	RunningPID   int32      `json:"running_pid,omitempty"`
+	RunningSince *time.Time `json:"running_since,omitempty"`
 	// RowsEstimate is rows_after of the last successful refresh, else pg_class.reltuples.
 	RowsEstimate *int64 `json:"rows_estimate,omitempty"`
 
@@ -27,6 +34,7 @@ type ViewStatus struct {
 	LastMode        string     `json:"last_mode,omitempty"`
 	LastModeReason  string     `json:"last_mode_reason,omitempty"`
 	LastError       string     `json:"last_error,omitempty"`
+	LastSQLState    string     `json:"last_sqlstate,omitempty"`
 	LastRowsAfter   *int64     `json:"last_rows_after,omitempty"`
 	LastSuccessAt   *time.Time `json:"last_success_at,omitempty"`
 	MaxStaleness    string     `json:"max_staleness,omitempty"`
@@ -34,41 +42,29 @@ type ViewStatus struct {
 	// DataAsOf is the oldest successful refresh among the view and all its upstream views:
 	// the view's contents are at least this old.
 	DataAsOf *time.Time `json:"data_as_of,omitempty"`
-	// Stale is true when max_staleness is set and DataAsOf is older than it (or the view was
-	// never refreshed), or when an upstream view is stale.
+	// Stale is true when max_staleness is set and the view's last successful refresh is older
+	// than it (or there is none), or when an upstream view is stale (transitively).
 	Stale       bool   `json:"stale"`
 	StaleReason string `json:"stale_reason,omitempty"`
 }
 
-// statusSQL reads everything in one round trip, O(number of views): no count(*) on any view.
-// The running flag comes from pg_locks: refresh_view holds
-// pg_advisory_xact_lock(hashtext('agentmv:' || schema), hashtext(view)) while it refreshes.
+// statusSQL reads everything in one round trip, O(number of views): for each view one index
+// probe of refresh_history (view_name, started_at DESC) for the last finished refresh and one
+// for the last success, its pg_class row, and the refresh locks in pg_locks. It never counts
+// the rows of a view (RowsEstimate is rows_after or reltuples). The running refreshes come
+// from boundary.RunningRefreshesSQL (the advisory lock refresh_view holds while it refreshes),
+// embedded as a CTE. $1 is the schema.
 const statusSQL = `
-WITH last AS (
-  SELECT DISTINCT ON (h.view_name) h.view_name, h.status, h.started_at, h.finished_at,
-         extract(epoch FROM (h.finished_at - h.started_at)) * 1000 AS duration_ms,
-         h.mode, h.mode_reason, h.error, h.rows_after
-    FROM %[1]s h
-   WHERE h.status IN ('success', 'failed')
-   ORDER BY h.view_name, h.started_at DESC, h.id DESC
-), ok AS (
-  SELECT DISTINCT ON (h.view_name) h.view_name, h.finished_at, h.rows_after
-    FROM %[1]s h
-   WHERE h.status = 'success'
-   ORDER BY h.view_name, h.started_at DESC, h.id DESC
-)
-SELECT v.name, coalesce(v.description, ''),
+WITH running AS (%[4]s)
+SELECT v.name, v.description,
        coalesce((SELECT array_agg(l.source_name ORDER BY l.source_name) FROM %[2]s l
                   WHERE l.view_name = v.name AND l.source_kind = 'view'), '{}'),
        coalesce(c.relispopulated, false),
-       EXISTS (SELECT 1 FROM pg_catalog.pg_locks k
-                WHERE k.locktype = 'advisory' AND k.granted AND k.objsubid = 2
-                  AND k.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
-                  AND k.classid = hashtext('agentmv:' || $1)::oid
-                  AND k.objid = hashtext(v.name)::oid),
+       r.pid, r.since,
        CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END,
-       last.status, last.started_at, last.finished_at, last.duration_ms::float8, last.mode,
-       last.mode_reason, last.error, last.rows_after,
+       last.status, last.started_at, last.finished_at,
+       (extract(epoch FROM (last.finished_at - last.started_at)) * 1000)::float8,
+       last.mode, last.mode_reason, last.error, last.sqlstate, last.rows_after,
        ok.finished_at, ok.rows_after,
        v.max_staleness::text, v.min_refresh_interval::text,
        CASE WHEN v.max_staleness IS NOT NULL
@@ -76,42 +72,65 @@ SELECT v.name, coalesce(v.description, ''),
   FROM %[3]s v
   LEFT JOIN pg_catalog.pg_class c
          ON c.relname = v.name AND c.relkind = 'm'
-        AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1)
-  LEFT JOIN last ON last.view_name = v.name
-  LEFT JOIN ok ON ok.view_name = v.name
+        AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1)
+  LEFT JOIN LATERAL (SELECT running.pid, running.since FROM running
+                      WHERE running.view_name = v.name LIMIT 1) r ON true
+  LEFT JOIN LATERAL (SELECT h.status, h.started_at, h.finished_at, h.mode, h.mode_reason,
+                            h.error, h.sqlstate, h.rows_after
+                       FROM %[1]s h
+                      WHERE h.view_name = v.name AND h.status IN ('success', 'failed')
+                      ORDER BY h.started_at DESC, h.id DESC LIMIT 1) last ON true
+  LEFT JOIN LATERAL (SELECT h.finished_at, h.rows_after
+                       FROM %[1]s h
+                      WHERE h.view_name = v.name AND h.status = 'success'
+                      ORDER BY h.started_at DESC, h.id DESC LIMIT 1) ok ON true
  ORDER BY v.name`
+
+// statusQuery builds statusSQL for a quoted schema.
+func statusQuery(schema string) string {
+	return fmt.Sprintf(statusSQL,
+		pgx.Identifier{schema, "refresh_history"}.Sanitize(),
+		pgx.Identifier{schema, "lineage"}.Sanitize(),
+		pgx.Identifier{schema, "views"}.Sanitize(),
+		fmt.Sprintf(boundary.RunningRefreshesSQL, pgx.Identifier{schema}.Sanitize()))
+}
 
 // Status returns the status of every managed view, sorted by name.
 func (c *Client) Status(ctx context.Context) ([]ViewStatus, error) {
-	q := fmt.Sprintf(statusSQL,
-		pgx.Identifier{c.Schema, "refresh_history"}.Sanitize(),
-		pgx.Identifier{c.Schema, "lineage"}.Sanitize(),
-		pgx.Identifier{c.Schema, "views"}.Sanitize())
-	rows, err := c.DB.Query(ctx, q, c.Schema)
+	if _, err := c.names(); err != nil {
+		return nil, err
+	}
+	rows, err := c.DB.Query(ctx, statusQuery(c.Schema), c.Schema)
 	if err != nil {
 		return nil, fmt.Errorf("read status of %s: %w (run `agent-mv apply` first, and check that the runtime role can read %s)", c.Schema, err, c.Schema)
 	}
+	defer rows.Close()
 	var out []ViewStatus
 	for rows.Next() {
 		var (
 			s         ViewStatus
+			pid       *int32
 			reltuples *int64
 			okRows    *int64
 			lastSt    *string
 			mode      *string
 			reason    *string
 			lastErr   *string
+			sqlstate  *string
 			maxStale  *string
 			minEvery  *string
 			ownStale  *bool
 		)
-		if err := rows.Scan(&s.Name, &s.Description, &s.Upstream, &s.Populated, &s.Running, &reltuples,
-			&lastSt, &s.LastStartedAt, &s.LastFinishedAt, &s.LastDurationMs, &mode, &reason, &lastErr, &s.LastRowsAfter,
+		if err := rows.Scan(&s.Name, &s.Description, &s.Upstream, &s.Populated, &pid, &s.RunningSince, &reltuples,
+			&lastSt, &s.LastStartedAt, &s.LastFinishedAt, &s.LastDurationMs, &mode, &reason, &lastErr, &sqlstate, &s.LastRowsAfter,
 			&s.LastSuccessAt, &okRows, &maxStale, &minEvery, &ownStale); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("read status of %s: %w", c.Schema, err)
 		}
-		s.LastStatus, s.LastMode, s.LastModeReason, s.LastError = deref(lastSt), deref(mode), deref(reason), deref(lastErr)
+		if pid != nil {
+			s.Running, s.RunningPID = true, *pid
+		}
+		s.LastStatus, s.LastMode, s.LastModeReason = deref(lastSt), deref(mode), deref(reason)
+		s.LastError, s.LastSQLState = deref(lastErr), deref(sqlstate)
 		s.MaxStaleness, s.MinRefreshEvery = deref(maxStale), deref(minEvery)
 		s.RowsEstimate = okRows
 		if s.RowsEstimate == nil && s.Populated {
@@ -120,7 +139,7 @@ func (c *Client) Status(ctx context.Context) ([]ViewStatus, error) {
 		if ownStale != nil && *ownStale {
 			s.Stale = true
 			if s.LastSuccessAt == nil {
-				s.StaleReason = "never refreshed successfully"
+				s.StaleReason = "never refreshed successfully (max_staleness " + s.MaxStaleness + ")"
 			} else {
 				s.StaleReason = "last successful refresh is older than max_staleness " + s.MaxStaleness
 			}
@@ -178,11 +197,4 @@ func propagate(vs []ViewStatus) {
 	for i := range vs {
 		visit(i)
 	}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
