@@ -26,6 +26,8 @@ const (
 	ErrSyntax = "syntax"
 	// ErrUnknownView: the named view is not managed here (SQLSTATE 42P01 or a registry miss).
 	ErrUnknownView = "unknown_view"
+	// ErrUnknownRelation: the named schema or table does not exist (setup tools).
+	ErrUnknownRelation = "unknown_relation"
 	// ErrTimeout: the statement ran past its time budget (SQLSTATE 57014, or the call's
 	// context deadline).
 	ErrTimeout = "timeout"
@@ -39,6 +41,9 @@ const (
 	// ErrQuery: Postgres rejected the query for another reason (unknown column, bad cast,
 	// division by zero...); the message carries Postgres' text and SQLSTATE.
 	ErrQuery = "query_error"
+	// ErrRefreshFailed: refresh_view ran REFRESH and Postgres failed it; the view keeps its
+	// previous contents and the failure is recorded in <S>.refresh_history.
+	ErrRefreshFailed = "refresh_failed"
 	// ErrInternal: a bug or an unexpected failure inside the tool, including a recovered panic.
 	ErrInternal = "internal"
 )
@@ -50,11 +55,13 @@ var ErrorTypes = []struct{ Type, Meaning string }{
 	{ErrNotAllowed, "outside what the tool may do (statement, relation, function or privilege)"},
 	{ErrSyntax, "the SQL does not parse"},
 	{ErrUnknownView, "no managed view of that name"},
+	{ErrUnknownRelation, "no schema or table of that name"},
 	{ErrTimeout, "the statement exceeded its time budget"},
 	{ErrReadOnly, "a write was attempted in the read-only transaction"},
 	{ErrUnavailable, "the database cannot be reached; retry later"},
 	{ErrCanceled, "the call was canceled by the caller"},
 	{ErrQuery, "Postgres rejected the query; see message"},
+	{ErrRefreshFailed, "the refresh failed; the view keeps its old contents (see refresh_history)"},
 	{ErrInternal, "unexpected failure inside the tool"},
 }
 

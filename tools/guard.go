@@ -106,24 +106,53 @@ func deniedFunction(name string) (FuncRule, bool) {
 // It returns the parsed query and its deparsed text, which is what [ExecQuery] must run (never
 // the raw text). Errors are [*ToolError]s: syntax for unparsable SQL, not_allowed otherwise.
 func CheckQuery(sql, schema string, allowed func(name string) bool) (*lineage.Query, string, error) {
+	return checkQuery(sql, func(relSchema, relName string) *ToolError {
+		name := relName
+		if relSchema != "" {
+			name = relSchema + "." + relName
+		}
+		if relSchema != "" && relSchema != schema {
+			return &ToolError{ErrorType: ErrNotAllowed,
+				Message: fmt.Sprintf("relation %s is outside schema %s", name, schema),
+				Hint:    fmt.Sprintf("query only the managed views of %s (call list_views), qualified with %s. or unqualified", schema, schema)}
+		}
+		if allowed == nil || !allowed(relName) {
+			return &ToolError{ErrorType: ErrNotAllowed,
+				Message: fmt.Sprintf("relation %s is not a managed view of schema %s", name, schema),
+				Hint:    "call list_views to see the views you can query"}
+		}
+		return nil
+	})
+}
+
+// CheckSampleQuery is [CheckQuery] for the setup tools' sample_query: the same statement and
+// function rules, but relations may be any user table or view; system catalogs,
+// information_schema and pg_* names are not_allowed (unqualified names resolve with
+// search_path = public, pg_catalog, pg_temp, so any pg_* name could reach a catalog).
+func CheckSampleQuery(sql string) (*lineage.Query, string, error) {
+	return checkQuery(sql, func(relSchema, relName string) *ToolError {
+		name := relName
+		if relSchema != "" {
+			name = relSchema + "." + relName
+		}
+		s, n := strings.ToLower(relSchema), strings.ToLower(relName)
+		if s == "information_schema" || strings.HasPrefix(s, "pg_") || strings.HasPrefix(n, "pg_") {
+			return &ToolError{ErrorType: ErrNotAllowed,
+				Message: fmt.Sprintf("queries against system catalogs are forbidden: %s", name),
+				Hint:    "use list_schemas, list_tables, describe_table and profile_table for metadata; sample_query reads user tables"}
+		}
+		return nil
+	})
+}
+
+func checkQuery(sql string, relation func(schema, name string) *ToolError) (*lineage.Query, string, error) {
 	q, err := lineage.Parse(sql)
 	if err != nil {
 		return nil, "", parseError(err)
 	}
 	for _, r := range q.Relations() {
-		name := r.Name
-		if r.Schema != "" {
-			name = r.Schema + "." + r.Name
-		}
-		if r.Schema != "" && r.Schema != schema {
-			return nil, "", &ToolError{ErrorType: ErrNotAllowed,
-				Message: fmt.Sprintf("relation %s is outside schema %s", name, schema),
-				Hint:    fmt.Sprintf("query only the managed views of %s (call list_views), qualified with %s. or unqualified", schema, schema)}
-		}
-		if allowed == nil || !allowed(r.Name) {
-			return nil, "", &ToolError{ErrorType: ErrNotAllowed,
-				Message: fmt.Sprintf("relation %s is not a managed view of schema %s", name, schema),
-				Hint:    "call list_views to see the views you can query"}
+		if te := relation(r.Schema, r.Name); te != nil {
+			return nil, "", te
 		}
 	}
 	for _, f := range q.Functions() {
@@ -145,6 +174,33 @@ func CheckQuery(sql, schema string, allowed func(name string) bool) (*lineage.Qu
 			Hint:    "rewrite the query more simply and retry"}
 	}
 	return q, deparsed, nil
+}
+
+// guardRuntime checks agent SQL for query_view and returns the text to run and the names of
+// the relations it reads.
+func guardRuntime(sql, schema string, allowed func(string) bool) (string, []string, error) {
+	q, deparsed, err := CheckQuery(sql, schema, allowed)
+	if err != nil {
+		return "", nil, err
+	}
+	var read []string
+	for _, r := range q.Relations() {
+		read = append(read, r.Name)
+	}
+	return deparsed, read, nil
+}
+
+// guardSample checks agent SQL for sample_query.
+func guardSample(sql string) (string, error) {
+	_, deparsed, err := CheckSampleQuery(sql)
+	return deparsed, err
+}
+
+// guardViewSQL checks a proposed view body: one plain SELECT, denied functions rejected
+// (a view body runs on every refresh as the owner role), catalogs not read.
+func guardViewSQL(sql string) error {
+	_, _, err := CheckSampleQuery(sql)
+	return err
 }
 
 // parseError classifies a lineage.Parse failure: statements that parse but are not one plain

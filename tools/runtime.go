@@ -1,0 +1,438 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/refresh"
+)
+
+// RuntimeConfig is what the runtime tools need: a pool on the runtime role and the schema.
+// Hosts get it filled by agentmv.OpenRuntime or Project.RuntimeTools.
+type RuntimeConfig struct {
+	// Pool connects as the runtime role (never the admin): one pool per process.
+	Pool *pgxpool.Pool
+	// Schema is the target schema <S> (default agent_mv).
+	Schema string
+	// Limits bound query_view: MaxRows is the largest limit an agent may ask for (default
+	// 1000), MaxBytes the result budget (1 MiB), StatementTimeout the server time (5 s).
+	Limits Limits
+}
+
+// metadataTables are agentmv's read-only tables in <S> that the runtime role may SELECT and
+// query_view may read besides the managed views.
+var metadataTables = []string{"views", "lineage", "column_lineage", "refresh_history"}
+
+// Runtime tool names (the seed's).
+const (
+	ToolListViews    = "list_views"
+	ToolDescribeView = "describe_view"
+	ToolQueryView    = "query_view"
+	ToolRefreshView  = "refresh_view"
+	ToolGetLineage   = "get_lineage"
+)
+
+// RuntimeTools returns the five runtime tools (toolset [ToolsetRuntime]) on cfg. They run as
+// whatever role cfg.Pool logs in as; give it the runtime role only.
+func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
+	if cfg.Pool == nil {
+		return nil, fmt.Errorf("tools: runtime tools need a pool on the runtime role (RuntimeConfig.Pool)")
+	}
+	if cfg.Schema == "" {
+		cfg.Schema = boundary.DefaultSchema
+	}
+	if err := boundary.ValidateName("schema", cfg.Schema); err != nil {
+		return nil, fmt.Errorf("tools: runtime tools: %w", err)
+	}
+	cfg.Limits = cfg.Limits.withDefaults()
+	rt := &runtimeTools{cfg: cfg, refresher: &refresh.Client{DB: cfg.Pool, Schema: cfg.Schema},
+		names: boundary.Names{Schema: cfg.Schema}}
+	reg := NewRegistry()
+	ro := []Option{ReadOnly(), OpenWorld(false), InToolset(ToolsetRuntime)}
+	err := reg.Add(
+		New(ToolListViews, "List the managed views you can query: description, column count, estimated rows, last refresh, staleness.",
+			rt.listViews, ro...),
+		New(ToolDescribeView, "Describe one managed view: columns and types, indexes, description, freshness and upstream sources (never its SQL).",
+			rt.describeView, ro...),
+		New(ToolQueryView, "Run one read-only SELECT over the managed views (JOIN, UNION, CTEs and aggregates welcome; no other relations). Returns columns, rows, row_count, truncated and the freshness of the views read.",
+			rt.queryView, append(ro, TextOnly(),
+				Param("limit", Description(fmt.Sprintf("Most rows to return (at most %d)", cfg.Limits.MaxRows)), Default(cfg.Limits.MaxRows)))...),
+		New(ToolRefreshView, "Refresh one managed view now. Returns status success, busy (another refresh is running) or fresh (refreshed recently enough); a failed refresh is an error and the view keeps its old data.",
+			rt.refreshView, OpenWorld(false), Destructive(false), Idempotent(), InToolset(ToolsetRuntime)),
+		New(ToolGetLineage, "Show where a managed view's data comes from and what depends on it: source tables, upstream views, downstream views and column lineage.",
+			rt.getLineage, ro...),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
+type runtimeTools struct {
+	cfg       RuntimeConfig
+	refresher *refresh.Client
+	names     boundary.Names
+}
+
+func (rt *runtimeTools) table(name string) string {
+	return pgx.Identifier{rt.cfg.Schema, name}.Sanitize()
+}
+
+// ---- list_views ----
+
+type noInput struct{}
+
+// ViewSummary is one entry of list_views.
+type ViewSummary struct {
+	Name            string     `json:"name"`
+	Description     string     `json:"description"`
+	Columns         int        `json:"columns"`
+	RowsEstimate    *int64     `json:"rows_estimate"`
+	DependsOn       []string   `json:"depends_on"`
+	LastStatus      string     `json:"last_status,omitempty"`
+	LastRefreshedAt *time.Time `json:"last_refreshed_at"`
+	LastMode        string     `json:"mode,omitempty"`
+	DataAsOf        *time.Time `json:"data_as_of,omitempty"`
+	Stale           bool       `json:"stale"`
+	StaleReason     string     `json:"stale_reason,omitempty"`
+	Running         bool       `json:"running,omitempty"`
+	Populated       bool       `json:"populated"`
+}
+
+// ListViewsOutput is list_views' result.
+type ListViewsOutput struct {
+	Views []ViewSummary `json:"views"`
+}
+
+const columnCountsSQL = `
+SELECT c.relname, count(a.attnum)::int
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE n.nspname = $1 AND c.relkind = 'm'
+ GROUP BY c.relname`
+
+func (rt *runtimeTools) listViews(ctx context.Context, _ noInput) (ListViewsOutput, error) {
+	st, err := rt.refresher.Status(ctx)
+	if err != nil {
+		return ListViewsOutput{}, registryError(rt.cfg.Schema, err)
+	}
+	rows, err := rt.cfg.Pool.Query(ctx, columnCountsSQL, rt.cfg.Schema)
+	if err != nil {
+		return ListViewsOutput{}, err
+	}
+	counts := map[string]int{}
+	var name string
+	var n int
+	if _, err := pgx.ForEachRow(rows, []any{&name, &n}, func() error { counts[name] = n; return nil }); err != nil {
+		return ListViewsOutput{}, err
+	}
+	out := ListViewsOutput{Views: make([]ViewSummary, 0, len(st))}
+	for _, s := range st {
+		v := ViewSummary{Name: s.Name, Description: s.Description, Columns: counts[s.Name],
+			RowsEstimate: s.RowsEstimate, DependsOn: nonNil(s.Upstream), LastStatus: s.LastStatus,
+			LastRefreshedAt: s.LastFinishedAt, LastMode: s.LastMode, DataAsOf: s.DataAsOf,
+			Stale: s.Stale, StaleReason: s.StaleReason, Running: s.Running, Populated: s.Populated}
+		out.Views = append(out.Views, v)
+	}
+	return out, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// registryError explains a failure to read the registry (agentmv not applied, wrong schema,
+// wrong role) and keeps Postgres errors mappable.
+func registryError(schema string, err error) error {
+	te := AsToolError(err)
+	if te.ErrorType == ErrUnknownView || te.ErrorType == ErrNotAllowed {
+		te.Hint = fmt.Sprintf("cannot read the registry %s.views: check that `agent-mv apply` has run, that the target schema is %s, and that the server connects as the runtime role", schema, schema)
+	}
+	return te
+}
+
+// ---- describe_view ----
+
+// NameInput is the input of the tools that take one view or table name.
+type NameInput struct {
+	Name string `json:"name" jsonschema:"description=Name of the managed view,minLength=1,maxLength=63"`
+}
+
+// ViewColumn is one column of a described view.
+type ViewColumn struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Nullable bool   `json:"nullable"`
+}
+
+// ViewIndex is one index of a described view.
+type ViewIndex struct {
+	Name    string   `json:"name"`
+	Columns []string `json:"columns"`
+	Unique  bool     `json:"unique"`
+}
+
+// DescribeViewOutput is describe_view's result. It never carries the view's SQL.
+type DescribeViewOutput struct {
+	Name        string       `json:"name"`
+	Description string       `json:"description"`
+	Columns     []ViewColumn `json:"columns"`
+	Indexes     []ViewIndex  `json:"indexes"`
+	// ConcurrentRefresh says whether a unique index lets refreshes run without blocking readers.
+	ConcurrentRefresh bool               `json:"concurrent_refresh"`
+	Sources           []string           `json:"sources"`
+	DependsOn         []string           `json:"depends_on"`
+	Freshness         refresh.ViewStatus `json:"freshness"`
+}
+
+const describeColumnsSQL = `
+SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
+  FROM pg_catalog.pg_attribute a
+  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'm' AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attnum`
+
+// describeIndexesSQL lists the view's indexes; usable_unique mirrors Postgres' rule for
+// REFRESH ... CONCURRENTLY (unique, valid, immediate, no predicate, no expressions).
+const describeIndexesSQL = `
+SELECT ic.relname, i.indisunique,
+       i.indisunique AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL,
+       coalesce((SELECT array_agg(a.attname ORDER BY k.ord)
+                   FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                   JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum), '{}')
+  FROM pg_catalog.pg_index i
+  JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+  JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relname = $2
+ ORDER BY ic.relname`
+
+func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (DescribeViewOutput, error) {
+	st, err := rt.viewStatus(ctx, in.Name)
+	if err != nil {
+		return DescribeViewOutput{}, err
+	}
+	out := DescribeViewOutput{Name: st.Name, Description: st.Description, Freshness: st,
+		Columns: []ViewColumn{}, Indexes: []ViewIndex{}}
+	rows, err := rt.cfg.Pool.Query(ctx, describeColumnsSQL, rt.cfg.Schema, in.Name)
+	if err != nil {
+		return out, err
+	}
+	var c ViewColumn
+	if _, err := pgx.ForEachRow(rows, []any{&c.Name, &c.Type, &c.Nullable}, func() error {
+		out.Columns = append(out.Columns, c)
+		return nil
+	}); err != nil {
+		return out, err
+	}
+	rows, err = rt.cfg.Pool.Query(ctx, describeIndexesSQL, rt.cfg.Schema, in.Name)
+	if err != nil {
+		return out, err
+	}
+	var ix ViewIndex
+	var usable bool
+	if _, err := pgx.ForEachRow(rows, []any{&ix.Name, &ix.Unique, &usable, &ix.Columns}, func() error {
+		out.Indexes = append(out.Indexes, ix)
+		out.ConcurrentRefresh = out.ConcurrentRefresh || usable
+		return nil
+	}); err != nil {
+		return out, err
+	}
+	lin, err := rt.lineage(ctx, in.Name)
+	if err != nil {
+		return out, err
+	}
+	out.Sources, out.DependsOn = lin.Sources, lin.DependsOn
+	return out, nil
+}
+
+// viewStatus returns the status of one managed view, or an unknown_view error.
+func (rt *runtimeTools) viewStatus(ctx context.Context, name string) (refresh.ViewStatus, error) {
+	st, err := rt.refresher.Status(ctx)
+	if err != nil {
+		return refresh.ViewStatus{}, registryError(rt.cfg.Schema, err)
+	}
+	for _, s := range st {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return refresh.ViewStatus{}, unknownView(name)
+}
+
+func unknownView(name string) *ToolError {
+	return &ToolError{ErrorType: ErrUnknownView,
+		Message: fmt.Sprintf("unknown view: %s", name),
+		Hint:    "call list_views to see the managed views"}
+}
+
+// ---- query_view ----
+
+// QueryInput is the input of query_view and sample_query.
+type QueryInput struct {
+	SQL   string `json:"sql" jsonschema:"description=One SELECT statement,minLength=1"`
+	Limit int    `json:"limit,omitempty" jsonschema:"minimum=1"`
+}
+
+// ViewFreshness is how fresh one view read by query_view is.
+type ViewFreshness struct {
+	View            string     `json:"view"`
+	LastRefreshedAt *time.Time `json:"last_refreshed_at"`
+	DataAsOf        *time.Time `json:"data_as_of"`
+	Stale           bool       `json:"stale"`
+	Running         bool       `json:"running,omitempty"`
+}
+
+// QueryOutput is query_view's result.
+type QueryOutput struct {
+	Result
+	Freshness []ViewFreshness `json:"freshness"`
+}
+
+func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutput, error) {
+	st, err := rt.refresher.Status(ctx)
+	if err != nil {
+		return QueryOutput{}, registryError(rt.cfg.Schema, err)
+	}
+	byName := make(map[string]refresh.ViewStatus, len(st))
+	for _, s := range st {
+		byName[s.Name] = s
+	}
+	allowed := func(name string) bool {
+		if _, ok := byName[name]; ok {
+			return true
+		}
+		for _, m := range metadataTables {
+			if m == name {
+				return true
+			}
+		}
+		return false
+	}
+	deparsed, read, err := guardRuntime(in.SQL, rt.cfg.Schema, allowed)
+	if err != nil {
+		return QueryOutput{}, err
+	}
+	limits := rt.cfg.Limits
+	if in.Limit > 0 && in.Limit < limits.MaxRows {
+		limits.MaxRows = in.Limit
+	}
+	res, err := ExecQuery(ctx, rt.cfg.Pool, rt.cfg.Schema, deparsed, limits)
+	if err != nil {
+		return QueryOutput{}, err
+	}
+	out := QueryOutput{Result: res, Freshness: []ViewFreshness{}}
+	seen := map[string]bool{}
+	for _, name := range read {
+		s, ok := byName[name]
+		if !ok || seen[name] {
+			continue
+		}
+		seen[name] = true
+		out.Freshness = append(out.Freshness, ViewFreshness{View: name, LastRefreshedAt: s.LastSuccessAt,
+			DataAsOf: s.DataAsOf, Stale: s.Stale, Running: s.Running})
+	}
+	return out, nil
+}
+
+// ---- refresh_view ----
+
+func (rt *runtimeTools) refreshView(ctx context.Context, in NameInput) (refresh.Result, error) {
+	if err := boundary.ValidateName("view name", in.Name); err != nil {
+		return refresh.Result{}, unknownView(in.Name)
+	}
+	res, err := rt.refresher.Refresh(ctx, in.Name)
+	if err == nil {
+		return res, nil
+	}
+	var fe *refresh.FailedError
+	switch {
+	case errors.As(err, &fe):
+		msg := fmt.Sprintf("refresh of %s failed: %s", in.Name, fe.Result.Error)
+		if fe.Result.SQLState != "" {
+			msg += " (SQLSTATE " + fe.Result.SQLState + ")"
+		}
+		return res, &ToolError{ErrorType: ErrRefreshFailed, Err: err, Message: msg,
+			Hint: fmt.Sprintf("the view still holds its previous data; the failure is recorded: query_view `SELECT started_at, status, error FROM refresh_history WHERE view_name = '%s' ORDER BY started_at DESC LIMIT 5`, and ask an operator to fix the view or its sources", in.Name)}
+	case errors.Is(err, refresh.ErrUnknownView):
+		return res, &ToolError{ErrorType: ErrUnknownView, Err: err,
+			Message: fmt.Sprintf("unknown materialized view: %s", in.Name),
+			Hint:    "call list_views to see the managed views"}
+	}
+	return res, err
+}
+
+// ---- get_lineage ----
+
+// ColumnLineage is one view column and the source columns it comes from.
+type ColumnLineage struct {
+	Column  string   `json:"column"`
+	Sources []string `json:"sources"` // schema.relation.column
+}
+
+// LineageOutput is get_lineage's result (the seed's keys plus column lineage).
+type LineageOutput struct {
+	Name         string          `json:"name"`
+	Sources      []string        `json:"sources"`        // base tables, schema.table
+	DependsOn    []string        `json:"depends_on"`     // upstream managed views
+	DependedOnBy []string        `json:"depended_on_by"` // downstream managed views
+	Columns      []ColumnLineage `json:"columns"`
+}
+
+func (rt *runtimeTools) getLineage(ctx context.Context, in NameInput) (LineageOutput, error) {
+	if _, err := rt.viewStatus(ctx, in.Name); err != nil {
+		return LineageOutput{}, err
+	}
+	return rt.lineage(ctx, in.Name)
+}
+
+func (rt *runtimeTools) lineage(ctx context.Context, name string) (LineageOutput, error) {
+	out := LineageOutput{Name: name, Sources: []string{}, DependsOn: []string{}, DependedOnBy: []string{}, Columns: []ColumnLineage{}}
+	q := fmt.Sprintf(`SELECT 'up', source_kind, source_name FROM %[1]s WHERE view_name = $1
+UNION ALL SELECT 'down', 'view', view_name FROM %[1]s WHERE source_kind = 'view' AND source_name = $1
+ORDER BY 1, 2, 3`, rt.table("lineage"))
+	rows, err := rt.cfg.Pool.Query(ctx, q, name)
+	if err != nil {
+		return out, err
+	}
+	var dir, kind, src string
+	if _, err := pgx.ForEachRow(rows, []any{&dir, &kind, &src}, func() error {
+		switch {
+		case dir == "down":
+			out.DependedOnBy = append(out.DependedOnBy, src)
+		case kind == "view":
+			out.DependsOn = append(out.DependsOn, src)
+		default:
+			out.Sources = append(out.Sources, src)
+		}
+		return nil
+	}); err != nil {
+		return out, err
+	}
+	q = fmt.Sprintf(`SELECT view_column, array_agg(source_schema || '.' || source_relation || '.' || source_column
+         ORDER BY source_schema, source_relation, source_column)
+  FROM %s WHERE view_name = $1 GROUP BY view_column ORDER BY view_column`, rt.table("column_lineage"))
+	rows, err = rt.cfg.Pool.Query(ctx, q, name)
+	if err != nil {
+		return out, err
+	}
+	var cl ColumnLineage
+	if _, err := pgx.ForEachRow(rows, []any{&cl.Column, &cl.Sources}, func() error {
+		out.Columns = append(out.Columns, cl)
+		return nil
+	}); err != nil {
+		return out, err
+	}
+	return out, nil
+}

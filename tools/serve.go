@@ -1,0 +1,150 @@
+package tools
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Server names of agentmv's two MCP servers (the seed's).
+const (
+	RuntimeServerName = "agent-materialize-runtime"
+	SetupServerName   = "agent-materialize-setup"
+)
+
+// NewServer returns a go-sdk server named name with every tool of reg mounted.
+func NewServer(name, version string, reg *Registry) *mcp.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: version}, nil)
+	reg.Mount(s)
+	return s
+}
+
+// HTTPOptions configure [NewHTTPServer].
+type HTTPOptions struct {
+	// Addr is the listen address; default 127.0.0.1:8765. A host other than a loopback
+	// address (including an empty host, meaning all interfaces) requires Token.
+	Addr string
+	// Token, when set, is the bearer token every request must carry
+	// (Authorization: Bearer <token>), compared in constant time.
+	Token string
+	// MaxBodyBytes bounds request bodies (default 1 MiB).
+	MaxBodyBytes int64
+	// ReadTimeout and WriteTimeout bound one request (defaults 30 s and 2 min).
+	ReadTimeout, WriteTimeout time.Duration
+}
+
+// IsLoopback reports whether the host of addr (host:port) is a loopback address or
+// "localhost". An empty host means every interface and is not loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// NewHTTPServer returns an http.Server serving server over streamable HTTP (stateless, JSON
+// responses) at /mcp and /, with a request body limit, read/write timeouts, DNS-rebinding
+// protection (Host and Origin must be loopback when listening on loopback) and, when
+// opts.Token is set, a required bearer token. It refuses a non-loopback address without a
+// token.
+func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*http.Server, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:8765"
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 30 * time.Second
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 2 * time.Minute
+	}
+	loopback := IsLoopback(opts.Addr)
+	if !loopback && opts.Token == "" {
+		return nil, fmt.Errorf("serving MCP on %s (not a loopback address) needs a bearer token: set one in an environment variable and pass --token-env NAME, or listen on 127.0.0.1", opts.Addr)
+	}
+	var h http.Handler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server },
+		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true, MaxRequestBodyBytes: opts.MaxBodyBytes})
+	if opts.Token != "" {
+		want := []byte(opts.Token)
+		verify := func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
+			if subtle.ConstantTimeCompare([]byte(token), want) != 1 {
+				return nil, auth.ErrInvalidToken
+			}
+			return &auth.TokenInfo{Expiration: time.Now().Add(time.Hour)}, nil
+		}
+		h = auth.RequireBearerToken(verify, nil)(h)
+	}
+	if loopback {
+		h = loopbackOrigin(h)
+	}
+	h = http.MaxBytesHandler(h, opts.MaxBodyBytes)
+	return &http.Server{
+		Addr:              opts.Addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       opts.ReadTimeout,
+		WriteTimeout:      opts.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}, nil
+}
+
+// loopbackOrigin rejects requests whose Host or Origin is not loopback: a web page on another
+// site (DNS rebinding, or a browser fetch) must not reach a server bound to 127.0.0.1.
+func loopbackOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !IsLoopback(r.Host) {
+			http.Error(w, "forbidden: Host must be a loopback address", http.StatusForbidden)
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" {
+			u, err := url.Parse(o)
+			if err != nil || !IsLoopback(u.Host) {
+				http.Error(w, "forbidden: cross-origin request", http.StatusForbidden)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP listens on srv.Addr and serves until ctx is done, then shuts down gracefully.
+// ready, when not nil, receives the bound address (useful with port 0).
+func ServeHTTP(ctx context.Context, srv *http.Server, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return nil
+	}
+}
