@@ -32,6 +32,7 @@ func subcommands(o *rootOptions) []*cobra.Command {
 		newRefreshCmd(o),
 		newRefreshAllCmd(o),
 		newDashboardCmd(o),
+		newMcpCmd(o),
 		newVersionCmd(o),
 	}
 }

@@ -1,0 +1,60 @@
+// Command agent-materialize-runtime-mcp serves agentmv's runtime tools (list_views,
+// describe_view, query_view, refresh_view, get_lineage) over stdio as the runtime role.
+//
+// It reads ./.env (the environment wins), then AGENT_MV_RUNTIME_URL (required) and
+// AGENT_MV_TARGET_SCHEMA (default agent_mv), and refuses to start when the role can read a
+// base table or write anything. `agent-mv mcp runtime` is the same server with HTTP support.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/joho/godotenv"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/tools"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "agent-materialize-runtime-mcp: "+agentmv.RedactText(err.Error()))
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	_ = godotenv.Load(".env") // a missing .env is fine; existing variables win
+	url := os.Getenv(agentmv.EnvRuntimeURL)
+	if url == "" {
+		return errors.New("AGENT_MV_RUNTIME_URL is required for runtime-mcp")
+	}
+	rt, err := agentmv.OpenRuntime(ctx, url, agentmv.RuntimeOptions{Schema: os.Getenv(agentmv.EnvTargetSchema)})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	server := tools.NewServer(tools.RuntimeServerName, version(), rt.Tools())
+	err = server.Run(ctx, &mcp.StdioTransport{})
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

@@ -1,0 +1,62 @@
+// Command agent-materialize-setup-mcp serves agentmv's setup tools (list_schemas,
+// list_tables, describe_table, profile_table, sample_query, read_repo_files, propose_view,
+// finalize_config) over stdio on the privileged DATABASE_URL, for the one-time onboarding.
+//
+// Run it from the project directory: it reads ./materialize.yaml and ./.env (the environment
+// wins). `agent-mv mcp setup` is the same server with HTTP support.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/tools"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "agent-materialize-setup-mcp: "+agentmv.RedactText(err.Error()))
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	p, err := agentmv.Open(ctx, agentmv.Options{})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if p.Settings().DatabaseURL == "" {
+		cwd, _ := os.Getwd()
+		return fmt.Errorf("DATABASE_URL is required for setup-mcp. Searched .env from cwd='%s'; either set DATABASE_URL in the environment that launches this MCP server, or ensure the server runs from a directory under one containing a .env file.", cwd)
+	}
+	reg, err := p.SetupTools(ctx)
+	if err != nil {
+		return err
+	}
+	server := tools.NewServer(tools.SetupServerName, version(), reg)
+	err = server.Run(ctx, &mcp.StdioTransport{})
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "devel"
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/spf13/cobra"
+
+	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/tools"
+)
+
+// newMcpCmd builds `agent-mv mcp runtime|setup`: the MCP servers over stdio (default) or
+// streamable HTTP (--http ADDR).
+func newMcpCmd(o *rootOptions) *cobra.Command {
+	var httpAddr, tokenEnv string
+	cmd := &cobra.Command{
+		Use:   "mcp",
+		Short: "Serve the MCP tools: runtime (view-only, every day) or setup (privileged, once)",
+		Long: `Serve agentmv's MCP tools over stdio (the default, for agent clients that spawn servers)
+or over streamable HTTP with --http ADDR (loopback by default; any other address needs a bearer
+token read from the environment variable named by --token-env).`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&httpAddr, "http", "", "serve streamable HTTP on ADDR (e.g. 127.0.0.1:8765) instead of stdio")
+	pf.StringVar(&tokenEnv, "token-env", "", "name of the environment variable holding the bearer token clients must send (required off loopback)")
+
+	runtimeCmd := &cobra.Command{
+		Use:   "runtime",
+		Short: "Serve list_views, describe_view, query_view, refresh_view, get_lineage as the runtime role",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := o.runtimeSettings()
+			if err != nil {
+				return err
+			}
+			rt, err := agentmv.OpenRuntime(cmd.Context(), s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema})
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			return serveMCP(cmd, tools.NewServer(tools.RuntimeServerName, versionString(), rt.Tools()), httpAddr, tokenEnv)
+		},
+	}
+	setupCmd := &cobra.Command{
+		Use:   "setup",
+		Short: "Serve the onboarding tools (list_schemas … finalize_config) on DATABASE_URL",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := o.openProject(cmd)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			reg, err := p.SetupTools(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return serveMCP(cmd, tools.NewServer(tools.SetupServerName, versionString(), reg), httpAddr, tokenEnv)
+		},
+	}
+	cmd.AddCommand(runtimeCmd, setupCmd)
+	return cmd
+}
+
+// runtimeSettings resolves the settings without requiring materialize.yaml: a runtime host
+// needs only AGENT_MV_RUNTIME_URL and the schema.
+func (o *rootOptions) runtimeSettings() (agentmv.Settings, error) {
+	cfg, err := agentmv.LoadConfig(o.configPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		cfg, err = nil, nil
+	}
+	if err != nil {
+		return agentmv.Settings{}, err
+	}
+	s, err := agentmv.ResolveSettings(o.overrides(), cfg, ".env", nil)
+	if err != nil {
+		return s, err
+	}
+	if s.RuntimeURL == "" {
+		return s, agentmv.ErrNoRuntimeURL
+	}
+	return s, nil
+}
+
+// serveMCP runs server on stdio, or on HTTP when httpAddr is set, until the client goes away
+// or the command's context ends.
+func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string) error {
+	ctx := cmd.Context()
+	if httpAddr == "" {
+		if tokenEnv != "" {
+			return usageError{fmt.Errorf("--token-env needs --http")}
+		}
+		err := server.Run(ctx, &mcp.StdioTransport{})
+		if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+	var token string
+	if tokenEnv != "" {
+		token = os.Getenv(tokenEnv)
+		if token == "" {
+			return fmt.Errorf("--token-env %s: the variable is empty or unset; export the token first", tokenEnv)
+		}
+	}
+	srv, err := tools.NewHTTPServer(server, tools.HTTPOptions{Addr: httpAddr, Token: token})
+	if err != nil {
+		return err
+	}
+	return tools.ServeHTTP(ctx, srv, func(addr string) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "serving MCP on http://%s/mcp\n", addr)
+	})
+}
