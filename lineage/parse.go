@@ -1,0 +1,398 @@
+package lineage
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"github.com/pganalyze/pg_query_go/v6/parser"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Kinds of parse errors, for errors.Is.
+var (
+	ErrSyntax             = errors.New("syntax error")
+	ErrEmpty              = errors.New("no SQL statement")
+	ErrMultipleStatements = errors.New("more than one statement")
+	ErrNotSelect          = errors.New("not a plain SELECT")
+	ErrCatalogName        = errors.New("three-part name")
+)
+
+// Error is a parse or validation error with the position in the SQL text when known.
+type Error struct {
+	Kind    error
+	Message string
+	Line    int // 1-based; 0 when unknown
+	Column  int // 1-based
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s (line %d, column %d)", e.Message, e.Line, e.Column)
+	}
+	return e.Message
+}
+
+// Unwrap returns the kind, so errors.Is(err, ErrSyntax) works.
+func (e *Error) Unwrap() error { return e.Kind }
+
+func newError(kind error, sql string, offset int, format string, args ...any) *Error {
+	e := &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+	if offset >= 0 && offset <= len(sql) {
+		e.Line, e.Column = position(sql, offset)
+	}
+	return e
+}
+
+// position converts a 0-based byte offset into a 1-based line and column (in runes).
+func position(sql string, offset int) (line, col int) {
+	line, col = 1, 1
+	for _, r := range sql[:offset] {
+		if r == '\n' {
+			line++
+			col = 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// Relation is a relation named in FROM (a table, view, materialized view, …), as written:
+// Schema is empty when the name is unqualified.
+type Relation struct {
+	Schema   string `json:"schema,omitempty"`
+	Name     string `json:"name"`
+	Location int    `json:"-"`
+}
+
+func (r Relation) String() string {
+	if r.Schema == "" {
+		return r.Name
+	}
+	return r.Schema + "." + r.Name
+}
+
+// FuncRef is a function called anywhere in the query, as written.
+type FuncRef struct {
+	Schema string `json:"schema,omitempty"`
+	Name   string `json:"name"`
+}
+
+func (f FuncRef) String() string {
+	if f.Schema == "" {
+		return f.Name
+	}
+	return f.Schema + "." + f.Name
+}
+
+// Query is one validated plain SELECT.
+type Query struct {
+	sql       string
+	tree      *pg_query.ParseResult
+	stmt      *pg_query.SelectStmt
+	relations []Relation
+	functions []FuncRef
+	tableFns  []FuncRef
+	deparsed  string
+}
+
+// Parse parses sql and checks that it is exactly one plain SELECT: no SELECT INTO, no
+// locking clause (FOR UPDATE/SHARE) anywhere, no data-modifying CTE. A trailing semicolon and
+// comments are fine. Errors are *Error with the line and column when Postgres' parser gives one.
+func Parse(sql string) (*Query, error) {
+	tree, err := pg_query.Parse(sql)
+	if err != nil {
+		var pe *parser.Error
+		if errors.As(err, &pe) {
+			off := pe.Cursorpos - 1
+			if off < 0 {
+				off = -1
+			}
+			return nil, newError(ErrSyntax, sql, clampOffset(sql, off), "%s", pe.Message)
+		}
+		return nil, &Error{Kind: ErrSyntax, Message: err.Error()}
+	}
+	switch len(tree.Stmts) {
+	case 0:
+		return nil, &Error{Kind: ErrEmpty, Message: "no SQL statement (the text is empty or only comments)"}
+	case 1:
+	default:
+		return nil, newError(ErrMultipleStatements, sql, int(tree.Stmts[1].StmtLocation),
+			"expected exactly one statement, found %d: remove everything after the first statement", len(tree.Stmts))
+	}
+	raw := tree.Stmts[0]
+	sel := raw.Stmt.GetSelectStmt()
+	if sel == nil {
+		return nil, newError(ErrNotSelect, sql, int(raw.StmtLocation), "only a SELECT is allowed, found %s", stmtKind(raw.Stmt))
+	}
+	q := &Query{sql: sql, tree: tree, stmt: sel}
+	if err := q.validate(sel, true); err != nil {
+		return nil, err
+	}
+	w := walker{q: q}
+	if err := w.walkSelect(sel, nil); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func clampOffset(sql string, off int) int {
+	if off > len(sql) {
+		return len(sql)
+	}
+	return off
+}
+
+func stmtKind(n *pg_query.Node) string {
+	if n == nil || n.Node == nil {
+		return "nothing"
+	}
+	name := string(n.ProtoReflect().WhichOneof(n.ProtoReflect().Descriptor().Oneofs().Get(0)).Message().Name())
+	switch name {
+	case "InsertStmt":
+		return "INSERT"
+	case "UpdateStmt":
+		return "UPDATE"
+	case "DeleteStmt":
+		return "DELETE"
+	case "MergeStmt":
+		return "MERGE"
+	case "TransactionStmt":
+		return "a transaction statement"
+	case "ExplainStmt":
+		return "EXPLAIN"
+	case "VariableSetStmt":
+		return "SET"
+	case "CopyStmt":
+		return "COPY"
+	}
+	return "a " + strings.TrimSuffix(name, "Stmt") + " statement"
+}
+
+// validate rejects INTO, locking clauses and data-modifying CTEs anywhere in the tree.
+func (q *Query) validate(sel *pg_query.SelectStmt, top bool) error {
+	var err error
+	visit(sel.ProtoReflect(), func(m protoreflect.Message) bool {
+		if err != nil {
+			return false
+		}
+		switch n := m.Interface().(type) {
+		case *pg_query.SelectStmt:
+			if n.IntoClause != nil {
+				err = newError(ErrNotSelect, q.sql, int(n.IntoClause.GetRel().GetLocation()), "SELECT INTO creates a table; only a plain SELECT is allowed")
+			} else if len(n.LockingClause) > 0 {
+				err = &Error{Kind: ErrNotSelect, Message: "a locking clause (FOR UPDATE/SHARE) is not allowed: the query must be read-only"}
+			}
+		case *pg_query.CommonTableExpr:
+			if n.Ctequery.GetSelectStmt() == nil {
+				err = newError(ErrNotSelect, q.sql, int(n.Location), "WITH %s is a data-modifying statement (%s); only SELECT is allowed", n.Ctename, stmtKind(n.Ctequery))
+			}
+		}
+		return err == nil
+	})
+	return err
+}
+
+// Relations lists every relation the query reads, in order of appearance, without CTE
+// references (a CTE name shadows a relation only inside its WITH scope).
+func (q *Query) Relations() []Relation { return append([]Relation(nil), q.relations...) }
+
+// Functions lists every function called anywhere in the query (target list, WHERE, FROM,
+// subqueries, CTEs, …), deduplicated, in order of appearance.
+func (q *Query) Functions() []FuncRef { return append([]FuncRef(nil), q.functions...) }
+
+// TableFunctions lists the set-returning functions used as FROM items; they are opaque
+// sources, not relations.
+func (q *Query) TableFunctions() []FuncRef { return append([]FuncRef(nil), q.tableFns...) }
+
+// Deparse returns the canonical SQL text of the parse tree (no comments, normalised
+// formatting). It is the text agentmv executes, never the raw input.
+func (q *Query) Deparse() (string, error) {
+	if q.deparsed != "" {
+		return q.deparsed, nil
+	}
+	s, err := pg_query.Deparse(q.tree)
+	if err != nil {
+		return "", fmt.Errorf("deparse: %w", err)
+	}
+	q.deparsed = s
+	return s, nil
+}
+
+// Hash is the hex sha256 of the deparsed tree: formatting, comments and keyword case do not
+// change it; every constant, alias, identifier and column order does.
+func (q *Query) Hash() string {
+	s, err := q.Deparse()
+	if err != nil {
+		s = q.tree.String()
+	}
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// SQL returns the text the query was parsed from.
+func (q *Query) SQL() string { return q.sql }
+
+// walker collects relations and functions with CTE scoping.
+type walker struct {
+	q        *Query
+	seenFn   map[string]bool
+	inFromFn int
+}
+
+type scope struct {
+	parent *scope
+	names  map[string]bool
+}
+
+func (s *scope) has(name string) bool {
+	for c := s; c != nil; c = c.parent {
+		if c.names[name] {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *walker) walkSelect(sel *pg_query.SelectStmt, sc *scope) error {
+	if sel == nil {
+		return nil
+	}
+	if wc := sel.WithClause; wc != nil {
+		inner := &scope{parent: sc, names: map[string]bool{}}
+		if wc.Recursive {
+			for _, c := range wc.Ctes {
+				inner.names[c.GetCommonTableExpr().GetCtename()] = true
+			}
+		}
+		for _, c := range wc.Ctes {
+			cte := c.GetCommonTableExpr()
+			if err := w.walkSelect(cte.GetCtequery().GetSelectStmt(), inner); err != nil {
+				return err
+			}
+			inner.names[cte.Ctename] = true // visible to later CTEs and the body
+		}
+		sc = inner
+	}
+	var err error
+	m := sel.ProtoReflect()
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Name() == "with_clause" {
+			return true
+		}
+		err = w.walkValue(fd, v, sc)
+		return err == nil
+	})
+	return err
+}
+
+func (w *walker) walkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, sc *scope) error {
+	if fd.Kind() != protoreflect.MessageKind {
+		return nil
+	}
+	if fd.IsList() {
+		l := v.List()
+		for i := 0; i < l.Len(); i++ {
+			if err := w.walkMessage(l.Get(i).Message(), sc); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if fd.IsMap() {
+		return nil
+	}
+	return w.walkMessage(v.Message(), sc)
+}
+
+func (w *walker) walkMessage(m protoreflect.Message, sc *scope) error {
+	switch n := m.Interface().(type) {
+	case *pg_query.SelectStmt:
+		return w.walkSelect(n, sc)
+	case *pg_query.RangeVar:
+		if n.Catalogname != "" {
+			return newError(ErrCatalogName, w.q.sql, int(n.Location),
+				"%s.%s.%s names a database; cross-database references are not supported: use schema.table", n.Catalogname, n.Schemaname, n.Relname)
+		}
+		if n.Schemaname == "" && sc.has(n.Relname) {
+			return nil // a CTE reference
+		}
+		w.q.relations = append(w.q.relations, Relation{Schema: n.Schemaname, Name: n.Relname, Location: int(n.Location)})
+		return nil
+	case *pg_query.RangeFunction:
+		w.inFromFn++
+		defer func() { w.inFromFn-- }()
+	case *pg_query.FuncCall:
+		f := funcRef(n.Funcname)
+		key := f.String()
+		if w.seenFn == nil {
+			w.seenFn = map[string]bool{}
+		}
+		if !w.seenFn[key] {
+			w.seenFn[key] = true
+			w.q.functions = append(w.q.functions, f)
+		}
+		if w.inFromFn > 0 {
+			w.q.tableFns = append(w.q.tableFns, f)
+		}
+	}
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		err = w.walkValue(fd, v, sc)
+		return err == nil
+	})
+	return err
+}
+
+func funcRef(names []*pg_query.Node) FuncRef {
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, n.GetString_().GetSval())
+	}
+	switch len(parts) {
+	case 0:
+		return FuncRef{}
+	case 1:
+		return FuncRef{Name: parts[0]}
+	}
+	return FuncRef{Schema: parts[len(parts)-2], Name: parts[len(parts)-1]}
+}
+
+// visit walks every message under m depth-first; fn returns false to stop descending.
+func visit(m protoreflect.Message, fn func(protoreflect.Message) bool) {
+	if !fn(m) {
+		return
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
+			return true
+		}
+		if fd.IsList() {
+			l := v.List()
+			for i := 0; i < l.Len(); i++ {
+				visit(l.Get(i).Message(), fn)
+			}
+			return true
+		}
+		visit(v.Message(), fn)
+		return true
+	})
+}
+
+func sortedUnique(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,263 @@
+package lineage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Resolved is what the catalog says about a relation name.
+type Resolved struct {
+	Found   bool
+	Schema  string
+	Name    string
+	Kind    string   // pg_class.relkind: r table, v view, m materialized view, p partitioned, f foreign
+	Columns []string // in attnum order, for `*` expansion and column lineage
+}
+
+// Resolver resolves relation names (as written, Schema empty when unqualified) against a
+// catalog and search_path. Implementations answer all names of one view in one call.
+type Resolver interface {
+	Resolve(ctx context.Context, rels []Relation) ([]Resolved, error)
+}
+
+// StaticResolver resolves from a fixed catalog: keys are "schema.name"; unqualified names are
+// looked up in SearchPath order.
+type StaticResolver struct {
+	SearchPath []string
+	Relations  map[string]Resolved
+}
+
+// Resolve implements Resolver.
+func (s StaticResolver) Resolve(_ context.Context, rels []Relation) ([]Resolved, error) {
+	out := make([]Resolved, len(rels))
+	for i, r := range rels {
+		schemas := []string{r.Schema}
+		if r.Schema == "" {
+			schemas = s.SearchPath
+		}
+		for _, sc := range schemas {
+			if res, ok := s.Relations[sc+"."+r.Name]; ok {
+				res.Found, res.Schema, res.Name = true, sc, r.Name
+				out[i] = res
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// Querier is what PgxResolver needs (a pgx.Tx, *pgx.Conn or *pgxpool.Pool).
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// PgxResolver resolves names with the database's own rules (to_regclass, so the session's
+// search_path applies) in one round trip per call.
+type PgxResolver struct{ q Querier }
+
+// NewPgxResolver returns a resolver on q.
+func NewPgxResolver(q Querier) *PgxResolver { return &PgxResolver{q: q} }
+
+const resolveSQL = `
+SELECT q.i::int, c.oid IS NOT NULL, coalesce(n.nspname, ''), coalesce(c.relname, ''), coalesce(c.relkind::text, ''),
+       coalesce(ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum), '{}')
+  FROM unnest($1::text[]) WITH ORDINALITY AS q(name, i)
+  LEFT JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(q.name)
+  LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ ORDER BY q.i`
+
+// Resolve implements Resolver.
+func (p *PgxResolver) Resolve(ctx context.Context, rels []Relation) ([]Resolved, error) {
+	if len(rels) == 0 {
+		return nil, nil
+	}
+	names := make([]string, len(rels))
+	for i, r := range rels {
+		if r.Schema == "" {
+			names[i] = pgx.Identifier{r.Name}.Sanitize()
+		} else {
+			names[i] = pgx.Identifier{r.Schema, r.Name}.Sanitize()
+		}
+	}
+	rows, err := p.q.Query(ctx, resolveSQL, names)
+	if err != nil {
+		return nil, fmt.Errorf("resolve relation names: %w", err)
+	}
+	out := make([]Resolved, len(rels))
+	var (
+		i   int
+		res Resolved
+	)
+	_, err = pgx.ForEachRow(rows, []any{&i, &res.Found, &res.Schema, &res.Name, &res.Kind, &res.Columns}, func() error {
+		out[i-1] = res
+		res = Resolved{}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resolve relation names: %w", err)
+	}
+	return out, nil
+}
+
+// Options tell Analyze how to classify relations.
+type Options struct {
+	// TargetSchema holds the managed views.
+	TargetSchema string
+	// Managed reports whether a name is a managed view (in TargetSchema).
+	Managed func(name string) bool
+	// Resolver resolves unqualified names and supplies columns. Nil: unqualified names that are
+	// not managed views are an error, and column lineage through `*` is unknown.
+	Resolver Resolver
+}
+
+// Table is a base relation a view reads.
+type Table struct {
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+	Kind   string `json:"kind,omitempty"`
+}
+
+func (t Table) String() string { return t.Schema + "." + t.Name }
+
+// ColumnEdge says a view column derives from a source column.
+type ColumnEdge struct {
+	ViewColumn     string `json:"view_column"`
+	SourceSchema   string `json:"source_schema"`
+	SourceRelation string `json:"source_relation"`
+	SourceColumn   string `json:"source_column"`
+}
+
+// Analysis is everything apply needs to know about one view body.
+type Analysis struct {
+	Hash     string
+	Deparsed string
+	// Tables are the base relations read (everything outside TargetSchema), sorted.
+	Tables []Table
+	// Views are the managed views read, sorted.
+	Views []string
+	// TableFunctions are set-returning functions in FROM (opaque sources).
+	TableFunctions []string
+	// OutputColumns are the view's columns in order.
+	OutputColumns []string
+	// Columns is the column lineage, sorted.
+	Columns []ColumnEdge
+}
+
+// ErrNotManaged is wrapped when a query reads a relation in the target schema that is not a
+// managed view.
+var ErrNotManaged = errors.New("not a managed view")
+
+// ErrUnknownRelation is wrapped when a relation does not exist.
+var ErrUnknownRelation = errors.New("relation does not exist")
+
+// Analyze parses a view body and resolves its lineage.
+func Analyze(ctx context.Context, sql string, opts Options) (*Analysis, error) {
+	q, err := Parse(sql)
+	if err != nil {
+		return nil, err
+	}
+	return q.Analyze(ctx, opts)
+}
+
+// Analyze resolves the query's lineage (see the package function).
+func (q *Query) Analyze(ctx context.Context, opts Options) (*Analysis, error) {
+	deparsed, err := q.Deparse()
+	if err != nil {
+		return nil, err
+	}
+	a := &Analysis{Hash: q.Hash(), Deparsed: deparsed}
+	managed := opts.Managed
+	if managed == nil {
+		managed = func(string) bool { return false }
+	}
+	rels := q.Relations()
+	var resolved []Resolved
+	if opts.Resolver != nil {
+		if resolved, err = opts.Resolver.Resolve(ctx, rels); err != nil {
+			return nil, err
+		}
+	}
+	byWritten := map[string]Resolved{}
+	tables := map[string]Table{}
+	views := map[string]bool{}
+	for i, r := range rels {
+		var res Resolved
+		if resolved != nil {
+			res = resolved[i]
+		}
+		schema := r.Schema
+		switch {
+		case schema == opts.TargetSchema || (schema == "" && res.Found && res.Schema == opts.TargetSchema) ||
+			(schema == "" && !res.Found && managed(r.Name)):
+			if !managed(r.Name) {
+				return nil, newError(ErrNotManaged, q.sql, r.Location, "%s.%s is not a managed view (add it to materialize.yaml, or read the base tables instead)",
+					opts.TargetSchema, r.Name)
+			}
+			views[r.Name] = true
+			if !res.Found {
+				res = Resolved{Schema: opts.TargetSchema, Name: r.Name, Kind: "m"}
+			}
+		case !res.Found && opts.Resolver != nil:
+			return nil, newError(ErrUnknownRelation, q.sql, r.Location, "relation %s does not exist (check the name and the schema)", r)
+		case !res.Found:
+			if schema == "" {
+				return nil, newError(ErrUnknownRelation, q.sql, r.Location, "cannot resolve unqualified relation %s without a catalog: qualify it with its schema", r.Name)
+			}
+			res = Resolved{Found: false, Schema: schema, Name: r.Name}
+			tables[schema+"."+r.Name] = Table{Schema: schema, Name: r.Name}
+		default:
+			tables[res.Schema+"."+res.Name] = Table{Schema: res.Schema, Name: res.Name, Kind: res.Kind}
+		}
+		byWritten[r.String()] = res
+	}
+	for _, t := range tables {
+		a.Tables = append(a.Tables, t)
+	}
+	sort.Slice(a.Tables, func(i, j int) bool { return a.Tables[i].String() < a.Tables[j].String() })
+	for v := range views {
+		a.Views = append(a.Views, v)
+	}
+	sort.Strings(a.Views)
+	for _, f := range q.TableFunctions() {
+		a.TableFunctions = append(a.TableFunctions, f.String())
+	}
+	a.TableFunctions = sortedUnique(a.TableFunctions)
+	cols := columnLineage(q, byWritten)
+	for _, c := range cols {
+		a.OutputColumns = append(a.OutputColumns, c.name)
+		for _, s := range c.sources {
+			a.Columns = append(a.Columns, ColumnEdge{ViewColumn: c.name, SourceSchema: s.schema, SourceRelation: s.relation, SourceColumn: s.column})
+		}
+	}
+	sort.Slice(a.Columns, func(i, j int) bool {
+		x, y := a.Columns[i], a.Columns[j]
+		if x.ViewColumn != y.ViewColumn {
+			return x.ViewColumn < y.ViewColumn
+		}
+		if x.SourceSchema != y.SourceSchema {
+			return x.SourceSchema < y.SourceSchema
+		}
+		if x.SourceRelation != y.SourceRelation {
+			return x.SourceRelation < y.SourceRelation
+		}
+		return x.SourceColumn < y.SourceColumn
+	})
+	a.Columns = dedupeEdges(a.Columns)
+	return a, nil
+}
+
+func dedupeEdges(in []ColumnEdge) []ColumnEdge {
+	var out []ColumnEdge
+	for i, e := range in {
+		if i > 0 && e == in[i-1] {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
