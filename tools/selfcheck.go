@@ -70,15 +70,17 @@ func CheckRuntimeRole(ctx context.Context, pool boundary.Querier, schema string)
 		problems = append(problems, fmt.Sprintf("role %s can create TEMP tables (REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC, %s; `agent-mv apply` does this by default)", user, pgx.Identifier{user}.Sanitize()))
 	}
 	if !super {
-		managed, err := boundary.ReadRegistry(ctx, pool, boundary.Names{Schema: schema})
+		rows, err := pool.Query(ctx, "SELECT name FROM "+pgx.Identifier{schema, "views"}.Sanitize())
+		var managed []string
+		if err == nil {
+			managed, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
 		if err != nil {
 			return fmt.Errorf("runtime role self-check: read %s.views as %s: %w; run `agent-mv apply` and check AGENT_MV_TARGET_SCHEMA (%s)", schema, user, err, schema)
 		}
 		allowed := slices.Clone(metadataTables)
-		for _, v := range managed {
-			allowed = append(allowed, v.Name)
-		}
-		rows, err := pool.Query(ctx, selfCheckSQL)
+		allowed = append(allowed, managed...)
+		rows, err = pool.Query(ctx, selfCheckSQL)
 		if err != nil {
 			return fmt.Errorf("runtime role self-check: %w", err)
 		}
