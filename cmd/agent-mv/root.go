@@ -27,12 +27,16 @@ type rootOptions struct {
 func subcommands(o *rootOptions) []*cobra.Command {
 	return []*cobra.Command{
 		newInitCmd(o),
+		newPlanCmd(o),
+		newApplyCmd(o),
+		newDropCmd(o),
 		newDoctorCmd(o),
 		newStatusCmd(o),
 		newRefreshCmd(o),
 		newRefreshAllCmd(o),
 		newDashboardCmd(o),
 		newMcpCmd(o),
+		newDemoCmd(o),
 		newVersionCmd(o),
 	}
 }

@@ -1,6 +1,6 @@
 -- agentmv demo shop: five tables in public, deterministic (no now(), no random()).
 -- The reference day is 2026-01-01; every timestamp is relative to it, so the views' contents
--- are the same on every run. Sized (~40k users, ~200k orders) so refreshes take visible time.
+-- are the same on every run. Sized (~40k users, ~120k orders) so refreshes take visible time.
 CREATE TABLE users (
     id         serial PRIMARY KEY,
     email      text NOT NULL UNIQUE,
@@ -62,10 +62,10 @@ INSERT INTO orders (user_id, created_at) VALUES
     (4, timestamptz '2026-01-01 00:00+00' - interval '12 days'),
     (5, timestamptz '2026-01-01 00:00+00' - interval '2 days');
 INSERT INTO orders (user_id, created_at)
-SELECT 6 + (g * 104729) % 39995,
+SELECT 6 + ((g::bigint * 104729) % 39995)::int,
        timestamptz '2026-01-01 00:00+00' - ((g * 31) % 365 + 35) * interval '1 day'
               - ((g * 17) % 86400) * interval '1 second'
-  FROM generate_series(1, 200000) AS g;
+  FROM generate_series(1, 120000) AS g;
 
 -- One to three lines per order, deterministic.
 INSERT INTO order_items (order_id, product_id, qty)

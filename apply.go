@@ -1,0 +1,340 @@
+package agentmv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentmv/agentmv/boundary"
+)
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	// DryRun executes every statement in the transaction and then rolls it back: it proves the
+	// plan works without changing anything (the YAML is not written either).
+	DryRun bool
+	// Confirm, when set, is called with the plan computed inside the apply transaction before
+	// anything is changed; returning false aborts with ErrNotConfirmed. The CLI shows the plan
+	// and asks first, outside the transaction, then passes Expect instead.
+	Confirm func(*Plan) bool
+	// Expect, when set, is the fingerprint of a plan the operator already confirmed (see
+	// Plan.Fingerprint). If the database changed meanwhile and the plan differs, Apply aborts.
+	Expect string
+	// LockTimeout bounds every lock wait of the apply, including waiting for another apply.
+	// Default 10s.
+	LockTimeout time.Duration
+	// RotatePassword sets the runtime role's password even when the role exists.
+	RotatePassword bool
+}
+
+// ApplyResult says what Apply did.
+type ApplyResult struct {
+	Plan      *Plan               `json:"plan"`
+	Bootstrap boundary.Result     `json:"bootstrap"`
+	Drift     []DriftWarning      `json:"drift,omitempty"`
+	DryRun    bool                `json:"dry_run"`
+	Sources   map[string][]string `json:"sources"`
+	Elapsed   time.Duration       `json:"elapsed_ns"`
+}
+
+// DriftWarning reports a difference between agentmv's parsed lineage and what Postgres
+// recorded in pg_depend for a view.
+type DriftWarning struct {
+	View       string   `json:"view"`
+	OnlyParsed []string `json:"only_parsed,omitempty"`
+	OnlyPg     []string `json:"only_pg_depend,omitempty"`
+}
+
+func (d DriftWarning) String() string {
+	return fmt.Sprintf("lineage mismatch for view '%s': only in agentmv's parse %v, only in pg_depend %v", d.View, d.OnlyParsed, d.OnlyPg)
+}
+
+// Errors of Apply.
+var (
+	ErrNotConfirmed  = errors.New("apply aborted: changes not confirmed")
+	ErrPlanChanged   = errors.New("apply aborted: the database changed since the plan was shown; run `agent-mv plan` again")
+	ErrApplyRunning  = errors.New("another apply is running on this schema; wait for it to finish and retry")
+	errApplyRollback = errors.New("dry run: rolled back")
+)
+
+// Apply makes the database match materialize.yaml in one transaction, under an advisory lock:
+// bootstrap or upgrade agentmv's objects, drop removed and changed views (dependents first),
+// create new and changed ones (dependencies first) with their indexes, registry rows, lineage
+// and grants, then cross-check the lineage with pg_depend. Any error rolls everything back.
+// After the commit it writes each view's sources back to materialize.yaml (once).
+func (p *Project) Apply(ctx context.Context, opts ApplyOptions) (*ApplyResult, error) {
+	start := time.Now()
+	pool, err := p.AdminPool(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = 10 * time.Second
+	}
+	n := p.Names()
+	res := &ApplyResult{DryRun: opts.DryRun}
+	err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", opts.LockTimeout.Milliseconds())); err != nil {
+			return fmt.Errorf("set lock_timeout: %w", err)
+		}
+		if _, err := tx.Exec(ctx, "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('agentmv-apply:' || $1::text))", n.Schema); err != nil {
+			if isLockTimeout(err) {
+				return ErrApplyRunning
+			}
+			return fmt.Errorf("take the apply lock: %w", err)
+		}
+		boot, err := boundary.Bootstrap(ctx, tx, n, p.settings.RuntimePassword, &boundary.BootstrapOptions{RotatePassword: opts.RotatePassword})
+		if err != nil {
+			return fmt.Errorf("bootstrap %s: %w", n.Schema, err)
+		}
+		res.Bootstrap = boot
+		plan, err := p.plan(ctx, tx)
+		if err != nil {
+			return err
+		}
+		res.Plan = plan
+		if len(plan.Blockers) > 0 {
+			return &BlockedError{Blockers: plan.Blockers}
+		}
+		if opts.Expect != "" && opts.Expect != plan.Fingerprint() {
+			return ErrPlanChanged
+		}
+		if opts.Confirm != nil && !opts.Confirm(plan) {
+			return ErrNotConfirmed
+		}
+		if err := p.execute(ctx, tx, plan); err != nil {
+			return err
+		}
+		drift, err := p.crossCheck(ctx, tx, plan)
+		if err != nil {
+			return err
+		}
+		res.Drift = drift
+		for _, d := range drift {
+			p.logger.Warn(d.String())
+		}
+		if opts.DryRun {
+			return errApplyRollback
+		}
+		return nil
+	})
+	res.Elapsed = time.Since(start)
+	if errors.Is(err, errApplyRollback) {
+		return res, nil
+	}
+	if err != nil {
+		return res, explainApplyError(err)
+	}
+	res.Sources = sourcesOf(res.Plan)
+	if err := p.cfg.WriteSources(res.Sources); err != nil {
+		return res, fmt.Errorf("the database changes are committed, but writing sources back to %s failed: %w; re-run `agent-mv apply` (a no-op for the database) to retry", p.cfg.Path, err)
+	}
+	return res, nil
+}
+
+func isLockTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
+}
+
+// explainApplyError adds what to do next to database errors.
+func explainApplyError(err error) error {
+	var blocked *BlockedError
+	if errors.As(err, &blocked) || errors.Is(err, ErrApplyRunning) || errors.Is(err, ErrPlanChanged) || errors.Is(err, ErrNotConfirmed) {
+		return err
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "55P03":
+			return fmt.Errorf("%w (a lock wait exceeded lock_timeout: a long query or another session holds a lock on a view or table apply needs; nothing was changed — retry when it finishes)", err)
+		case "42501":
+			return fmt.Errorf("%w (the admin role lacks a privilege; DATABASE_URL must be a superuser or own the base tables and have CREATEROLE; nothing was changed)", err)
+		}
+	}
+	return fmt.Errorf("%w (nothing was changed: apply runs in one transaction)", err)
+}
+
+// execute runs the plan's DDL in tx.
+func (p *Project) execute(ctx context.Context, tx pgx.Tx, plan *Plan) error {
+	n := p.Names()
+	steps := map[string]Step{}
+	for _, s := range plan.Steps {
+		steps[s.View] = s
+	}
+	for _, v := range plan.DropOrder {
+		if err := boundary.DropView(ctx, tx, n, v); err != nil {
+			return fmt.Errorf("drop view %s: %w", v, err)
+		}
+		if steps[v].Action == ActionDrop {
+			if err := boundary.DeleteView(ctx, tx, n, v); err != nil {
+				return fmt.Errorf("unregister view %s: %w", v, err)
+			}
+		}
+	}
+	// The owner role may read exactly the base relations the views read.
+	var rels []boundary.Relation
+	seen := map[string]bool{}
+	for _, s := range plan.Steps {
+		for _, r := range s.Tables {
+			if k := r.String(); !seen[k] {
+				seen[k] = true
+				rels = append(rels, r)
+			}
+		}
+	}
+	sort.Slice(rels, func(i, j int) bool { return rels[i].String() < rels[j].String() })
+	if _, err := boundary.GrantSourcesToOwner(ctx, tx, n, rels); err != nil {
+		return fmt.Errorf("grant the owner role SELECT on the views' base tables: %w", err)
+	}
+	for _, v := range plan.CreateOrder {
+		s := steps[v]
+		if err := boundary.CreateView(ctx, tx, n, v, s.body, s.Indexes); err != nil {
+			return fmt.Errorf("create view %s (%s): %w", v, viewFile(p.cfg, v), err)
+		}
+	}
+	for _, s := range plan.Steps {
+		switch s.Action {
+		case ActionDrop:
+			continue
+		case ActionReindex:
+			if err := p.reindex(ctx, tx, s); err != nil {
+				return err
+			}
+		}
+		if err := boundary.UpsertView(ctx, tx, n, s.record); err != nil {
+			return fmt.Errorf("register view %s: %w", s.View, err)
+		}
+		var tables []string
+		for _, r := range s.Tables {
+			tables = append(tables, r.String())
+		}
+		if err := boundary.ReplaceLineage(ctx, tx, n, s.View, tables, s.Upstream); err != nil {
+			return fmt.Errorf("record lineage of %s: %w", s.View, err)
+		}
+		if err := boundary.ReplaceColumnLineage(ctx, tx, n, s.View, s.Columns); err != nil {
+			return fmt.Errorf("record column lineage of %s: %w", s.View, err)
+		}
+	}
+	return nil
+}
+
+// reindex replaces only the indexes whose definition changed.
+func (p *Project) reindex(ctx context.Context, tx pgx.Tx, s Step) error {
+	n := p.Names()
+	key := func(ix boundary.Index) string {
+		name := ix.Name
+		if name == "" {
+			name = boundary.IndexName(s.View, ix.Columns)
+		}
+		return fmt.Sprintf("%s:%s:%v", name, strings.Join(ix.Columns, ","), ix.Unique)
+	}
+	want := map[string]boundary.Index{}
+	for _, ix := range s.Indexes {
+		want[key(ix)] = ix
+	}
+	have := map[string]boundary.Index{}
+	if s.recorded != nil {
+		for _, ix := range s.recorded.Indexes {
+			have[key(ix)] = ix
+		}
+	}
+	for k, ix := range have {
+		if _, ok := want[k]; !ok {
+			name := ix.Name
+			if name == "" {
+				name = boundary.IndexName(s.View, ix.Columns)
+			}
+			if err := boundary.DropIndex(ctx, tx, n, name); err != nil {
+				return fmt.Errorf("drop index %s of %s: %w", name, s.View, err)
+			}
+		}
+	}
+	for _, k := range sortedKeys(want) {
+		if _, ok := have[k]; !ok {
+			if err := boundary.CreateIndex(ctx, tx, n, s.View, want[k]); err != nil {
+				return fmt.Errorf("create index on %s: %w", s.View, err)
+			}
+		}
+	}
+	return nil
+}
+
+// crossCheck compares each view's parsed lineage with pg_depend.
+func (p *Project) crossCheck(ctx context.Context, tx pgx.Tx, plan *Plan) ([]DriftWarning, error) {
+	n := p.Names()
+	var out []DriftWarning
+	for _, s := range plan.Steps {
+		if s.Action == ActionDrop {
+			continue
+		}
+		pg, err := boundary.CatalogSources(ctx, tx, n.Schema, s.View)
+		if err != nil {
+			return nil, fmt.Errorf("cross-check lineage of %s with pg_depend: %w", s.View, err)
+		}
+		ours := map[string]bool{}
+		for _, r := range s.Tables {
+			ours[r.String()] = true
+		}
+		for _, u := range s.Upstream {
+			ours[n.Schema+"."+u] = true
+		}
+		theirs := map[string]bool{}
+		for _, r := range pg {
+			theirs[r.Schema+"."+r.Name] = true
+		}
+		var d DriftWarning
+		for _, k := range sortedKeys(ours) {
+			if !theirs[k] {
+				d.OnlyParsed = append(d.OnlyParsed, k)
+			}
+		}
+		for _, k := range sortedKeys(theirs) {
+			if !ours[k] {
+				d.OnlyPg = append(d.OnlyPg, k)
+			}
+		}
+		if len(d.OnlyParsed)+len(d.OnlyPg) > 0 {
+			d.View = s.View
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// sourcesOf is the YAML sources list per view: base relations as schema.table and managed
+// views as <schema>.<view>, sorted (the seed's format).
+func sourcesOf(plan *Plan) map[string][]string {
+	out := map[string][]string{}
+	if plan == nil {
+		return out
+	}
+	for _, s := range plan.Steps {
+		if s.Action == ActionDrop {
+			continue
+		}
+		list := []string{}
+		for _, r := range s.Tables {
+			list = append(list, r.String())
+		}
+		for _, u := range s.Upstream {
+			list = append(list, plan.Schema+"."+u)
+		}
+		sort.Strings(list)
+		out[s.View] = list
+	}
+	return out
+}
+
+func viewFile(cfg *Config, view string) string {
+	if v, ok := cfg.View(view); ok {
+		return v.SQLFile
+	}
+	return "?"
+}

@@ -1,0 +1,369 @@
+package agentmv
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/lineage"
+)
+
+// Action is what apply does to one view.
+type Action string
+
+// The actions of a plan.
+const (
+	ActionCreate          Action = "create"           // new view
+	ActionRebuild         Action = "rebuild"          // its SQL changed: drop and create
+	ActionRebuildUpstream Action = "rebuild_upstream" // unchanged, but an upstream view is rebuilt
+	ActionReindex         Action = "reindex"          // only its indexes changed: no rebuild
+	ActionUpdate          Action = "update"           // only registry metadata changed (description, intervals)
+	ActionDrop            Action = "drop"             // no longer in materialize.yaml
+	ActionUnchanged       Action = "unchanged"
+)
+
+// Step is the plan for one view.
+type Step struct {
+	View   string `json:"view"`
+	Action Action `json:"action"`
+	Reason string `json:"reason"`
+
+	// Desired state (empty for drops).
+	Hash     string                `json:"sql_hash,omitempty"`
+	Tables   []boundary.Relation   `json:"tables,omitempty"`
+	Upstream []string              `json:"upstream,omitempty"`
+	Columns  []boundary.ColumnEdge `json:"-"`
+	Indexes  []boundary.Index      `json:"indexes,omitempty"`
+	body     string
+	record   boundary.ViewRecord
+	recorded *boundary.ViewRecord
+}
+
+// Blocker is an object agentmv does not manage that depends on a view the plan must drop.
+type Blocker struct {
+	View      string `json:"view"`
+	Dependent string `json:"dependent"`
+}
+
+// Plan is the difference between materialize.yaml and the database.
+type Plan struct {
+	Schema string `json:"schema"`
+	Steps  []Step `json:"steps"` // one per view, sorted by name
+	// DropOrder lists the views to drop (removed and rebuilt), dependents first.
+	DropOrder []string `json:"drop_order"`
+	// CreateOrder lists the views to create (new and rebuilt), dependencies first.
+	CreateOrder []string  `json:"create_order"`
+	Blockers    []Blocker `json:"blockers,omitempty"`
+	// InstalledVersion of agentmv's own objects (0 = not installed yet).
+	InstalledVersion int `json:"installed_version"`
+}
+
+// Step returns the step of a view.
+func (p *Plan) Step(view string) (Step, bool) {
+	for _, s := range p.Steps {
+		if s.View == view {
+			return s, true
+		}
+	}
+	return Step{}, false
+}
+
+// Changes reports whether applying the plan changes any view.
+func (p *Plan) Changes() bool {
+	for _, s := range p.Steps {
+		if s.Action != ActionUnchanged {
+			return true
+		}
+	}
+	return false
+}
+
+// Count returns how many steps have the action.
+func (p *Plan) Count(a Action) int {
+	n := 0
+	for _, s := range p.Steps {
+		if s.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// Drops lists the views the plan removes for good (not rebuilt).
+func (p *Plan) Drops() []string {
+	var out []string
+	for _, s := range p.Steps {
+		if s.Action == ActionDrop {
+			out = append(out, s.View)
+		}
+	}
+	return out
+}
+
+// Fingerprint identifies the plan's decisions, so Apply can refuse to run a different plan
+// from the one the operator confirmed.
+func (p *Plan) Fingerprint() string {
+	h := sha256.New()
+	for _, s := range p.Steps {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\n", s.View, s.Action, s.Hash)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// BlockedError is returned when unmanaged objects depend on views that must be dropped.
+type BlockedError struct{ Blockers []Blocker }
+
+func (e *BlockedError) Error() string {
+	var parts []string
+	for _, b := range e.Blockers {
+		parts = append(parts, fmt.Sprintf("%s depends on %s", b.Dependent, b.View))
+	}
+	return "apply needs to drop views that objects agentmv does not manage depend on: " + strings.Join(parts, "; ") +
+		". Nothing was changed. Drop or change those objects first (or add them to materialize.yaml), then re-run apply"
+}
+
+// String renders the plan for people.
+func (p *Plan) String() string {
+	var b strings.Builder
+	symbol := map[Action]string{ActionCreate: "+", ActionRebuild: "~", ActionRebuildUpstream: "~",
+		ActionReindex: "~", ActionUpdate: "~", ActionDrop: "-", ActionUnchanged: "="}
+	for _, s := range p.Steps {
+		fmt.Fprintf(&b, "  %s %-28s %-17s %s\n", symbol[s.Action], s.View, s.Action, s.Reason)
+	}
+	for _, bl := range p.Blockers {
+		fmt.Fprintf(&b, "  ✗ %s depends on %s.%s and is not managed by agentmv\n", bl.Dependent, p.Schema, bl.View)
+	}
+	fmt.Fprintf(&b, "Plan: %d to create, %d to rebuild, %d to reindex, %d to update, %d to drop, %d unchanged.\n",
+		p.Count(ActionCreate), p.Count(ActionRebuild)+p.Count(ActionRebuildUpstream), p.Count(ActionReindex),
+		p.Count(ActionUpdate), p.Count(ActionDrop), p.Count(ActionUnchanged))
+	return b.String()
+}
+
+// Plan compares materialize.yaml with the database and says what Apply would do. It changes
+// nothing (it runs in a transaction that is rolled back).
+func (p *Project) Plan(ctx context.Context) (*Plan, error) {
+	pool, err := p.AdminPool(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("plan: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // read-only
+	return p.plan(ctx, tx)
+}
+
+// recordedState is what the database says about managed views.
+type recordedState struct {
+	version  int
+	registry map[string]boundary.ViewRecord
+	exists   map[string]bool // materialized views present in <S>
+}
+
+func (p *Project) readRecorded(ctx context.Context, tx pgx.Tx) (recordedState, error) {
+	n := p.Names()
+	st := recordedState{registry: map[string]boundary.ViewRecord{}, exists: map[string]bool{}}
+	v, err := boundary.InstalledVersion(ctx, tx, n)
+	if err != nil {
+		return st, fmt.Errorf("read installed version of %s: %w", n.Schema, err)
+	}
+	st.version = v
+	if v > 0 {
+		recs, err := boundary.ReadRegistry(ctx, tx, n)
+		if err != nil {
+			return st, fmt.Errorf("read registry %s.views: %w", n.Schema, err)
+		}
+		for _, r := range recs {
+			st.registry[r.Name] = r
+		}
+	}
+	rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+		WHERE s.nspname = $1 AND c.relkind = 'm'`, n.Schema)
+	if err != nil {
+		return st, fmt.Errorf("list materialized views in %s: %w", n.Schema, err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return st, fmt.Errorf("list materialized views in %s: %w", n.Schema, err)
+	}
+	for _, nm := range names {
+		st.exists[nm] = true
+	}
+	return st, nil
+}
+
+// plan computes the plan inside tx (Apply's transaction, or Plan's read-only one).
+func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
+	n := p.Names()
+	rec, err := p.readRecorded(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	desired, err := p.analyze(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{Schema: n.Schema, InstalledVersion: rec.version}
+	steps := map[string]*Step{}
+	for _, d := range desired {
+		s := d
+		r, recorded := rec.registry[s.View]
+		switch {
+		case !recorded && rec.exists[s.View]:
+			s.Action, s.Reason = ActionCreate, "not managed yet; a materialized view of that name exists and will be replaced"
+			s.recorded = nil
+		case !recorded || !rec.exists[s.View]:
+			s.Action, s.Reason = ActionCreate, "new view"
+			if recorded {
+				s.Reason = "registered but missing from the database"
+			}
+		case r.SQLHash != s.Hash:
+			s.Action, s.Reason = ActionRebuild, "SQL changed"
+		case !sameIndexes(r.Indexes, s.Indexes, s.View):
+			s.Action, s.Reason = ActionReindex, "indexes changed"
+		case !sameMeta(r, s.record):
+			s.Action, s.Reason = ActionUpdate, "description or refresh settings changed"
+		default:
+			s.Action, s.Reason = ActionUnchanged, ""
+		}
+		if recorded {
+			rr := r
+			s.recorded = &rr
+		}
+		steps[s.View] = &s
+	}
+	for name := range rec.registry {
+		if _, ok := steps[name]; !ok {
+			steps[name] = &Step{View: name, Action: ActionDrop, Reason: "removed from materialize.yaml"}
+		}
+	}
+	// An unmanaged materialized view with a configured name is replaced: it must be dropped.
+	// Closure over the catalog: whatever depends on a dropped view must be dropped too.
+	dropSet := map[string]bool{}
+	var work []string
+	for name, s := range steps {
+		if rec.exists[name] && (s.Action == ActionDrop || s.Action == ActionRebuild || s.Action == ActionCreate) {
+			dropSet[name] = true
+			work = append(work, name)
+		}
+	}
+	sort.Strings(work)
+	dropDeps := map[string][]string{} // view -> views it depends on, within the drop set
+	for len(work) > 0 {
+		w := work[0]
+		work = work[1:]
+		deps, err := boundary.DependentsOf(ctx, tx, n, w)
+		if err != nil {
+			return nil, fmt.Errorf("plan: find objects depending on %s.%s: %w", n.Schema, w, err)
+		}
+		for _, d := range deps {
+			if d.Managed && d.Schema == n.Schema {
+				dropDeps[d.Name] = append(dropDeps[d.Name], w)
+				if dropSet[d.Name] {
+					continue
+				}
+				s, ok := steps[d.Name]
+				if !ok { // managed but unknown to the plan: cannot happen, registry covers it
+					plan.Blockers = append(plan.Blockers, Blocker{View: w, Dependent: describeDependent(d)})
+					continue
+				}
+				if s.Action != ActionDrop {
+					s.Action, s.Reason = ActionRebuildUpstream, "upstream view "+w+" is rebuilt"
+				}
+				dropSet[d.Name] = true
+				work = append(work, d.Name)
+				continue
+			}
+			plan.Blockers = append(plan.Blockers, Blocker{View: w, Dependent: describeDependent(d)})
+		}
+	}
+	// Drop order: dependents first (reverse topological order of the catalog dependencies).
+	if len(dropSet) > 0 {
+		g := map[string][]string{}
+		for v := range dropSet {
+			g[v] = dropDeps[v]
+		}
+		order, err := lineage.NewGraph(g).Order()
+		if err != nil {
+			return nil, fmt.Errorf("plan: order drops: %w", err)
+		}
+		slices.Reverse(order)
+		plan.DropOrder = order
+	}
+	// Create order: dependencies first over the desired graph.
+	g := map[string][]string{}
+	for _, d := range desired {
+		g[d.View] = d.Upstream
+	}
+	order, err := lineage.NewGraph(g).Order()
+	if err != nil {
+		return nil, fmt.Errorf("materialize.yaml: %w; break the cycle by changing one of these views' SQL", err)
+	}
+	for _, v := range order {
+		switch steps[v].Action {
+		case ActionCreate, ActionRebuild, ActionRebuildUpstream:
+			plan.CreateOrder = append(plan.CreateOrder, v)
+		}
+	}
+	for _, name := range sortedKeys(steps) {
+		plan.Steps = append(plan.Steps, *steps[name])
+	}
+	return plan, nil
+}
+
+func sameIndexes(recorded, desired []boundary.Index, view string) bool {
+	norm := func(ixs []boundary.Index) string {
+		var parts []string
+		for _, ix := range ixs {
+			name := ix.Name
+			if name == "" {
+				name = boundary.IndexName(view, ix.Columns)
+			}
+			parts = append(parts, fmt.Sprintf("%s:%s:%v", name, strings.Join(ix.Columns, ","), ix.Unique))
+		}
+		sort.Strings(parts)
+		return strings.Join(parts, ";")
+	}
+	return norm(recorded) == norm(desired)
+}
+
+func sameMeta(a, b boundary.ViewRecord) bool {
+	eq := func(x, y *time.Duration) bool {
+		if x == nil || y == nil {
+			return x == nil && y == nil
+		}
+		return *x == *y
+	}
+	return a.Description == b.Description && eq(a.MinRefreshInterval, b.MinRefreshInterval) && eq(a.MaxStaleness, b.MaxStaleness)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// describeDependent names a dependent object, schema-qualified when it is a relation.
+func describeDependent(d boundary.Dependent) string {
+	if d.Schema != "" && d.Name != "" {
+		kind := map[string]string{"v": "view", "m": "materialized view", "r": "table", "p": "table", "f": "foreign table"}[d.Kind]
+		if kind == "" {
+			kind = "relation"
+		}
+		return kind + " " + d.Schema + "." + d.Name
+	}
+	return d.Description
+}
