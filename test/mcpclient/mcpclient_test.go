@@ -1,0 +1,139 @@
+package mcpclient_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentmv/agentmv/internal/pgtest"
+	"github.com/agentmv/agentmv/test/mcpclient"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// buildBinaries builds agent-mv and agent-materialize-runtime-mcp into a temp dir.
+func buildBinaries(t *testing.T) (cli, runtimeBin string) {
+	t.Helper()
+	dir := t.TempDir()
+	_, self, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(self), "..", "..")
+	for _, pkg := range []string{"agent-mv", "agent-materialize-runtime-mcp"} {
+		args := []string{"build", "-o", filepath.Join(dir, pkg)}
+		if buildTags != "" {
+			args = append(args, "-tags", buildTags)
+		}
+		cmd := exec.Command("go", append(args, "./cmd/"+pkg)...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return filepath.Join(dir, "agent-mv"), filepath.Join(dir, "agent-materialize-runtime-mcp")
+}
+
+// TestStdioBinary drives the built runtime binary over stdio with the Go SDK.
+func TestStdioBinary(t *testing.T) {
+	env := mcpclient.Setup(t)
+	_, bin := buildBinaries(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.Command(bin)
+	cmd.Dir = t.TempDir() // no .env there
+	cmd.Env = []string{"AGENT_MV_RUNTIME_URL=" + env.RuntimeURL, "AGENT_MV_TARGET_SCHEMA=" + env.Names.Schema}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "go-test"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if name := cs.InitializeResult().ServerInfo.Name; name != "agent-materialize-runtime" {
+		t.Errorf("server name %q", name)
+	}
+	lt, err := cs.ListTools(ctx, nil)
+	if err != nil || len(lt.Tools) != 5 {
+		t.Fatalf("tools/list: %v %d", err, len(lt.Tools))
+	}
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "get_lineage", Arguments: map[string]any{"name": "top_customers"}})
+	if err != nil || res.IsError {
+		t.Fatalf("get_lineage: %v %+v", err, res)
+	}
+	var lin struct{ DependsOn []string `json:"depends_on"` }
+	if err := json.Unmarshal([]byte(res.Content[0].(*mcp.TextContent).Text), &lin); err != nil || !slices.Equal(lin.DependsOn, []string{"customer_rollup"}) {
+		t.Errorf("get_lineage: %v %+v", err, lin)
+	}
+}
+
+// TestStdioBinaryRefusesUnsafeRole: pointed at the superuser, the runtime server refuses to
+// start and says what to fix.
+func TestStdioBinaryRefusesUnsafeRole(t *testing.T) {
+	env := mcpclient.Setup(t)
+	_, bin := buildBinaries(t)
+	for _, c := range []struct{ url, want string }{
+		{env.DB.AdminURL, "superuser"},
+		{"", "AGENT_MV_RUNTIME_URL is required for runtime-mcp"},
+	} {
+		cmd := exec.Command(bin)
+		cmd.Dir = t.TempDir()
+		cmd.Env = []string{"AGENT_MV_RUNTIME_URL=" + c.url}
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("url %q: err=%v output=%s", c.url, err, out)
+		}
+		if u, perr := url.Parse(c.url); perr == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok && strings.Contains(string(out), pw) {
+				t.Errorf("output leaks the DSN password: %s", out)
+			}
+		}
+	}
+}
+
+// TestNodeClient runs test.mjs: the official TypeScript SDK against the stdio binary and the
+// HTTP server (with and without the bearer token).
+func TestNodeClient(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is required under CI=true")
+		}
+		t.Skip("node is not installed")
+	}
+	if _, err := os.Stat("node_modules/@modelcontextprotocol/sdk"); err != nil {
+		npm, lerr := exec.LookPath("npm")
+		if lerr != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("npm is required under CI=true")
+			}
+			t.Skip("npm is not installed and node_modules is missing")
+		}
+		if out, err := exec.Command(npm, "ci", "--no-audit", "--no-fund").CombinedOutput(); err != nil {
+			t.Fatalf("npm ci: %v\n%s", err, out)
+		}
+	}
+	env := mcpclient.Setup(t)
+	cli, bin := buildBinaries(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "test.mjs")
+	cmd.Env = append(os.Environ(),
+		"AGENTMV_RUNTIME_BIN="+bin, "AGENTMV_CLI_BIN="+cli,
+		"AGENT_MV_RUNTIME_URL="+env.RuntimeURL, "AGENT_MV_TARGET_SCHEMA="+env.Names.Schema,
+		"AGENTMV_QUERY_GUARD="+queryGuard)
+	out, err := cmd.CombinedOutput()
+	t.Logf("node test.mjs:\n%s", out)
+	if err != nil {
+		t.Fatalf("node test.mjs: %v", err)
+	}
+	for _, want := range []string{"ok stdio", "ok http", "all ok"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
