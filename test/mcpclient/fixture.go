@@ -101,4 +101,3 @@ func (e *Env) RuntimePool(t testing.TB) *pgxpool.Pool {
 
 // Exec runs statements as the admin.
 func (e *Env) Exec(t testing.TB, sql string, args ...any) { e.DB.Exec(t, sql, args...) }
-

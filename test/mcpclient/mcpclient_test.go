@@ -3,8 +3,8 @@ package mcpclient_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -66,7 +66,9 @@ func TestStdioBinary(t *testing.T) {
 	if err != nil || res.IsError {
 		t.Fatalf("get_lineage: %v %+v", err, res)
 	}
-	var lin struct{ DependsOn []string `json:"depends_on"` }
+	var lin struct {
+		DependsOn []string `json:"depends_on"`
+	}
 	if err := json.Unmarshal([]byte(res.Content[0].(*mcp.TextContent).Text), &lin); err != nil || !slices.Equal(lin.DependsOn, []string{"customer_rollup"}) {
 		t.Errorf("get_lineage: %v %+v", err, lin)
 	}
