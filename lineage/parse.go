@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -23,11 +24,14 @@ var (
 )
 
 // Error is a parse or validation error with the position in the SQL text when known.
+// errors.Is(err, ErrSyntax) (or another kind) classifies it; for syntax errors,
+// errors.As(err, **parser.Error) also finds pg_query's own error.
 type Error struct {
 	Kind    error
 	Message string
-	Line    int // 1-based; 0 when unknown
-	Column  int // 1-based
+	Line    int   // 1-based; 0 when unknown
+	Column  int   // 1-based, in characters
+	Err     error // the underlying pg_query error, if any
 }
 
 func (e *Error) Error() string {
@@ -37,8 +41,13 @@ func (e *Error) Error() string {
 	return e.Message
 }
 
-// Unwrap returns the kind, so errors.Is(err, ErrSyntax) works.
-func (e *Error) Unwrap() error { return e.Kind }
+// Unwrap returns the kind and the underlying error, so errors.Is(err, ErrSyntax) works.
+func (e *Error) Unwrap() []error {
+	if e.Err != nil {
+		return []error{e.Kind, e.Err}
+	}
+	return []error{e.Kind}
+}
 
 func newError(kind error, sql string, offset int, format string, args ...any) *Error {
 	e := &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
@@ -67,7 +76,15 @@ func position(sql string, offset int) (line, col int) {
 type Relation struct {
 	Schema   string `json:"schema,omitempty"`
 	Name     string `json:"name"`
-	Location int    `json:"-"`
+	Location int    `json:"-"` // byte offset of the first reference in the SQL text
+}
+
+// Position returns the 1-based line and column of the relation's first reference in sql.
+func (r Relation) Position(sql string) (line, col int) {
+	if r.Location < 0 || r.Location > len(sql) {
+		return 0, 0
+	}
+	return position(sql, r.Location)
 }
 
 func (r Relation) String() string {
@@ -105,17 +122,19 @@ type Query struct {
 // locking clause (FOR UPDATE/SHARE) anywhere, no data-modifying CTE. A trailing semicolon and
 // comments are fine. Errors are *Error with the line and column when Postgres' parser gives one.
 func Parse(sql string) (*Query, error) {
+	if i := strings.IndexByte(sql, 0); i >= 0 {
+		// pg_query reads a C string: it would silently stop at the NUL byte.
+		return nil, newError(ErrSyntax, sql, i, "the SQL text contains a NUL byte: remove it")
+	}
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
 		var pe *parser.Error
 		if errors.As(err, &pe) {
-			off := pe.Cursorpos - 1
-			if off < 0 {
-				off = -1
-			}
-			return nil, newError(ErrSyntax, sql, clampOffset(sql, off), "%s", pe.Message)
+			e := newError(ErrSyntax, sql, charOffset(sql, pe.Cursorpos-1), "%s", pe.Message)
+			e.Err = pe
+			return nil, e
 		}
-		return nil, &Error{Kind: ErrSyntax, Message: err.Error()}
+		return nil, &Error{Kind: ErrSyntax, Message: err.Error(), Err: err}
 	}
 	switch len(tree.Stmts) {
 	case 0:
@@ -141,11 +160,20 @@ func Parse(sql string) (*Query, error) {
 	return q, nil
 }
 
-func clampOffset(sql string, off int) int {
-	if off > len(sql) {
-		return len(sql)
+// charOffset converts a 0-based character index (Postgres' cursor position minus one) into a
+// byte offset; -1 when unknown.
+func charOffset(sql string, chars int) int {
+	if chars < 0 {
+		return -1
 	}
-	return off
+	n := 0
+	for i := range sql {
+		if n == chars {
+			return i
+		}
+		n++
+	}
+	return len(sql)
 }
 
 func stmtKind(n *pg_query.Node) string {
@@ -198,8 +226,9 @@ func (q *Query) validate(sel *pg_query.SelectStmt, top bool) error {
 	return err
 }
 
-// Relations lists every relation the query reads, in order of appearance, without CTE
-// references (a CTE name shadows a relation only inside its WITH scope).
+// Relations lists every relation the query reads, once each in order of first appearance,
+// without CTE references (a CTE name shadows an unqualified relation name only inside its
+// WITH scope). Table functions are not relations: see TableFunctions.
 func (q *Query) Relations() []Relation { return append([]Relation(nil), q.relations...) }
 
 // Functions lists every function called anywhere in the query (target list, WHERE, FROM,
@@ -240,9 +269,8 @@ func (q *Query) SQL() string { return q.sql }
 
 // walker collects relations and functions with CTE scoping.
 type walker struct {
-	q        *Query
-	seenFn   map[string]bool
-	inFromFn int
+	q      *Query
+	seenFn map[string]bool
 }
 
 type scope struct {
@@ -322,12 +350,28 @@ func (w *walker) walkMessage(m protoreflect.Message, sc *scope) error {
 		if n.Schemaname == "" && sc.has(n.Relname) {
 			return nil // a CTE reference
 		}
-		w.q.relations = append(w.q.relations, Relation{Schema: n.Schemaname, Name: n.Relname, Location: int(n.Location)})
+		r := Relation{Schema: n.Schemaname, Name: n.Relname, Location: int(n.Location)}
+		if !slices.ContainsFunc(w.q.relations, func(x Relation) bool { return x.Schema == r.Schema && x.Name == r.Name }) {
+			w.q.relations = append(w.q.relations, r)
+		}
 		return nil
 	case *pg_query.RangeFunction:
-		w.inFromFn++
-		defer func() { w.inFromFn-- }()
+		for _, f := range n.Functions {
+			if items := f.GetList().GetItems(); len(items) > 0 {
+				if fc := items[0].GetFuncCall(); fc != nil {
+					w.addTableFn(funcRef(fc.Funcname))
+				}
+			}
+		}
+	case *pg_query.RangeTableFunc:
+		w.addTableFn(FuncRef{Name: "xmltable"})
+	case *pg_query.JsonTable:
+		w.addTableFn(FuncRef{Name: "json_table"})
 	case *pg_query.FuncCall:
+		if len(n.Funcname) > 2 {
+			return newError(ErrCatalogName, w.q.sql, int(n.Location),
+				"function name %s names a database; cross-database references are not supported", funcName(n.Funcname))
+		}
 		f := funcRef(n.Funcname)
 		key := f.String()
 		if w.seenFn == nil {
@@ -337,9 +381,6 @@ func (w *walker) walkMessage(m protoreflect.Message, sc *scope) error {
 			w.seenFn[key] = true
 			w.q.functions = append(w.q.functions, f)
 		}
-		if w.inFromFn > 0 {
-			w.q.tableFns = append(w.q.tableFns, f)
-		}
 	}
 	var err error
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
@@ -347,6 +388,20 @@ func (w *walker) walkMessage(m protoreflect.Message, sc *scope) error {
 		return err == nil
 	})
 	return err
+}
+
+func (w *walker) addTableFn(f FuncRef) {
+	if !slices.Contains(w.q.tableFns, f) {
+		w.q.tableFns = append(w.q.tableFns, f)
+	}
+}
+
+func funcName(names []*pg_query.Node) string {
+	var parts []string
+	for _, n := range names {
+		parts = append(parts, n.GetString_().GetSval())
+	}
+	return strings.Join(parts, ".")
 }
 
 func funcRef(names []*pg_query.Node) FuncRef {

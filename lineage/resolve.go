@@ -110,9 +110,21 @@ type Options struct {
 	TargetSchema string
 	// Managed reports whether a name is a managed view (in TargetSchema).
 	Managed func(name string) bool
-	// Resolver resolves unqualified names and supplies columns. Nil: unqualified names that are
-	// not managed views are an error, and column lineage through `*` is unknown.
+	// Resolver resolves names (unqualified ones with the database's search_path) and
+	// supplies relkinds and columns. Nil: no catalog; see DefaultSchema, and column lineage
+	// through `*` over base relations is unknown.
 	Resolver Resolver
+	// DefaultSchema is the schema of unqualified names that are not managed views when
+	// Resolver is nil (the seed used "public"). Empty: such names are an error.
+	DefaultSchema string
+}
+
+// Sources is the catalog-free lineage of a view body, with the seed's rules: a name in
+// targetSchema must be a managed view (a view dependency); an unqualified name is a managed
+// view if managed says so, otherwise public.<name>. Apply uses Analyze with a PgxResolver
+// instead, so that unqualified names resolve as Postgres will resolve them.
+func Sources(sql, targetSchema string, managed func(name string) bool) (*Analysis, error) {
+	return Analyze(context.Background(), sql, Options{TargetSchema: targetSchema, Managed: managed, DefaultSchema: "public"})
 }
 
 // Table is a base relation a view reads.
@@ -192,21 +204,30 @@ func (q *Query) Analyze(ctx context.Context, opts Options) (*Analysis, error) {
 		}
 		schema := r.Schema
 		switch {
-		case schema == opts.TargetSchema || (schema == "" && res.Found && res.Schema == opts.TargetSchema) ||
-			(schema == "" && !res.Found && managed(r.Name)):
+		// Unqualified managed view names are the managed views (apply creates views with
+		// <S> first in search_path, in dependency order), whatever else the catalog holds.
+		case schema == opts.TargetSchema || (schema == "" && managed(r.Name)) ||
+			(schema == "" && res.Found && res.Schema == opts.TargetSchema):
 			if !managed(r.Name) {
 				return nil, newError(ErrNotManaged, q.sql, r.Location, "%s.%s is not a managed view (add it to materialize.yaml, or read the base tables instead)",
 					opts.TargetSchema, r.Name)
 			}
 			views[r.Name] = true
-			if !res.Found {
+			if !res.Found || res.Schema != opts.TargetSchema {
 				res = Resolved{Schema: opts.TargetSchema, Name: r.Name, Kind: "m"}
 			}
 		case !res.Found && opts.Resolver != nil:
 			return nil, newError(ErrUnknownRelation, q.sql, r.Location, "relation %s does not exist (check the name and the schema)", r)
 		case !res.Found:
 			if schema == "" {
+				schema = opts.DefaultSchema
+			}
+			if schema == "" {
 				return nil, newError(ErrUnknownRelation, q.sql, r.Location, "cannot resolve unqualified relation %s without a catalog: qualify it with its schema", r.Name)
+			}
+			if schema == opts.TargetSchema {
+				return nil, newError(ErrNotManaged, q.sql, r.Location, "%s.%s is not a managed view (add it to materialize.yaml, or read the base tables instead)",
+					opts.TargetSchema, r.Name)
 			}
 			res = Resolved{Found: false, Schema: schema, Name: r.Name}
 			tables[schema+"."+r.Name] = Table{Schema: schema, Name: r.Name}
