@@ -130,3 +130,31 @@ func benchParallel(ctx context.Context, b *testing.B, client *refresh.Client) {
 	}
 	reportPairs(b, parallel, serial, "parallel2-ms/op", "serial-ms/op", "parallel2/serial")
 }
+
+// BenchmarkRefreshFunctionOverhead: the fixed cost the function adds per call (catalog checks,
+// advisory lock, mode choice, two history writes, the subtransaction), measured on a one-row
+// view where the REFRESH itself costs almost nothing. Reported as the absolute difference,
+// which bounds function/raw on any view size.
+func BenchmarkRefreshFunctionOverhead(b *testing.B) {
+	ctx := context.Background()
+	f := newFixture(b, "CREATE TABLE public.one AS SELECT 1 AS id")
+	f.addViews(b, view{name: "tiny", body: "SELECT id FROM public.one", tables: []string{"public.one"}})
+	var fnTimes, rawTimes []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := f.client.Refresh(ctx, "tiny"); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := f.admin.Exec(ctx, "REFRESH MATERIALIZED VIEW agent_mv.tiny"); err != nil {
+			b.Fatal(err)
+		}
+		fnTimes, rawTimes = append(fnTimes, t1.Sub(t0)), append(rawTimes, time.Since(t1))
+	}
+	slices.Sort(fnTimes)
+	slices.Sort(rawTimes)
+	fn, raw := fnTimes[len(fnTimes)/2], rawTimes[len(rawTimes)/2]
+	b.ReportMetric(float64(fn.Microseconds())/1000, "function-median-ms")
+	b.ReportMetric(float64(raw.Microseconds())/1000, "raw-median-ms")
+	b.ReportMetric(float64((fn-raw).Microseconds())/1000, "overhead-ms")
+}
