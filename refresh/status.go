@@ -95,7 +95,10 @@ func statusQuery(schema string) string {
 		fmt.Sprintf(boundary.RunningRefreshesSQL, pgx.Identifier{schema}.Sanitize()))
 }
 
-// Status returns the status of every managed view, sorted by name.
+// Status returns the status of every managed view, sorted by name, in one query whose cost
+// grows with the number of views (never with their rows: no count(*)). Running reflects the
+// refresh lock; a refresh that is still running is otherwise invisible (its history row is not
+// committed yet), so Last* always describe the last finished refresh.
 func (c *Client) Status(ctx context.Context) ([]ViewStatus, error) {
 	if _, err := c.names(); err != nil {
 		return nil, err
