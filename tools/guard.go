@@ -1,8 +1,3 @@
-//go:build lineage
-
-// Built only with -tags lineage until package lineage lands (its API: Parse, Relations,
-// Functions, Deparse); then delete these lines.
-
 package tools
 
 import (
@@ -218,5 +213,5 @@ func parseError(err error) *ToolError {
 // *parser.Error); any other Parse error means the statement parsed but is not allowed.
 func isSyntaxError(err error) bool {
 	var pe *pgparser.Error
-	return errors.As(err, &pe)
+	return errors.Is(err, lineage.ErrSyntax) || errors.Is(err, lineage.ErrEmpty) || errors.As(err, &pe)
 }

@@ -1,8 +1,3 @@
-//go:build lineage
-
-// Built only with -tags lineage until package lineage lands (its API: Parse, Relations,
-// Functions, Deparse); then delete these lines.
-
 package tools_test
 
 import (

@@ -1,0 +1,103 @@
+package tools_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/agentmv/agentmv/tools"
+)
+
+func TestQueryView(t *testing.T) {
+	_, cs := runtimeSession(t)
+	out := decode[tools.QueryOutput](t, call(t, cs, "query_view", map[string]any{
+		"sql": "SELECT customer_id, revenue FROM customer_rollup ORDER BY customer_id", "limit": 3}))
+	if out.RowCount != 3 || !out.Truncated || out.TruncatedReason != tools.TruncatedMaxRows || len(out.Columns) != 2 {
+		t.Errorf("limited query: %+v", out.Result)
+	}
+	if len(out.Freshness) != 1 || out.Freshness[0].View != "customer_rollup" {
+		t.Errorf("freshness: %+v", out.Freshness)
+	}
+	// UNION of two views, qualified and not, and the metadata tables.
+	u := decode[tools.QueryOutput](t, call(t, cs, "query_view", map[string]any{"sql": `
+SELECT 'c' AS k, count(*) AS n FROM agent_mv.customer_rollup
+UNION ALL SELECT 'd', count(*) FROM daily_revenue
+UNION ALL SELECT 'l', count(*) FROM lineage ORDER BY 1`}))
+	if u.RowCount != 3 || u.Truncated || len(u.Freshness) != 2 {
+		t.Errorf("union: %+v %+v", u.Result, u.Freshness)
+	}
+}
+
+// TestQueryViewAttacks: every attack runs as the runtime role over TCP, and each one could
+// succeed if the corresponding defence were missing.
+func TestQueryViewAttacks(t *testing.T) {
+	env, cs := runtimeSession(t)
+	cases := []struct{ name, sql, want string }{
+		{"stacked", "SELECT 1 AS x FROM customer_rollup; DROP MATERIALIZED VIEW agent_mv.customer_rollup", tools.ErrNotAllowed},
+		{"commit", "COMMIT; DROP MATERIALIZED VIEW agent_mv.customer_rollup", tools.ErrNotAllowed},
+		{"writable cte", "WITH d AS (DELETE FROM agent_mv.refresh_history RETURNING 1) SELECT * FROM d", tools.ErrNotAllowed},
+		{"select into", "SELECT * INTO agent_mv.copy FROM customer_rollup", tools.ErrNotAllowed},
+		{"for update", "SELECT * FROM customer_rollup FOR UPDATE", tools.ErrNotAllowed},
+		{"set_config", "SELECT set_config('statement_timeout', '0', false) FROM customer_rollup", tools.ErrNotAllowed},
+		{"pg_sleep", "SELECT pg_sleep(60)", tools.ErrNotAllowed},
+		{"pg_matviews", "SELECT definition FROM pg_matviews", tools.ErrNotAllowed},
+		{"pg_catalog.pg_matviews", "SELECT definition FROM pg_catalog.pg_matviews", tools.ErrNotAllowed},
+		{"pg_get_viewdef", "SELECT pg_get_viewdef('agent_mv.customer_rollup'::regclass)", tools.ErrNotAllowed},
+		{"base table", "SELECT * FROM public.secrets", tools.ErrNotAllowed},
+		{"base table unqualified", "SELECT * FROM secrets", tools.ErrNotAllowed},
+		{"base table in subquery", "SELECT (SELECT secret FROM public.secrets LIMIT 1) FROM customer_rollup", tools.ErrNotAllowed},
+		{"refresh function", "SELECT agent_mv.refresh_view('customer_rollup')", tools.ErrNotAllowed},
+		{"syntax", "SELEC 1", tools.ErrSyntax},
+		{"unknown column", "SELECT nope FROM customer_rollup", tools.ErrQuery},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			te := toolErr(t, call(t, cs, "query_view", map[string]any{"sql": c.sql}))
+			if te.ErrorType != c.want {
+				t.Errorf("error_type %s, want %s (%s)", te.ErrorType, c.want, te.Message)
+			}
+			if time.Since(start) > 3*time.Second {
+				t.Errorf("took %s", time.Since(start))
+			}
+		})
+	}
+	// No side effect: the view and the history are intact.
+	var n int
+	if err := env.Admin.QueryRow(context.Background(), "SELECT count(*) FROM agent_mv.customer_rollup").Scan(&n); err != nil || n != 20 {
+		t.Errorf("customer_rollup after the attacks: n=%d err=%v", n, err)
+	}
+	// The role itself cannot read base tables: the boundary holds without the guard.
+	pool := env.RuntimePool(t)
+	if _, err := tools.ExecQuery(context.Background(), pool, "agent_mv", "SELECT * FROM public.secrets", tools.Limits{}); tools.ErrorTypeOf(err) != tools.ErrNotAllowed {
+		t.Errorf("runtime role reading public.secrets directly: %v", err)
+	}
+}
+
+func TestQueryViewBounded(t *testing.T) {
+	_, cs := runtimeSession(t)
+	// 1e8 rows via a view: truncated at the row cap, fast, bounded memory.
+	start := time.Now()
+	big := decode[tools.QueryOutput](t, call(t, cs, "query_view", map[string]any{
+		"sql": "SELECT customer_id, generate_series(1, 100000000) AS g FROM customer_rollup"}))
+	if big.RowCount != tools.DefaultMaxRows || !big.Truncated {
+		t.Errorf("generate_series: rows=%d truncated=%v", big.RowCount, big.Truncated)
+	}
+	// 10 MB text values: cut by the byte budget.
+	blob := call(t, cs, "query_view", map[string]any{"sql": "SELECT customer_id, repeat('x', 10 * 1024 * 1024) AS blob FROM customer_rollup"})
+	body := text(t, blob)
+	if len(body) > 2*tools.DefaultMaxBytes {
+		t.Errorf("10 MB values: response is %d bytes", len(body))
+	}
+	b := decode[tools.QueryOutput](t, blob)
+	if !b.Truncated || b.TruncatedReason != tools.TruncatedMaxBytes {
+		t.Errorf("10 MB values: %d rows truncated=%v reason=%s", b.RowCount, b.Truncated, b.TruncatedReason)
+	}
+	// A slow query through a view: the statement timeout ends it.
+	slow := toolErr(t, call(t, cs, "query_view", map[string]any{
+		"sql": "SELECT count(*) FROM customer_rollup a, customer_rollup b, generate_series(1, 100000000) g"}))
+	if slow.ErrorType != tools.ErrTimeout {
+		t.Errorf("slow query: %+v", slow)
+	}
+	t.Logf("bounded queries took %s", time.Since(start))
+}
