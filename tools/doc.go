@@ -32,21 +32,14 @@
 // the real boundary; this layer protects the view bodies and the server's availability, and
 // gives agents useful errors.
 //
-// # Writing the runtime and setup tools (planned shape)
+// # agentmv's tool sets and servers
 //
-// Handlers close over one configuration and stay small:
-//
-//	type RuntimeConfig struct {
-//		Pool   *pgxpool.Pool // runtime role; one pool per process
-//		Schema string        // <S>
-//		Limits Limits        // settings: default/max rows, bytes, statement timeout
-//	}
-//
-//	query_view: in.Limit clamped to cfg.Limits.MaxRows; allowed = names in <S>.views plus the
-//	metadata tables; _, sql, err := CheckQuery(in.SQL, cfg.Schema, allowed); then
-//	ExecQuery(ctx, cfg.Pool, cfg.Schema, sql, limits). Return errors as they come: the
-//	registry maps them with AsToolError.
-//
-// and are built with New(name, description, handler, ReadOnly(), OpenWorld(false),
-// InToolset(ToolsetRuntime)); refresh_view is Idempotent() and Destructive(false), not ReadOnly.
+// [RuntimeTools] (list_views, describe_view, query_view, refresh_view, get_lineage) run on a
+// [RuntimeConfig] — a pool on the runtime role, the schema and [Limits]; [CheckRuntimeRole]
+// proves at startup that the role reads only managed views and writes nothing.
+// [SetupTools] (list_schemas … finalize_config) run once on the privileged DSN with a
+// [SetupConfig] whose hooks write materialize.yaml (the root package wires them).
+// [NewServer] mounts a registry on a go-sdk server; [NewHTTPServer] serves it over
+// streamable HTTP (body limit, timeouts, loopback Host/Origin checks, bearer token required
+// off loopback).
 package tools
