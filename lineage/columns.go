@@ -646,7 +646,7 @@ func (a *colAnalyzer) exprSources(n *pg_query.Node, lv *level, sc *cteScope) []s
 		case *pg_query.SelectStmt:
 			return // only reachable through SubLink
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 			if fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
 				return true
 			}

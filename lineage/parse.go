@@ -309,7 +309,7 @@ func (w *walker) walkSelect(sel *pg_query.SelectStmt, sc *scope) error {
 	}
 	var err error
 	m := sel.ProtoReflect()
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		if fd.Name() == "with_clause" {
 			return true
 		}
@@ -383,7 +383,7 @@ func (w *walker) walkMessage(m protoreflect.Message, sc *scope) error {
 		}
 	}
 	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		err = w.walkValue(fd, v, sc)
 		return err == nil
 	})
@@ -423,7 +423,7 @@ func visit(m protoreflect.Message, fn func(protoreflect.Message) bool) {
 	if !fn(m) {
 		return
 	}
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
 			return true
 		}
@@ -450,4 +450,19 @@ func sortedUnique(in []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// rangeFields calls fn for each populated field of m in field-number order (protoreflect's
+// Range order is unspecified, and the walk order decides the order of Relations and Functions).
+func rangeFields(m protoreflect.Message, fn func(protoreflect.FieldDescriptor, protoreflect.Value) bool) {
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if !m.Has(fd) {
+			continue
+		}
+		if !fn(fd, m.Get(fd)) {
+			return
+		}
+	}
 }

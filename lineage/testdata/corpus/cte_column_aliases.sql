@@ -1,0 +1,1 @@
+WITH t(uid, n) AS (SELECT id, name FROM users) SELECT uid, n FROM t

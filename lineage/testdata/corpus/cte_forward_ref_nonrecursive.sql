@@ -1,0 +1,1 @@
+WITH a AS (SELECT * FROM b), b AS (SELECT 1 AS x) SELECT * FROM a

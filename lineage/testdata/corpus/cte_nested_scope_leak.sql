@@ -1,0 +1,1 @@
+SELECT * FROM (WITH t AS (SELECT id FROM public.users) SELECT id FROM t) x, t

@@ -1,0 +1,1 @@
+WITH unused AS (SELECT * FROM accounts) SELECT id FROM users

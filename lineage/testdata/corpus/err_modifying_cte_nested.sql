@@ -1,0 +1,1 @@
+SELECT * FROM (WITH u AS (UPDATE users SET name = 'x' RETURNING id) SELECT id FROM u) s

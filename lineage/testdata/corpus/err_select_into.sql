@@ -1,0 +1,1 @@
+SELECT id INTO backup_users FROM users

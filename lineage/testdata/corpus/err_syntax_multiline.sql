@@ -1,0 +1,4 @@
+SELECT id,
+       name
+  FROM users
+ WHERE id = = 1

@@ -1,0 +1,1 @@
+SELECT coalesce(u.name, u.email) AS label FROM users u

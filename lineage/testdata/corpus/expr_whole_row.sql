@@ -1,0 +1,1 @@
+SELECT to_jsonb(u) AS doc FROM users u

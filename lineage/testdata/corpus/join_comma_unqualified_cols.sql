@@ -1,0 +1,1 @@
+SELECT name, total FROM users, orders WHERE users.id = orders.user_id

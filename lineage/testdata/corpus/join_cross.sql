@@ -1,0 +1,1 @@
+SELECT u.id, p.id AS pid FROM users u CROSS JOIN products p

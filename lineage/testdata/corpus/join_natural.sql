@@ -1,0 +1,1 @@
+SELECT * FROM users NATURAL JOIN active_users

@@ -1,0 +1,1 @@
+SELECT * FROM products NATURAL LEFT JOIN order_items

@@ -1,0 +1,1 @@
+SELECT * FROM order_items JOIN orders USING (id)

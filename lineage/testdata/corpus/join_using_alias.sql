@@ -1,0 +1,1 @@
+SELECT j.id, name FROM users JOIN accounts USING (id) AS j

@@ -1,0 +1,1 @@
+SELECT u.*, a.balance FROM users u JOIN accounts a USING (id)

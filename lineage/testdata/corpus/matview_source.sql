@@ -1,0 +1,1 @@
+SELECT day FROM public.daily_mv

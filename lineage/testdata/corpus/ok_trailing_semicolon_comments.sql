@@ -1,0 +1,2 @@
+-- leading comment
+SELECT id /* inline */ FROM users; -- trailing

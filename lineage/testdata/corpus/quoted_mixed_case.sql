@@ -1,0 +1,1 @@
+SELECT "Id", "Value" FROM "MyTable"

@@ -1,0 +1,1 @@
+SELECT t."Value" AS "Val" FROM public."MyTable" t

@@ -1,0 +1,2 @@
+-- opts: noresolver
+SELECT user_id FROM customer_rollup

@@ -1,0 +1,2 @@
+-- opts: noresolver
+SELECT u.id, u.name FROM public.users u

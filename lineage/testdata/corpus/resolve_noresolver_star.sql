@@ -1,0 +1,2 @@
+-- opts: noresolver
+SELECT * FROM public.users

@@ -1,0 +1,2 @@
+-- opts: noresolver
+SELECT id FROM users

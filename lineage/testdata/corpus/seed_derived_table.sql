@@ -1,0 +1,1 @@
+SELECT t.id FROM (SELECT id FROM public.users) t

@@ -1,0 +1,3 @@
+SELECT u.id, o.amount
+FROM public.users u
+JOIN public.orders o ON o.user_id = u.id

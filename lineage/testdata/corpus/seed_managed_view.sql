@@ -1,0 +1,1 @@
+SELECT * FROM agent_mv.customer_rollup

@@ -1,0 +1,3 @@
+SELECT id, name FROM users
+UNION
+SELECT id, owner FROM accounts

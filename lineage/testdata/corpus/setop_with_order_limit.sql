@@ -1,0 +1,1 @@
+SELECT id FROM users UNION SELECT user_id FROM orders ORDER BY 1 LIMIT 10

@@ -1,0 +1,1 @@
+SELECT a, b FROM (SELECT id, name FROM users) AS t(a, b)

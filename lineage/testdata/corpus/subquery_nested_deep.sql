@@ -1,0 +1,1 @@
+SELECT a FROM (SELECT a FROM (SELECT a FROM (SELECT id AS a FROM users) s1) s2) s3

@@ -1,0 +1,1 @@
+SELECT name FROM users WHERE id IN (SELECT user_id FROM orders WHERE amount > 100)

@@ -1,0 +1,1 @@
+SELECT g FROM pg_catalog.generate_series(1, 10) g

@@ -1,0 +1,1 @@
+SELECT public.users.id FROM public.users

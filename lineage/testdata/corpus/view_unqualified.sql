@@ -1,0 +1,1 @@
+SELECT user_id, total FROM customer_rollup WHERE total > 100

@@ -1,0 +1,1 @@
+SELECT row_to_json(u) AS doc FROM users u
