@@ -67,7 +67,8 @@ func (c *Cluster) StartReplica(ctx context.Context) (*Cluster, error) {
 	return r, nil
 }
 
-// WaitReplay waits until the replica has replayed everything the primary had written when
+// WaitReplay waits until the replica has replayed everything the primary had inserted into
+// its WAL (asynchronous commits included: the WAL writer flushes them shortly) when
 // WaitReplay was called.
 func (c *Cluster) WaitReplay(ctx context.Context, primary *Cluster, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -78,7 +79,7 @@ func (c *Cluster) WaitReplay(ctx context.Context, primary *Cluster, timeout time
 	}
 	defer p.Close(ctx)
 	var lsn string
-	if err := p.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+	if err := p.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&lsn); err != nil {
 		return err
 	}
 	r, err := pgx.Connect(ctx, c.SocketURL("postgres"))
