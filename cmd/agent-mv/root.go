@@ -27,6 +27,7 @@ type rootOptions struct {
 func subcommands(o *rootOptions) []*cobra.Command {
 	return []*cobra.Command{
 		newInitCmd(o),
+		newDiscoverCmd(o),
 		newPlanCmd(o),
 		newApplyCmd(o),
 		newDropCmd(o),
