@@ -21,6 +21,9 @@ const (
 	EnvTargetSchema    = "AGENT_MV_TARGET_SCHEMA"
 	EnvRuntimeRole     = "AGENT_MV_RUNTIME_ROLE"
 	EnvOwnerRole       = "AGENT_MV_OWNER_ROLE"
+	// EnvRuntimeReplicaURL holds the runtime role's DSN on one or more read-only hot standbys,
+	// separated by commas; the read tools use them (see RuntimeOptions.ReplicaURLs).
+	EnvRuntimeReplicaURL = "AGENT_MV_RUNTIME_REPLICA_URL"
 )
 
 // Defaults for the settings that have one.
@@ -49,6 +52,10 @@ type Settings struct {
 	RuntimeRole string
 	// OwnerRole is the NOLOGIN role that owns the views and the refresh function (AGENT_MV_OWNER_ROLE).
 	OwnerRole string
+	// RuntimeReplicaURLs are the runtime role's DSNs on read-only hot standbys of the primary
+	// (AGENT_MV_RUNTIME_REPLICA_URL, comma-separated). list_views, describe_view, query_view
+	// and get_lineage read from them; refresh_view always runs on RuntimeURL.
+	RuntimeReplicaURLs []string
 }
 
 // ResolveSettings resolves every setting once, in the order flag > environment > .env >
@@ -98,10 +105,28 @@ func ResolveSettings(flags Settings, cfg *Config, dotenvPath string, environ fun
 		RuntimeRole:     pick(flags.RuntimeRole, EnvRuntimeRole, "", DefaultRuntimeRole),
 		OwnerRole:       pick(flags.OwnerRole, EnvOwnerRole, "", DefaultOwnerRole),
 	}
+	if len(flags.RuntimeReplicaURLs) > 0 {
+		s.RuntimeReplicaURLs = splitDSNList(strings.Join(flags.RuntimeReplicaURLs, ","))
+	} else {
+		s.RuntimeReplicaURLs = splitDSNList(pick("", EnvRuntimeReplicaURL, "", ""))
+	}
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
 	}
 	return s, nil
+}
+
+// splitDSNList splits a comma-separated list of DSNs, dropping blanks. URL DSNs never contain
+// a bare comma (pgx's multi-host form host1,host2 is not supported in the list: give one
+// DSN per standby).
+func splitDSNList(v string) []string {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 // Validate checks the names in s: the schema and both roles must match ^[a-z_][a-z0-9_]*$,
@@ -128,10 +153,23 @@ func (s Settings) Validate() error {
 	return nil
 }
 
-// String prints the settings with every password masked.
+// String prints the settings with every password masked. RuntimeReplicaURLs appear only
+// when set.
 func (s Settings) String() string {
-	return fmt.Sprintf("Settings{DatabaseURL: %s, RuntimeURL: %s, RuntimePassword: %s, TargetSchema: %s, RuntimeRole: %s, OwnerRole: %s}",
-		RedactDSN(s.DatabaseURL), RedactDSN(s.RuntimeURL), maskSecret(s.RuntimePassword), s.TargetSchema, s.RuntimeRole, s.OwnerRole)
+	replicas := ""
+	if len(s.RuntimeReplicaURLs) > 0 {
+		replicas = ", RuntimeReplicaURLs: [" + strings.Join(redactDSNs(s.RuntimeReplicaURLs), " ") + "]"
+	}
+	return fmt.Sprintf("Settings{DatabaseURL: %s, RuntimeURL: %s, RuntimePassword: %s, TargetSchema: %s, RuntimeRole: %s, OwnerRole: %s%s}",
+		RedactDSN(s.DatabaseURL), RedactDSN(s.RuntimeURL), maskSecret(s.RuntimePassword), s.TargetSchema, s.RuntimeRole, s.OwnerRole, replicas)
+}
+
+func redactDSNs(dsns []string) []string {
+	out := make([]string, len(dsns))
+	for i, d := range dsns {
+		out[i] = RedactDSN(d)
+	}
+	return out
 }
 
 // GoString keeps %#v from printing secrets too.
@@ -146,6 +184,7 @@ func (s Settings) LogValue() slog.Value {
 		slog.String("target_schema", s.TargetSchema),
 		slog.String("runtime_role", s.RuntimeRole),
 		slog.String("owner_role", s.OwnerRole),
+		slog.Any("runtime_replica_urls", redactDSNs(s.RuntimeReplicaURLs)),
 	)
 }
 
@@ -153,7 +192,7 @@ func (s Settings) LogValue() slog.Value {
 // and any DSN password RedactText finds. Use it on error messages before printing them.
 func (s Settings) Redact(text string) string {
 	var secrets []string
-	for _, dsn := range []string{s.DatabaseURL, s.RuntimeURL} {
+	for _, dsn := range append([]string{s.DatabaseURL, s.RuntimeURL}, s.RuntimeReplicaURLs...) {
 		if p := dsnPassword(dsn); p != "" {
 			secrets = append(secrets, p, url.QueryEscape(p), url.PathEscape(p))
 		}

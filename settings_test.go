@@ -36,7 +36,8 @@ func TestResolveSettingsPrecedence(t *testing.T) {
 		}
 	}
 	fromMap := func(m map[string]string) Settings {
-		return Settings{m[EnvDatabaseURL], m[EnvRuntimeURL], m[EnvRuntimePassword], m[EnvTargetSchema], m[EnvRuntimeRole], m[EnvOwnerRole]}
+		return Settings{DatabaseURL: m[EnvDatabaseURL], RuntimeURL: m[EnvRuntimeURL], RuntimePassword: m[EnvRuntimePassword],
+			TargetSchema: m[EnvTargetSchema], RuntimeRole: m[EnvRuntimeRole], OwnerRole: m[EnvOwnerRole]}
 	}
 	dotenvBody := func(m map[string]string) string {
 		var b strings.Builder
@@ -218,5 +219,65 @@ func TestSettingsNeverPrintSecrets(t *testing.T) {
 	enc := Settings{DatabaseURL: "postgres://admin:p%40ss@h/db"}
 	if got := enc.Redact("dsn postgres://admin:p%40ss@h/db and raw p@ss"); strings.Contains(got, "p@ss") || strings.Contains(got, "p%40ss") {
 		t.Errorf("Redact leaks an encoded password: %s", got)
+	}
+}
+
+func TestResolveSettingsReplicaURLs(t *testing.T) {
+	const (
+		one = "postgres://rt:pw1@replica1:5432/db"
+		two = "postgres://rt:pw2@replica2:5432/db?sslmode=require"
+	)
+	tests := []struct {
+		name   string
+		flags  []string
+		dotenv string
+		env    map[string]string
+		want   []string
+	}{
+		{name: "unset", want: nil},
+		{name: "one from env", env: map[string]string{EnvRuntimeReplicaURL: one}, want: []string{one}},
+		{name: "list with blanks", env: map[string]string{EnvRuntimeReplicaURL: " " + one + " ,, " + two + ","}, want: []string{one, two}},
+		{name: "dotenv when env unset", dotenv: EnvRuntimeReplicaURL + "=" + two + "\n", want: []string{two}},
+		{name: "env over dotenv", dotenv: EnvRuntimeReplicaURL + "=" + two + "\n", env: map[string]string{EnvRuntimeReplicaURL: one}, want: []string{one}},
+		{name: "empty env counts as unset", dotenv: EnvRuntimeReplicaURL + "=" + two + "\n", env: map[string]string{EnvRuntimeReplicaURL: ""}, want: []string{two}},
+		{name: "flags over env", flags: []string{two + "," + one}, env: map[string]string{EnvRuntimeReplicaURL: one}, want: []string{two, one}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dotenvPath := ""
+			if tt.dotenv != "" {
+				dotenvPath = writeDotenv(t, tt.dotenv)
+			}
+			got, err := ResolveSettings(Settings{RuntimeReplicaURLs: tt.flags}, nil, dotenvPath, envFunc(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got.RuntimeReplicaURLs); diff != "" {
+				t.Errorf("RuntimeReplicaURLs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSettingsNeverPrintReplicaSecrets(t *testing.T) {
+	s := Settings{TargetSchema: "agent_mv", RuntimeRole: "r", OwnerRole: "o",
+		RuntimeReplicaURLs: []string{"postgres://rt:replicapw1@r1/db", "host=r2 user=rt password=replicapw2"}}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("settings", "s", s)
+	outputs := map[string]string{"String": s.String(), "%#v": fmt.Sprintf("%#v", s), "slog": logged.String(),
+		"Redact": s.Redact("replica login failed: replicapw1 / replicapw2")}
+	for name, out := range outputs {
+		for _, secret := range []string{"replicapw1", "replicapw2"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s leaks %q: %s", name, secret, out)
+			}
+		}
+	}
+	want := "RuntimeReplicaURLs: [postgres://rt:xxxxx@r1/db host=r2 user=rt password=xxxxx]}"
+	if !strings.HasSuffix(s.String(), want) {
+		t.Errorf("String() = %s\nwant suffix %s", s, want)
+	}
+	if !strings.Contains(logged.String(), `"runtime_replica_urls":["postgres://rt:xxxxx@r1/db","host=r2 user=rt password=xxxxx"]`) {
+		t.Errorf("slog JSON lacks the redacted replica DSNs: %s", logged.String())
 	}
 }
