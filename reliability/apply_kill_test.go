@@ -65,7 +65,10 @@ func waitNoAgentmvSessions(t *testing.T, pr *project) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d agentmv backends still alive 30s after the client was killed", n)
+			var act string
+			_ = pr.admin.QueryRow(context.Background(), `SELECT string_agg(format('pid %s user %s state %s wait %s/%s xact_start %s query %s', pid, usename, state, wait_event_type, wait_event, xact_start, query), E'\n')
+				FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND application_name = 'agentmv'`).Scan(&act)
+			t.Fatalf("%d agentmv backends still alive 30s after the client was killed:\n%s", n, act)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/internal/pgtest"
 )
 
@@ -214,4 +215,31 @@ func (pr *project) snapshot() string {
 		fmt.Fprintf(&b, "## %s\n%s\n", q.name, s)
 	}
 	return b.String()
+}
+
+// settings are the project's settings for the library (the CLI gets the same through env).
+func (pr *project) settings() agentmv.Settings {
+	return agentmv.Settings{
+		DatabaseURL:     pr.db.AdminURL,
+		RuntimeURL:      pr.db.URL(pr.runtimeRole(), runtimePassword),
+		RuntimePassword: runtimePassword,
+		RuntimeRole:     pr.runtimeRole(),
+		OwnerRole:       pr.ownerRole(),
+	}
+}
+
+// open opens the project in-process; it is closed at the end of the test.
+func (pr *project) open() *agentmv.Project {
+	pr.t.Helper()
+	p, err := agentmv.Open(context.Background(), agentmv.Options{
+		ConfigPath: pr.yamlPath(),
+		DotenvPath: "-",
+		Overrides:  pr.settings(),
+		Environ:    func(string) (string, bool) { return "", false },
+	})
+	if err != nil {
+		pr.t.Fatalf("open: %v", err)
+	}
+	pr.t.Cleanup(p.Close)
+	return p
 }
