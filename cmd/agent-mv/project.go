@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/agentmv/agentmv"
 )
@@ -21,10 +22,11 @@ func (o *rootOptions) openProject(cmd *cobra.Command) (*agentmv.Project, error) 
 	})
 }
 
-// isTerminal reports whether f is an interactive terminal.
+// isTerminal reports whether f is an interactive terminal (not merely a character device such
+// as /dev/null): it asks for the terminal's attributes.
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }
 
 // confirm asks a yes/no question on the terminal; without a terminal it refuses to guess.
