@@ -1,1 +1,1 @@
-SELECT j.id FROM (users u JOIN accounts a ON a.user_id = u.id) AS j(id, uname)
+SELECT j.uid, j.uname FROM (users u JOIN accounts a ON a.user_id = u.id) AS j(uid, uname)
