@@ -4,7 +4,7 @@ import (
 	"slices"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
-	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/proto"
 )
 
 // Column lineage is value lineage: an output column derives from every column its expression
@@ -629,9 +629,9 @@ func (a *colAnalyzer) exprSources(n *pg_query.Node, lv *level, sc *cteScope) []s
 	a.depth++
 	defer func() { a.depth-- }()
 	var out []srcCol
-	var walk func(m protoreflect.Message)
-	walk = func(m protoreflect.Message) {
-		switch x := m.Interface().(type) {
+	var walk func(m proto.Message)
+	walk = func(m proto.Message) {
+		switch x := m.(type) {
 		case *pg_query.ColumnRef:
 			out = append(out, lookupColumn(x, lv)...)
 			return
@@ -640,28 +640,18 @@ func (a *colAnalyzer) exprSources(n *pg_query.Node, lv *level, sc *cteScope) []s
 				out = append(out, c.sources...)
 			}
 			if x.Testexpr != nil {
-				walk(x.Testexpr.ProtoReflect())
+				walk(x.Testexpr)
 			}
 			return
 		case *pg_query.SelectStmt:
 			return // only reachable through SubLink
 		}
-		rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			if fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
-				return true
-			}
-			if fd.IsList() {
-				l := v.List()
-				for i := 0; i < l.Len(); i++ {
-					walk(l.Get(i).Message())
-				}
-				return true
-			}
-			walk(v.Message())
+		eachChild(m, func(_ string, c proto.Message) bool {
+			walk(c)
 			return true
 		})
 	}
-	walk(n.ProtoReflect())
+	walk(n)
 	return out
 }
 

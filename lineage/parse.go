@@ -11,7 +11,7 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"github.com/pganalyze/pg_query_go/v6/parser"
-	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/proto"
 )
 
 // Kinds of parse errors, for errors.Is.
@@ -205,11 +205,11 @@ func stmtKind(n *pg_query.Node) string {
 // validate rejects INTO, locking clauses and data-modifying CTEs anywhere in the tree.
 func (q *Query) validate(sel *pg_query.SelectStmt, top bool) error {
 	var err error
-	visit(sel.ProtoReflect(), func(m protoreflect.Message) bool {
+	walkTree(sel, func(m proto.Message) bool {
 		if err != nil {
 			return false
 		}
-		switch n := m.Interface().(type) {
+		switch n := m.(type) {
 		case *pg_query.SelectStmt:
 			if n.IntoClause != nil {
 				err = newError(ErrNotSelect, q.sql, int(n.IntoClause.GetRel().GetLocation()), "SELECT INTO creates a table; only a plain SELECT is allowed")
@@ -308,38 +308,18 @@ func (w *walker) walkSelect(sel *pg_query.SelectStmt, sc *scope) error {
 		sc = inner
 	}
 	var err error
-	m := sel.ProtoReflect()
-	rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.Name() == "with_clause" {
+	eachChild(sel, func(field string, c proto.Message) bool {
+		if field == "with_clause" {
 			return true
 		}
-		err = w.walkValue(fd, v, sc)
+		err = w.walkMessage(c, sc)
 		return err == nil
 	})
 	return err
 }
 
-func (w *walker) walkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, sc *scope) error {
-	if fd.Kind() != protoreflect.MessageKind {
-		return nil
-	}
-	if fd.IsList() {
-		l := v.List()
-		for i := 0; i < l.Len(); i++ {
-			if err := w.walkMessage(l.Get(i).Message(), sc); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if fd.IsMap() {
-		return nil
-	}
-	return w.walkMessage(v.Message(), sc)
-}
-
-func (w *walker) walkMessage(m protoreflect.Message, sc *scope) error {
-	switch n := m.Interface().(type) {
+func (w *walker) walkMessage(m proto.Message, sc *scope) error {
+	switch n := m.(type) {
 	case *pg_query.SelectStmt:
 		return w.walkSelect(n, sc)
 	case *pg_query.RangeVar:
@@ -383,8 +363,8 @@ func (w *walker) walkMessage(m protoreflect.Message, sc *scope) error {
 		}
 	}
 	var err error
-	rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		err = w.walkValue(fd, v, sc)
+	eachChild(m, func(_ string, c proto.Message) bool {
+		err = w.walkMessage(c, sc)
 		return err == nil
 	})
 	return err
@@ -418,27 +398,6 @@ func funcRef(names []*pg_query.Node) FuncRef {
 	return FuncRef{Schema: parts[len(parts)-2], Name: parts[len(parts)-1]}
 }
 
-// visit walks every message under m depth-first; fn returns false to stop descending.
-func visit(m protoreflect.Message, fn func(protoreflect.Message) bool) {
-	if !fn(m) {
-		return
-	}
-	rangeFields(m, func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
-			return true
-		}
-		if fd.IsList() {
-			l := v.List()
-			for i := 0; i < l.Len(); i++ {
-				visit(l.Get(i).Message(), fn)
-			}
-			return true
-		}
-		visit(v.Message(), fn)
-		return true
-	})
-}
-
 func sortedUnique(in []string) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -450,19 +409,4 @@ func sortedUnique(in []string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// rangeFields calls fn for each populated field of m in field-number order (protoreflect's
-// Range order is unspecified, and the walk order decides the order of Relations and Functions).
-func rangeFields(m protoreflect.Message, fn func(protoreflect.FieldDescriptor, protoreflect.Value) bool) {
-	fields := m.Descriptor().Fields()
-	for i := 0; i < fields.Len(); i++ {
-		fd := fields.Get(i)
-		if !m.Has(fd) {
-			continue
-		}
-		if !fn(fd, m.Get(fd)) {
-			return
-		}
-	}
 }
