@@ -195,8 +195,14 @@ func (p *Project) execute(ctx context.Context, tx pgx.Tx, plan *Plan) error {
 	}
 	for _, v := range plan.CreateOrder {
 		s := steps[v]
-		if err := boundary.CreateView(ctx, tx, n, v, s.body, s.Indexes); err != nil {
+		started := time.Now()
+		rows, err := boundary.CreateViewRows(ctx, tx, n, v, s.body, s.Indexes)
+		if err != nil {
 			return fmt.Errorf("create view %s (%s): %w", v, viewFile(p.cfg, v), err)
+		}
+		// The view was loaded WITH DATA: that is its first refresh, for status and freshness.
+		if err := boundary.RecordCreated(ctx, tx, n, v, started, rows); err != nil {
+			return err
 		}
 	}
 	for _, s := range plan.Steps {

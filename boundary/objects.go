@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -55,25 +56,35 @@ func asOwner(ctx context.Context, tx pgx.Tx, n Names, fn func() error) error {
 // comments are fine). It is sent with the extended protocol, which runs exactly one statement,
 // so a body cannot smuggle a second statement in.
 func CreateView(ctx context.Context, tx pgx.Tx, n Names, name, body string, indexes []Index) error {
+	_, err := CreateViewRows(ctx, tx, n, name, body, indexes)
+	return err
+}
+
+// CreateViewRows is CreateView that also returns how many rows the new view holds (from the
+// command tag: no extra scan).
+func CreateViewRows(ctx context.Context, tx pgx.Tx, n Names, name, body string, indexes []Index) (int64, error) {
 	if err := n.Validate(); err != nil {
-		return err
+		return 0, err
 	}
 	if err := ValidateName("view name", name); err != nil {
-		return err
+		return 0, err
 	}
 	body = strings.TrimSpace(body)
 	for strings.HasSuffix(body, ";") {
 		body = strings.TrimSpace(strings.TrimSuffix(body, ";"))
 	}
 	if body == "" {
-		return fmt.Errorf("view %s: SQL is empty", name)
+		return 0, fmt.Errorf("view %s: SQL is empty", name)
 	}
-	return asOwner(ctx, tx, n, func() error {
+	var rows int64
+	err := asOwner(ctx, tx, n, func() error {
 		// A newline before the body keeps a leading comment from swallowing "AS".
 		sql := "CREATE MATERIALIZED VIEW " + n.qrel(name) + " AS\n" + body + "\n"
-		if _, err := tx.Conn().PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close(); err != nil {
+		tag, err := tx.Conn().PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close()
+		if err != nil {
 			return fmt.Errorf("create materialized view %s: %w", name, err)
 		}
+		rows = tag.RowsAffected()
 		for _, ix := range indexes {
 			if err := createIndex(ctx, tx, n, name, ix); err != nil {
 				return err
@@ -81,6 +92,19 @@ func CreateView(ctx context.Context, tx pgx.Tx, n Names, name, body string, inde
 		}
 		return exec(ctx, tx, "grant SELECT on "+name, "GRANT SELECT ON "+n.qrel(name)+" TO "+n.qr())
 	})
+	return rows, err
+}
+
+// ModeReasonCreated is the mode_reason of the history row apply writes for a view it created.
+const ModeReasonCreated = "created WITH DATA by agent-mv apply"
+
+// RecordCreated writes a success row to <S>.refresh_history for a view apply just created
+// WITH DATA, so status, freshness and the dashboard know when its contents were loaded.
+func RecordCreated(ctx context.Context, tx pgx.Tx, n Names, view string, started time.Time, rows int64) error {
+	q := "INSERT INTO " + n.qrel("refresh_history") +
+		" (view_name, started_at, finished_at, status, rows_after, mode, mode_reason, called_by)" +
+		" VALUES ($1, $2, pg_catalog.clock_timestamp(), 'success', $3, 'blocking', $4, session_user)"
+	return exec(ctx, tx, "record creation of "+view, q, view, started, rows, ModeReasonCreated)
 }
 
 // CreateIndex creates one index on the managed view (as <O>), for index-only changes.
