@@ -23,6 +23,13 @@ type RuntimeConfig struct {
 	// Limits bound query_view: MaxRows is the largest limit an agent may ask for (default
 	// 1000), MaxBytes the result budget (1 MiB), StatementTimeout the server time (5 s).
 	Limits Limits
+	// Replicas are pools on read-only hot standbys of Pool's server, as the runtime role.
+	// list_views, describe_view, query_view and get_lineage read from them (round-robin,
+	// skipping any that is down) and fall back to Pool; refresh_view always uses Pool.
+	Replicas []*pgxpool.Pool
+	// VerifyReplica, when set, runs once on each replica before its first read
+	// (agentmv.OpenRuntime passes CheckRuntimeRole); a replica that fails it is never used.
+	VerifyReplica func(context.Context, *pgxpool.Pool) error
 }
 
 // metadataTables are agentmv's read-only tables in <S> that the runtime role may SELECT and
@@ -53,20 +60,21 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	cfg.Limits = cfg.Limits.withDefaults()
 	rt := &runtimeTools{cfg: cfg, refresher: &refresh.Client{DB: cfg.Pool, Schema: cfg.Schema},
 		names: boundary.Names{Schema: cfg.Schema}}
+	rs := newReplicaSet(rt)
 	reg := NewRegistry()
 	ro := []Option{ReadOnly(), OpenWorld(false), InToolset(ToolsetRuntime)}
 	err := reg.Add(
 		New(ToolListViews, "List the managed views you can query: description, column count, estimated rows, last refresh, staleness.",
-			rt.listViews, ro...),
+			routed(rs, (*runtimeTools).listViews), ro...),
 		New(ToolDescribeView, "Describe one managed view: columns and types, indexes, description, freshness and upstream sources (never its SQL).",
-			rt.describeView, ro...),
+			routed(rs, (*runtimeTools).describeView), ro...),
 		New(ToolQueryView, "Run one read-only SELECT over the managed views (JOIN, UNION, CTEs and aggregates welcome; no other relations). Returns columns, rows, row_count, truncated and the freshness of the views read.",
-			rt.queryView, append(ro, TextOnly(),
+			routed(rs, (*runtimeTools).queryView), append(ro, TextOnly(),
 				Param("limit", Description(fmt.Sprintf("Most rows to return (at most %d)", cfg.Limits.MaxRows)), Default(cfg.Limits.MaxRows)))...),
 		New(ToolRefreshView, "Refresh one managed view now. Returns status success, busy (another refresh is running) or fresh (refreshed recently enough); a failed refresh is an error and the view keeps its old data.",
 			rt.refreshView, OpenWorld(false), Destructive(false), Idempotent(), InToolset(ToolsetRuntime)),
 		New(ToolGetLineage, "Show where a managed view's data comes from and what depends on it: source tables, upstream views, downstream views and column lineage.",
-			rt.getLineage, ro...),
+			routed(rs, (*runtimeTools).getLineage), ro...),
 	)
 	if err != nil {
 		return nil, err
@@ -108,6 +116,7 @@ type ViewSummary struct {
 // ListViewsOutput is list_views' result.
 type ListViewsOutput struct {
 	Views []ViewSummary `json:"views"`
+	ReadInfo
 }
 
 const columnCountsSQL = `
@@ -193,6 +202,7 @@ type DescribeViewOutput struct {
 	Sources           []string           `json:"sources"`
 	DependsOn         []string           `json:"depends_on"`
 	Freshness         refresh.ViewStatus `json:"freshness"`
+	ReadInfo
 }
 
 const describeColumnsSQL = `
@@ -298,6 +308,7 @@ type ViewFreshness struct {
 type QueryOutput struct {
 	Result
 	Freshness []ViewFreshness `json:"freshness"`
+	ReadInfo
 }
 
 func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutput, error) {
@@ -388,6 +399,7 @@ type LineageOutput struct {
 	DependsOn    []string        `json:"depends_on"`     // upstream managed views
 	DependedOnBy []string        `json:"depended_on_by"` // downstream managed views
 	Columns      []ColumnLineage `json:"columns"`
+	ReadInfo
 }
 
 func (rt *runtimeTools) getLineage(ctx context.Context, in NameInput) (LineageOutput, error) {
