@@ -389,3 +389,22 @@ func equalMaps(a, b map[string]uint32) bool {
 	}
 	return true
 }
+
+// TestStatusAfterApply: a freshly created view counts as refreshed (its data was loaded WITH
+// DATA by apply), so it is not stale and status says when and how many rows.
+func TestStatusAfterApply(t *testing.T) {
+	pr := demoProject(t)
+	pr.apply()
+	st, err := pr.open().Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range st {
+		if v.LastStatus != "success" || v.LastSuccessAt == nil || v.Stale || v.LastRowsAfter == nil || !v.Populated {
+			t.Errorf("%s after apply: %+v", v.Name, v)
+		}
+		if v.Name == "customer_rollup" && *v.LastRowsAfter != 3 {
+			t.Errorf("customer_rollup rows_after = %d, want 3", *v.LastRowsAfter)
+		}
+	}
+}
