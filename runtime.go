@@ -3,7 +3,9 @@ package agentmv
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentmv/agentmv/tools"
@@ -20,13 +22,26 @@ type RuntimeOptions struct {
 	// SkipRoleCheck skips the startup proof that the role can read only managed views and
 	// write nothing (tools.CheckRuntimeRole). Leave it false in production.
 	SkipRoleCheck bool
+	// ReplicaURLs are the runtime role's DSNs on read-only hot standbys of the primary
+	// (Settings.RuntimeReplicaURLs, AGENT_MV_RUNTIME_REPLICA_URL). list_views, describe_view,
+	// query_view and get_lineage read from them, round-robin, and report which server answered
+	// and the replica's replay lag (tools.ReadInfo); refresh_view always runs on the primary.
+	// When no replica answers, reads fall back to the primary with a note.
+	ReplicaURLs []string
+	// Pooler says the DSNs point at a transaction-pooling PgBouncer (or another pooler that
+	// does not carry named prepared statements across transactions). The pools then send
+	// unnamed statements (pgx QueryExecModeExec) unless the DSN chose a mode with
+	// default_query_exec_mode. Every runtime tool keeps its settings transaction-local, so
+	// nothing else is needed.
+	Pooler bool
 }
 
 // Runtime is what an agent-facing host needs: one pool on the runtime role and the runtime
 // tools. It never holds the admin DSN. Close releases the pool.
 type Runtime struct {
-	pool  *pgxpool.Pool
-	tools *tools.Registry
+	pool     *pgxpool.Pool
+	replicas []*pgxpool.Pool
+	tools    *tools.Registry
 }
 
 // OpenRuntime connects to runtimeURL (the runtime role's DSN, AGENT_MV_RUNTIME_URL), proves
@@ -48,16 +63,70 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 8
 	}
-	pool, err := openPool(ctx, runtimeURL, EnvRuntimeURL, opts.MaxConns)
+	pool, err := openRuntimePool(ctx, runtimeURL, EnvRuntimeURL, opts.MaxConns, opts.Pooler)
 	if err != nil {
 		return nil, err
 	}
-	reg, err := runtimeTools(ctx, pool, opts.Schema, opts.Limits, !opts.SkipRoleCheck)
-	if err != nil {
-		pool.Close()
+	rt := &Runtime{pool: pool}
+	if !opts.SkipRoleCheck {
+		if err := tools.CheckRuntimeRole(ctx, pool, opts.Schema); err != nil {
+			rt.Close()
+			return nil, err
+		}
+	}
+	for i, dsn := range opts.ReplicaURLs {
+		rp, err := openRuntimePool(ctx, dsn, fmt.Sprintf("%s (replica %d)", EnvRuntimeReplicaURL, i+1), opts.MaxConns, opts.Pooler)
+		if err != nil {
+			rt.Close()
+			return nil, err
+		}
+		rt.replicas = append(rt.replicas, rp)
+		if opts.SkipRoleCheck {
+			continue
+		}
+		// A replica that is down now is checked before its first read instead; a replica whose
+		// role is unsafe stops the start-up like an unsafe primary role.
+		if err := tools.CheckRuntimeRole(ctx, rp, opts.Schema); err != nil && tools.ErrorTypeOf(err) != tools.ErrUnavailable {
+			rt.Close()
+			return nil, fmt.Errorf("replica %d (%s): %w", i+1, RedactDSN(dsn), err)
+		}
+	}
+	cfg := tools.RuntimeConfig{Pool: pool, Schema: opts.Schema, Limits: opts.Limits, Replicas: rt.replicas}
+	if !opts.SkipRoleCheck {
+		cfg.VerifyReplica = func(ctx context.Context, p *pgxpool.Pool) error {
+			return tools.CheckRuntimeRole(ctx, p, opts.Schema)
+		}
+	}
+	if rt.tools, err = tools.RuntimeTools(cfg); err != nil {
+		rt.Close()
 		return nil, err
 	}
-	return &Runtime{pool: pool, tools: reg}, nil
+	return rt, nil
+}
+
+// openRuntimePool opens a pool like openPool; behind a transaction pooler it sends unnamed
+// statements (pgx's default caches named prepared statements per connection, which a
+// transaction-pooling PgBouncer before 1.21 hands to other server connections).
+func openRuntimePool(ctx context.Context, dsn, name string, maxConns int32, pooler bool) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors may quote the DSN, password included: say what is wrong without it.
+		return nil, fmt.Errorf("%s is not a valid connection string (%s); check its syntax: postgres://user:password@host:port/dbname", name, RedactDSN(dsn))
+	}
+	cfg.MaxConns = maxConns
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = "agentmv"
+	if pooler && cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect with %s (%s): %w", name, RedactDSN(dsn), err)
+	}
+	return pool, nil
 }
 
 func runtimeTools(ctx context.Context, pool *pgxpool.Pool, schema string, limits tools.Limits, check bool) (*tools.Registry, error) {
@@ -76,11 +145,20 @@ func (r *Runtime) Tools() *tools.Registry { return r.tools }
 // Pool is the runtime role's pool, for hosts that want to share it.
 func (r *Runtime) Pool() *pgxpool.Pool { return r.pool }
 
-// Close releases the pool.
-func (r *Runtime) Close() { r.pool.Close() }
+// Replicas are the pools on the replicas (ReplicaURLs), in order.
+func (r *Runtime) Replicas() []*pgxpool.Pool { return r.replicas }
+
+// Close releases the pools.
+func (r *Runtime) Close() {
+	r.pool.Close()
+	for _, p := range r.replicas {
+		p.Close()
+	}
+}
 
 // RuntimeTools returns the runtime tools on the project's runtime pool (AGENT_MV_RUNTIME_URL),
-// after proving the role is a safe runtime role (tools.CheckRuntimeRole).
+// after proving the role is a safe runtime role (tools.CheckRuntimeRole). It reads from the
+// primary only; to read from Settings.RuntimeReplicaURLs use OpenRuntime with ReplicaURLs.
 func (p *Project) RuntimeTools(ctx context.Context) (*tools.Registry, error) {
 	pool, err := p.RuntimePool(ctx)
 	if err != nil {
