@@ -198,6 +198,8 @@ func stmtKind(n *pg_query.Node) string {
 		return "SET"
 	case "CopyStmt":
 		return "COPY"
+	case "CreateTableAsStmt":
+		return "CREATE TABLE AS"
 	}
 	return "a " + strings.TrimSuffix(name, "Stmt") + " statement"
 }
