@@ -14,12 +14,7 @@ func newPlanCmd(o *rootOptions) *cobra.Command {
 		Use:   "plan",
 		Short: "Show what apply would change (create, rebuild, reindex, drop), without changing anything",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := o.openProject(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
+		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, _ []string) error {
 			plan, err := p.Plan(cmd.Context())
 			if err != nil {
 				return err
@@ -32,7 +27,7 @@ func newPlanCmd(o *rootOptions) *cobra.Command {
 				return &agentmv.BlockedError{Blockers: plan.Blockers}
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -42,12 +37,7 @@ func newApplyCmd(o *rootOptions) *cobra.Command {
 		Use:   "apply",
 		Short: "Diff materialize.yaml against the database; create/update/drop MVs in one transaction",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := o.openProject(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
+		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, _ []string) error {
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
 			opts := agentmv.ApplyOptions{DryRun: dryRun, RotatePassword: rotate}
@@ -103,7 +93,7 @@ func newApplyCmd(o *rootOptions) *cobra.Command {
 				len(res.Plan.CreateOrder), len(res.Plan.Drops()), res.Elapsed.Round(1e6))
 			fmt.Fprintln(out, "Next: `agent-mv doctor` to prove the access boundary, then `agent-mv refresh-all`.")
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "apply without asking (required without a terminal)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "run every statement in a transaction that is rolled back")

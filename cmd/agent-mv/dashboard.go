@@ -23,18 +23,13 @@ func newDashboardCmd(o *rootOptions) *cobra.Command {
 		Use:   "build",
 		Short: "Build a static dashboard.html from runtime DB state",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := o.openProject(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
+		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, _ []string) error {
 			if err := writeDashboard(cmd.Context(), p, out); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "✓ wrote %s\n", out)
 			return nil
-		},
+		}),
 	}
 	build.Flags().StringVar(&out, "out", "dashboard.html", "Output HTML path")
 	cmd.AddCommand(build)

@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/agentmv/agentmv"
 )
 
 func newDiscoverCmd(o *rootOptions) *cobra.Command {
@@ -18,12 +20,7 @@ relations with row estimates and keys, plus candidate rollup views along foreign
 changes nothing. To choose views with an agent, wire up the setup MCP server
 (agent-mv mcp setup) and run the setup-database skill.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := o.openProject(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
+		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, _ []string) error {
 			d, err := p.Discover(cmd.Context())
 			if err != nil {
 				return err
@@ -61,6 +58,6 @@ changes nothing. To choose views with an agent, wire up the setup MCP server
 			}
 			fmt.Fprintln(out, "\nNext: ask your agent to run the setup-database skill (agent-mv mcp setup), or add views to materialize.yaml and run `agent-mv plan`.")
 			return nil
-		},
+		}),
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/agentmv/agentmv"
 )
 
 func newDoctorCmd(o *rootOptions) *cobra.Command {
@@ -12,12 +14,7 @@ func newDoctorCmd(o *rootOptions) *cobra.Command {
 		Use:   "doctor",
 		Short: "Verify roles, schema, and the access boundary",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := o.openProject(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
+		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, _ []string) error {
 			rep, err := p.Doctor(cmd.Context())
 			if err != nil {
 				return err
@@ -33,6 +30,6 @@ func newDoctorCmd(o *rootOptions) *cobra.Command {
 				return errors.New("doctor found problems (✗ above); fix them and re-run `agent-mv doctor`")
 			}
 			return nil
-		},
+		}),
 	}
 }

@@ -15,12 +15,7 @@ func newDropCmd(o *rootOptions) *cobra.Command {
 		Use:   "drop NAME",
 		Short: "Drop a view (and the managed views built on it) from the database, then from materialize.yaml",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := o.openProject(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
+		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, args []string) error {
 			ctx := cmd.Context()
 			plan, err := p.PlanDrop(ctx, args[0])
 			if err != nil {
@@ -49,7 +44,7 @@ func newDropCmd(o *rootOptions) *cobra.Command {
 			}
 			fmt.Fprintln(out, "The SQL files are left in materialize/; delete them if you no longer need them.")
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "drop without asking (required without a terminal)")
 	return cmd

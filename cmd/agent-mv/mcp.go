@@ -51,18 +51,13 @@ token read from the environment variable named by --token-env).`,
 		Use:   "setup",
 		Short: "Serve the onboarding tools (list_schemas … finalize_config) on DATABASE_URL",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := o.openProject(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
+		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, _ []string) error {
 			reg, err := p.SetupTools(cmd.Context())
 			if err != nil {
 				return err
 			}
 			return serveMCP(cmd, tools.NewServer(tools.SetupServerName, versionString(), reg), httpAddr, tokenEnv)
-		},
+		}),
 	}
 	cmd.AddCommand(runtimeCmd, setupCmd)
 	return cmd

@@ -46,3 +46,16 @@ func confirm(cmd *cobra.Command, question string) (bool, error) {
 	}
 	return false, nil
 }
+
+// withProject adapts a verb that needs the project: it opens it (materialize.yaml and the
+// settings) and closes its pools when the verb returns.
+func (o *rootOptions) withProject(run func(cmd *cobra.Command, p *agentmv.Project, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		p, err := o.openProject(cmd)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		return run(cmd, p, args)
+	}
+}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentmv/agentmv"
+
 	"github.com/agentmv/agentmv/refresh"
 )
 
@@ -16,12 +18,7 @@ func newRefreshCmd(o *rootOptions) *cobra.Command {
 		Use:   "refresh NAME",
 		Short: "Refresh a single view via the runtime SECURITY DEFINER function",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := o.openProject(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
+		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, args []string) error {
 			res, err := p.Refresh(cmd.Context(), args[0])
 			if o.json {
 				if perr := printJSON(cmd, res); perr != nil {
@@ -34,7 +31,7 @@ func newRefreshCmd(o *rootOptions) *cobra.Command {
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), describeResult(res))
 			return nil
-		},
+		}),
 	}
 }
 
@@ -66,12 +63,7 @@ func newRefreshAllCmd(o *rootOptions) *cobra.Command {
 once all its upstream views succeeded in this run; descendants of a failed view are skipped
 with the cause; unrelated branches go on. Exits non-zero if anything failed or was skipped.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := o.openProject(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
+		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, _ []string) error {
 			if selectOne != "" {
 				opts.Select = []string{selectOne}
 			}
@@ -103,7 +95,7 @@ with the cause; unrelated branches go on. Exits non-zero if anything failed or w
 			fmt.Fprintf(out, "refresh-all: %d succeeded, %d failed, %d skipped, %d busy, %d fresh in %s (parallel %d)\n",
 				sum.Succeeded, sum.Failed, sum.Skipped, sum.Busy, sum.Fresh, sum.Elapsed.Round(time.Millisecond), sum.Parallel)
 			return err
-		},
+		}),
 	}
 	cmd.Flags().IntVar(&opts.Parallel, "parallel", 0, "refreshes at once (default: independent branches, up to 4)")
 	cmd.Flags().StringVar(&selectOne, "select", "", "refresh only this view")

@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentmv/agentmv"
+
 	"github.com/agentmv/agentmv/refresh"
 )
 
@@ -16,12 +18,7 @@ func newStatusCmd(o *rootOptions) *cobra.Command {
 		Use:   "status",
 		Short: "Show a status table for all materialized views (last refresh, freshness, running now)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := o.openProject(cmd)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
+		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, _ []string) error {
 			st, err := p.Status(cmd.Context())
 			if err != nil {
 				return err
@@ -31,7 +28,7 @@ func newStatusCmd(o *rootOptions) *cobra.Command {
 			}
 			writeStatus(cmd, st, time.Now())
 			return nil
-		},
+		}),
 	}
 }
 
