@@ -144,7 +144,8 @@ type ColumnEdge struct {
 	SourceColumn   string `json:"source_column"`
 }
 
-// Analysis is everything apply needs to know about one view body.
+// Analysis is everything apply needs to know about one view body: its canonical hash and
+// text, and its table, view and column lineage.
 type Analysis struct {
 	Hash     string
 	Deparsed string
@@ -156,7 +157,12 @@ type Analysis struct {
 	TableFunctions []string
 	// OutputColumns are the view's columns in order.
 	OutputColumns []string
-	// Columns is the column lineage, sorted.
+	// Columns is the column lineage, sorted: each output column derives from every column its
+	// expression reads (function and aggregate arguments, CASE, window clauses, scalar
+	// subqueries' outputs), followed through CTEs, derived tables, set operations and joins to
+	// the relations in FROM; columns read only by WHERE/ON/GROUP BY/HAVING do not count. A `*`
+	// over a relation whose columns are unknown (no Resolver) yields view column "*" from
+	// source column "*". Constants have no rows.
 	Columns []ColumnEdge
 }
 
@@ -167,7 +173,18 @@ var ErrNotManaged = errors.New("not a managed view")
 // ErrUnknownRelation is wrapped when a relation does not exist.
 var ErrUnknownRelation = errors.New("relation does not exist")
 
-// Analyze parses a view body and resolves its lineage.
+// Analyze parses a view body and resolves its lineage. Name rules, in order:
+//   - <TargetSchema>.x must be a managed view (else ErrNotManaged): a view dependency;
+//   - an unqualified name that Managed accepts is that managed view (apply creates views with
+//     <TargetSchema> first in search_path, in dependency order), whatever else exists;
+//   - any other name goes to Resolver (one call for the whole view): not found is
+//     ErrUnknownRelation, found in TargetSchema but not managed is ErrNotManaged, otherwise a
+//     base table with its resolved schema and relkind;
+//   - without a Resolver, qualified names are taken as written and unqualified ones get
+//     DefaultSchema (Sources uses "public", as the seed did).
+//
+// CTE references are never relations (scoped per WITH), table functions are reported in
+// TableFunctions, and column lineage follows the rules in columns.go (value lineage).
 func Analyze(ctx context.Context, sql string, opts Options) (*Analysis, error) {
 	q, err := Parse(sql)
 	if err != nil {
