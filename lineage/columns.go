@@ -344,9 +344,12 @@ func (a *colAnalyzer) functionItem(rf *pg_query.RangeFunction, sc *cteScope, lv 
 		}
 		names = append(names, cd.GetColumnDef().GetColname())
 	}
+	if rf.Ordinality {
+		names = append(names, "ordinality")
+	}
 	if rf.Alias != nil {
 		it.refname = rf.Alias.Aliasname
-		if len(rf.Functions) == 1 && !known && len(rf.Alias.Colnames) == 0 && len(names) == 1 {
+		if len(rf.Functions) == 1 && !known && len(rf.Alias.Colnames) == 0 && len(names) >= 1 {
 			names[0] = rf.Alias.Aliasname // a scalar function's column takes the alias
 		}
 		for i, c := range rf.Alias.Colnames {
@@ -360,11 +363,12 @@ func (a *colAnalyzer) functionItem(rf *pg_query.RangeFunction, sc *cteScope, lv 
 	} else if len(names) > 0 && len(rf.Functions) == 1 {
 		it.refname = names[0]
 	}
-	for _, nm := range names {
-		it.cols = append(it.cols, outCol{name: nm, sources: src})
-	}
-	if rf.Ordinality {
-		it.cols = append(it.cols, outCol{name: "ordinality"})
+	for i, nm := range names {
+		var s []srcCol
+		if !rf.Ordinality || i < len(names)-1 {
+			s = src
+		}
+		it.cols = append(it.cols, outCol{name: nm, sources: s})
 	}
 	if !known {
 		it.open, it.openSrc = true, src // may return a composite with other column names

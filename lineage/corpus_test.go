@@ -33,7 +33,7 @@ var catalog = lineage.StaticResolver{
 	Relations: map[string]lineage.Resolved{
 		"public.users":              rel("r", "id", "name", "email", "created_at"),
 		"public.orders":             rel("p", "id", "user_id", "total", "amount", "status", "created_at"),
-		"public.accounts":           rel("r", "id", "user_id", "balance"),
+		"public.accounts":           rel("r", "id", "user_id", "balance", "owner"),
 		"public.events":             rel("r", "id", "user_id", "kind", "payload", "at"),
 		"public.products":           rel("r", "id", "name", "price"),
 		"public.order_items":        rel("r", "order_id", "product_id", "qty", "price"),

@@ -28,7 +28,7 @@ CREATE TABLE public.users (id int PRIMARY KEY, name text, email text, created_at
 CREATE TABLE public.orders (id int, user_id int, total numeric, amount numeric, status text, created_at timestamptz)
   PARTITION BY RANGE (created_at);
 CREATE TABLE public.orders_2024 PARTITION OF public.orders FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
-CREATE TABLE public.accounts (id int, user_id int, balance numeric);
+CREATE TABLE public.accounts (id int, user_id int, balance numeric, owner text);
 CREATE TABLE public.events (id int, user_id int, kind text, payload jsonb, at timestamptz);
 CREATE TABLE public.products (id int, name text, price numeric);
 CREATE TABLE public.order_items (order_id int, product_id int, qty int, price numeric);
@@ -64,6 +64,8 @@ var pgCases = []string{
 	"other_schema_same_name", "resolve_relkinds", "resolve_unqualified_search_path", "plain_view_source",
 	"matview_source", "view_on_view_join", "view_unqualified", "view_cte_over_view", "expr_whole_row",
 	"expr_qualified_star", "agg_window", "agg_filter", "expr_names", "no_relations",
+	"tablefunc_with_ordinality_star", "setop_union", "seed_cte_named_like_table", "join_natural_left",
+	"window_functions", "tablefunc_json_to_recordset", "subquery_derived_column_aliases", "cte_recursive_self_named_table",
 }
 
 const searchPath = "agent_mv, public, sales"

@@ -1,0 +1,1 @@
+SELECT * FROM unnest(ARRAY[10, 20]) WITH ORDINALITY AS t(x, ord)
