@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -133,7 +134,7 @@ func routed[In, Out any, PO readOutput[Out]](rs *replicaSet, h func(*runtimeTool
 			out, err := h(r.tools, ctx, in)
 			if err != nil && ctx.Err() == nil && replicaFailure(err) {
 				skipped = append(skipped, fmt.Sprintf("replica %s failed the read (%s)", r.server, AsToolError(err).ErrorType))
-				if AsToolError(err).ErrorType == ErrUnavailable {
+				if replicaDown(err) {
 					r.markDown()
 				}
 				continue
@@ -153,14 +154,20 @@ func routed[In, Out any, PO readOutput[Out]](rs *replicaSet, h func(*runtimeTool
 }
 
 // replicaFailure reports whether err is the replica's fault rather than the request's: it
-// cannot be reached, is shutting down, or canceled the read because of a conflict with
-// recovery (SQLSTATE 40001 on a standby).
+// is down (replicaDown), or canceled the read because of a conflict with recovery (SQLSTATE
+// 40001 on a standby: replay needed a lock or row versions the read was using).
 func replicaFailure(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "40001" {
 		return true
 	}
-	return AsToolError(err).ErrorType == ErrUnavailable
+	return replicaDown(err)
+}
+
+// replicaDown reports whether the replica cannot serve reads now: it cannot be reached, is
+// shutting down or starting up, or the connection broke mid-read.
+func replicaDown(err error) bool {
+	return AsToolError(err).ErrorType == ErrUnavailable || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // probe checks the replica before a read and measures its lag. An error says why the replica
