@@ -216,7 +216,7 @@ func (q *Query) validate(sel *pg_query.SelectStmt, top bool) error {
 			if n.IntoClause != nil {
 				err = newError(ErrNotSelect, q.sql, int(n.IntoClause.GetRel().GetLocation()), "SELECT INTO creates a table; only a plain SELECT is allowed")
 			} else if len(n.LockingClause) > 0 {
-				err = &Error{Kind: ErrNotSelect, Message: "a locking clause (FOR UPDATE/SHARE) is not allowed: the query must be read-only"}
+				err = newError(ErrNotSelect, q.sql, lockingOffset(q.sql), "a locking clause (FOR UPDATE/SHARE) is not allowed: the query must be read-only")
 			}
 		case *pg_query.CommonTableExpr:
 			if n.Ctequery.GetSelectStmt() == nil {
@@ -411,4 +411,25 @@ func sortedUnique(in []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// lockingOffset finds the byte offset of the first locking clause (FOR UPDATE, FOR NO KEY
+// UPDATE, FOR SHARE, FOR KEY SHARE) with pg_query's scanner; the parse tree has no location
+// for it. -1 when not found.
+func lockingOffset(sql string) int {
+	res, err := pg_query.Scan(sql)
+	if err != nil {
+		return -1
+	}
+	toks := res.GetTokens()
+	for i := 0; i+1 < len(toks); i++ {
+		if toks[i].Token != pg_query.Token_FOR {
+			continue
+		}
+		switch toks[i+1].Token {
+		case pg_query.Token_UPDATE, pg_query.Token_SHARE, pg_query.Token_NO, pg_query.Token_KEY:
+			return int(toks[i].Start)
+		}
+	}
+	return -1
 }
