@@ -30,7 +30,7 @@ type ownCluster struct {
 
 const ownRuntimeRole = "agent_mv_runtime"
 
-func startOwnCluster(t *testing.T) *ownCluster {
+func startOwnCluster(t testing.TB) *ownCluster {
 	t.Helper()
 	ctx := context.Background()
 	primary, err := pglocal.Start(ctx, pglocal.Options{})
@@ -72,7 +72,7 @@ func startOwnCluster(t *testing.T) *ownCluster {
 }
 
 // addCustomer inserts one more customer with one paid order on the primary.
-func (oc *ownCluster) addCustomer(t *testing.T, email string) {
+func (oc *ownCluster) addCustomer(t testing.TB, email string) {
 	t.Helper()
 	_, err := oc.admin.Exec(context.Background(), `WITH u AS (INSERT INTO users (email, created_at) VALUES ($1, '2025-12-28') RETURNING id),
 	o AS (INSERT INTO orders (user_id, created_at) SELECT id, '2025-12-28' FROM u RETURNING id)
@@ -83,7 +83,7 @@ func (oc *ownCluster) addCustomer(t *testing.T, email string) {
 }
 
 // callTool calls a tool through the registry and decodes its JSON result into T.
-func callTool[T any](t *testing.T, reg *tools.Registry, name string, args any) T {
+func callTool[T any](t testing.TB, reg *tools.Registry, name string, args any) T {
 	t.Helper()
 	res := reg.Call(context.Background(), name, mustJSON(t, args))
 	body := res.Content[0].(*mcp.TextContent).Text
@@ -97,7 +97,7 @@ func callTool[T any](t *testing.T, reg *tools.Registry, name string, args any) T
 	return v
 }
 
-func mustJSON(t *testing.T, v any) json.RawMessage {
+func mustJSON(t testing.TB, v any) json.RawMessage {
 	t.Helper()
 	if v == nil {
 		return json.RawMessage(`{}`)
@@ -304,4 +304,42 @@ func TestRuntimeReplicaRoleChecked(t *testing.T) {
 	if strings.Contains(err.Error(), replica.Password) {
 		t.Errorf("error leaks the replica password: %v", err)
 	}
+}
+
+// BenchmarkQueryViewOnReplica measures query_view routed to a replica (one probe query plus
+// the read) against the same call on a runtime without replicas, in the same run.
+func BenchmarkQueryViewOnReplica(b *testing.B) {
+	ctx := context.Background()
+	oc := startOwnCluster(b)
+	replica, err := oc.primary.StartReplica(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer replica.Close()
+	open := func(replicas ...string) *tools.Registry {
+		rt, err := agentmv.OpenRuntime(ctx, oc.runtimeURL, agentmv.RuntimeOptions{ReplicaURLs: replicas})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(rt.Close)
+		return rt.Tools()
+	}
+	routed, direct := open(replica.URLFor(ownRuntimeRole, runtimePassword, "postgres")), open()
+	args := mustJSON(b, query{"SELECT customer_id, email FROM customer_rollup WHERE customer_id = 1"})
+	run := func(reg *tools.Registry, n int) time.Duration {
+		start := time.Now()
+		for range n {
+			if res := reg.Call(ctx, tools.ToolQueryView, args); res.IsError {
+				b.Fatal(res.Content[0].(*mcp.TextContent).Text)
+			}
+		}
+		return time.Since(start)
+	}
+	run(routed, 20)
+	run(direct, 20)
+	b.ResetTimer()
+	onReplica := run(routed, b.N)
+	b.StopTimer()
+	onPrimary := run(direct, b.N)
+	b.ReportMetric(float64(onReplica)/float64(onPrimary), "ratio_vs_primary")
 }
