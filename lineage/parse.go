@@ -21,6 +21,7 @@ var (
 	ErrMultipleStatements = errors.New("more than one statement")
 	ErrNotSelect          = errors.New("not a plain SELECT")
 	ErrCatalogName        = errors.New("three-part name")
+	ErrDeparse            = errors.New("cannot deparse faithfully")
 )
 
 // Error is a parse or validation error with the position in the SQL text when known.
@@ -109,13 +110,14 @@ func (f FuncRef) String() string {
 
 // Query is one validated plain SELECT.
 type Query struct {
-	sql       string
-	tree      *pg_query.ParseResult
-	stmt      *pg_query.SelectStmt
-	relations []Relation
-	functions []FuncRef
-	tableFns  []FuncRef
-	deparsed  string
+	sql        string
+	tree       *pg_query.ParseResult
+	stmt       *pg_query.SelectStmt
+	relations  []Relation
+	functions  []FuncRef
+	tableFns   []FuncRef
+	deparsed   string
+	deparseErr error
 }
 
 // Parse parses sql and checks that it is exactly one plain SELECT: no SELECT INTO, no
@@ -242,14 +244,28 @@ func (q *Query) Functions() []FuncRef { return append([]FuncRef(nil), q.function
 func (q *Query) TableFunctions() []FuncRef { return append([]FuncRef(nil), q.tableFns...) }
 
 // Deparse returns the canonical SQL text of the parse tree (no comments, normalised
-// formatting). It is the text agentmv executes, never the raw input.
+// formatting). It is the text agentmv executes, never the raw input, so it is verified: the
+// text must parse again to a tree that deparses to the same text. pg_query's deparser has
+// rare bugs (e.g. it drops the parentheses a PASSING expression of XMLTABLE needs); those
+// queries fail with ErrDeparse instead of running something other than what was checked.
 func (q *Query) Deparse() (string, error) {
-	if q.deparsed != "" {
-		return q.deparsed, nil
+	if q.deparsed != "" || q.deparseErr != nil {
+		return q.deparsed, q.deparseErr
 	}
 	s, err := pg_query.Deparse(q.tree)
+	if err == nil {
+		var again *pg_query.ParseResult
+		if again, err = pg_query.Parse(s); err == nil {
+			var s2 string
+			if s2, err = pg_query.Deparse(again); err == nil && s2 != s {
+				err = fmt.Errorf("the canonical text is not stable: %q becomes %q", s, s2)
+			}
+		}
+	}
 	if err != nil {
-		return "", fmt.Errorf("deparse: %w", err)
+		q.deparseErr = &Error{Kind: ErrDeparse, Err: err,
+			Message: "pg_query cannot print this query back faithfully (" + err.Error() + "): rewrite the construct it names, e.g. add or remove parentheses"}
+		return "", q.deparseErr
 	}
 	q.deparsed = s
 	return s, nil
@@ -260,7 +276,9 @@ func (q *Query) Deparse() (string, error) {
 func (q *Query) Hash() string {
 	s, err := q.Deparse()
 	if err != nil {
-		s = q.tree.String()
+		// No faithful text (ErrDeparse): hash the tree itself, positions included.
+		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(q.tree)
+		s = "tree:" + string(b)
 	}
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
