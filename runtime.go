@@ -45,7 +45,10 @@ type Runtime struct {
 }
 
 // OpenRuntime connects to runtimeURL (the runtime role's DSN, AGENT_MV_RUNTIME_URL), proves
-// the role is a safe runtime role (unless opts.SkipRoleCheck) and builds the runtime tools:
+// the role is a safe runtime role (unless opts.SkipRoleCheck) and builds the runtime tools.
+// With opts.ReplicaURLs the read tools read from those standbys (each role-checked too: a
+// replica that is down at start is checked before its first read instead); with opts.Pooler
+// the pools work through a transaction-pooling PgBouncer:
 //
 //	rt, err := agentmv.OpenRuntime(ctx, os.Getenv("AGENT_MV_RUNTIME_URL"), agentmv.RuntimeOptions{})
 //	...
