@@ -39,7 +39,12 @@ func run(ctx context.Context) error {
 	if url == "" {
 		return errors.New("AGENT_MV_RUNTIME_URL is required for runtime-mcp")
 	}
-	rt, err := agentmv.OpenRuntime(ctx, url, agentmv.RuntimeOptions{Schema: os.Getenv(agentmv.EnvTargetSchema)})
+	// The replica list and the rest resolve the same way as everywhere (env wins over .env).
+	s, err := agentmv.ResolveSettings(agentmv.Settings{RuntimeURL: url}, nil, "", nil)
+	if err != nil {
+		return err
+	}
+	rt, err := agentmv.OpenRuntime(ctx, url, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs})
 	if err != nil {
 		return err
 	}

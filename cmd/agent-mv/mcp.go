@@ -19,6 +19,7 @@ import (
 // streamable HTTP (--http ADDR).
 func newMcpCmd(o *rootOptions) *cobra.Command {
 	var httpAddr, tokenEnv string
+	var pooler bool
 	cmd := &cobra.Command{
 		Use:   "mcp",
 		Short: "Serve the MCP tools: runtime (view-only, every day) or setup (privileged, once)",
@@ -28,6 +29,9 @@ token read from the environment variable named by --token-env).`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&httpAddr, "http", "", "serve streamable HTTP on ADDR (e.g. 127.0.0.1:8765) instead of stdio")
+	runtimeFlags := func(c *cobra.Command) {
+		c.Flags().BoolVar(&pooler, "pooler", false, "AGENT_MV_RUNTIME_URL goes through a transaction-pooling PgBouncer: use unnamed statements")
+	}
 	pf.StringVar(&tokenEnv, "token-env", "", "name of the environment variable holding the bearer token clients must send (required off loopback)")
 
 	runtimeCmd := &cobra.Command{
@@ -39,7 +43,7 @@ token read from the environment variable named by --token-env).`,
 			if err != nil {
 				return err
 			}
-			rt, err := agentmv.OpenRuntime(cmd.Context(), s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema})
+			rt, err := agentmv.OpenRuntime(cmd.Context(), s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Pooler: pooler})
 			if err != nil {
 				return err
 			}
@@ -59,6 +63,7 @@ token read from the environment variable named by --token-env).`,
 			return serveMCP(cmd, tools.NewServer(tools.SetupServerName, versionString(), reg), httpAddr, tokenEnv)
 		}),
 	}
+	runtimeFlags(runtimeCmd)
 	cmd.AddCommand(runtimeCmd, setupCmd)
 	return cmd
 }
