@@ -183,6 +183,7 @@ func TestBadInput(t *testing.T) {
 		pr.write("materialize/b.sql", badB)
 	}
 	seen := map[string]bool{}
+	parent := t
 	for _, tc := range badCases {
 		if seen[tc.name] {
 			t.Fatalf("duplicate case %s", tc.name)
@@ -190,7 +191,7 @@ func TestBadInput(t *testing.T) {
 		seen[tc.name] = true
 		t.Run(tc.name, func(t *testing.T) {
 			pr.t = t
-			defer func() { pr.t = t }()
+			defer func() { pr.t = parent }()
 			restore()
 			tc.edit(pr)
 			yamlBefore := pr.read("materialize.yaml")

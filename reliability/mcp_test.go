@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -165,7 +164,7 @@ func (r toolResult) String() string {
 	return "ok: " + r.text
 }
 
-// requireCI fails under CI=true and skips otherwise.
+// skipUnlessCI fails the test under CI=true (CI must run everything) and skips it otherwise.
 func skipUnlessCI(t *testing.T, why string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
@@ -173,5 +172,3 @@ func skipUnlessCI(t *testing.T, why string) {
 	}
 	t.Skip(why)
 }
-
-var _ = fmt.Sprint
