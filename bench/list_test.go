@@ -25,9 +25,8 @@ func buildListFixture(tb testing.TB, rows int) *listFixture {
 	p := newProject(tb, eventsSQL(rows))
 	views := make([]view, listViewCount)
 	for i := range views {
-		views[i] = view{name: fmt.Sprintf("copy_%02d", i), unique: []string{"id"},
-			comment: fmt.Sprintf("Copy %d of the events.", i),
-			sql:     fmt.Sprintf("SELECT id, grp, day, amount + %d AS amount FROM public.events", i)}
+		views[i] = view{name: fmt.Sprintf("copy_%02d", i), comment: fmt.Sprintf("Copy %d of the events.", i),
+			sql: fmt.Sprintf("SELECT id, grp, amount, %d AS copy FROM public.events", i)}
 	}
 	p.writeConfig(tb, views)
 	p.apply(tb)
