@@ -3,6 +3,7 @@ package agentmv
 import (
 	"errors"
 	"fmt"
+	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"io"
 	"io/fs"
 	"os"
@@ -27,6 +28,9 @@ const MaxIdentifierBytes = 63
 
 // MaxSQLFileBytes bounds the size of one view's SQL file.
 const MaxSQLFileBytes = 1 << 20
+
+// MaxConfigFileBytes bounds the size of materialize.yaml (thousands of views fit easily).
+const MaxConfigFileBytes = 4 << 20
 
 // identPattern is the only accepted shape for names that become Postgres identifiers or file
 // names: lower case, so Postgres never folds them and quoting never changes their meaning.
@@ -182,7 +186,32 @@ func validateViewName(name string) error {
 	if slices.Contains(reservedObjectNames, name) {
 		return fmt.Errorf("view name %q is reserved: agentmv keeps its own table of that name in the target schema", name)
 	}
+	if isReservedKeyword(name) {
+		return fmt.Errorf("view name %q is an SQL reserved word: agents would have to quote it in every query; choose another name", name)
+	}
 	return nil
+}
+
+// isReservedKeyword asks Postgres' own scanner whether name is a reserved keyword (one that
+// cannot be used as an unquoted table name).
+func isReservedKeyword(name string) bool {
+	res, err := pg_query.Scan(name)
+	if err != nil || len(res.Tokens) != 1 {
+		return false
+	}
+	k := res.Tokens[0].KeywordKind
+	return k == pg_query.KeywordKind_RESERVED_KEYWORD || k == pg_query.KeywordKind_TYPE_FUNC_NAME_KEYWORD
+}
+
+// readCapped reads at most limit+1 bytes of a file, so an oversized file is detected without
+// reading it whole.
+func readCapped(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }
 
 // LoadConfig reads and validates the materialize.yaml at path and reads each view's SQL file.
@@ -196,13 +225,16 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve config path %s: %w", path, err)
 	}
-	raw, err := os.ReadFile(abs)
+	raw, err := readCapped(abs, MaxConfigFileBytes)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, &ConfigError{Path: path, err: err,
 				msg: fmt.Sprintf("%s not found at %s. Run `agent-mv init` first.", filepath.Base(abs), abs)}
 		}
 		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(raw) > MaxConfigFileBytes {
+		return nil, &ConfigError{Path: path, msg: fmt.Sprintf("invalid config %s: the file is larger than %d bytes (4 MiB); keep view SQL in sql_file files and check that this is the right file", path, MaxConfigFileBytes)}
 	}
 	st, err := os.Stat(abs)
 	if err != nil {
@@ -529,6 +561,9 @@ func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
 			haveDesc = true
 			if s, ok := v.str(val, label+": description"); ok {
 				vc.Description = s
+				if strings.TrimSpace(s) == "" {
+					v.bad(val.Line, "%s: description is empty; say in a sentence what one row is and when an agent should read this view", label)
+				}
 			}
 		case "indexes":
 			vc.Indexes = v.indexes(val, label)

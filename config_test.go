@@ -393,7 +393,7 @@ views:
     owner: finance
   - name: top
     sql_file: ` + abs + `
-    description: ""
+    description: "Top rows."
 `
 	path := writeProject(t, body, map[string]string{"materialize/daily_revenue.sql": "-- revenue\nSELECT 1 AS day, 2 AS product_id;\n"})
 	cfg, err := LoadConfig(path)
@@ -420,7 +420,7 @@ views:
 			Indexes: []IndexConfig{{Columns: []string{"day", "product_id"}, Unique: true}},
 			Sources: []string{"public.orders"}, MinRefreshInterval: 5 * time.Minute, MaxStaleness: 90 * time.Minute, Line: 5,
 		}, {
-			Name: "top", SQLFile: abs, SQLPath: abs, SQL: "/* c */ SELECT 2;\n", Line: 17,
+			Name: "top", SQLFile: abs, SQLPath: abs, SQL: "/* c */ SELECT 2;\n", Description: "Top rows.", Line: 17,
 		}},
 		Warnings: []string{
 			path + " line 3: unknown key \"extra\" at the top level is ignored (kept in the file)",

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -40,6 +41,9 @@ type HTTPOptions struct {
 	MaxBodyBytes int64
 	// ReadTimeout and WriteTimeout bound one request (defaults 30 s and 2 min).
 	ReadTimeout, WriteTimeout time.Duration
+	// Logger receives one line per rejected request (401, 403, 413): method, path, remote
+	// address and status, never the Authorization header. Nil logs nothing.
+	Logger *slog.Logger
 }
 
 // IsLoopback reports whether the host of addr (host:port) is a loopback address or
@@ -94,6 +98,9 @@ func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*http.Server, error) {
 		h = loopbackOrigin(h)
 	}
 	h = http.MaxBytesHandler(h, opts.MaxBodyBytes)
+	if opts.Logger != nil {
+		h = logRejections(h, opts.Logger)
+	}
 	return &http.Server{
 		Addr:              opts.Addr,
 		Handler:           h,
@@ -103,6 +110,37 @@ func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*http.Server, error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}, nil
+}
+
+// logRejections logs requests answered with 401, 403 or 413, without any credential.
+func logRejections(next http.Handler, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		switch rec.status {
+		case http.StatusUnauthorized, http.StatusForbidden, http.StatusRequestEntityTooLarge:
+			logger.Warn("mcp http: request rejected", "status", rec.status, "method", r.Method,
+				"path", r.URL.Path, "remote", r.RemoteAddr, "bearer_token_sent", strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "))
+		}
+	})
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Flush keeps streaming responses working through the recorder.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // loopbackOrigin rejects requests whose Host or Origin is not loopback: a web page on another

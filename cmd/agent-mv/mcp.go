@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -109,7 +110,8 @@ func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string)
 			return fmt.Errorf("--token-env %s: the variable is empty or unset; export the token first", tokenEnv)
 		}
 	}
-	srv, err := tools.NewHTTPServer(server, tools.HTTPOptions{Addr: httpAddr, Token: token})
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := tools.NewHTTPServer(server, tools.HTTPOptions{Addr: httpAddr, Token: token, Logger: logger})
 	if err != nil {
 		return err
 	}
