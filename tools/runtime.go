@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,10 @@ type RuntimeConfig struct {
 	// VerifyReplica, when set, runs once on each replica before its first read
 	// (agentmv.OpenRuntime passes CheckRuntimeRole); a replica that fails it is never used.
 	VerifyReplica func(context.Context, *pgxpool.Pool) error
+	// StatusCacheTTL is how long query_view reuses the registry and freshness it read (the
+	// allowlist and the freshness it reports): a burst of queries costs one status read, not
+	// one each. Default 1 s; negative disables. refresh_view through these tools clears it.
+	StatusCacheTTL time.Duration
 }
 
 // metadataTables are agentmv's read-only tables in <S> that the runtime role may SELECT and
@@ -86,6 +91,41 @@ type runtimeTools struct {
 	cfg       RuntimeConfig
 	refresher *refresh.Client
 	names     boundary.Names
+
+	cacheMu  sync.Mutex
+	cachedAt time.Time
+	cached   []refresh.ViewStatus
+}
+
+// status returns the views' status for query_view, from a cache at most StatusCacheTTL old.
+func (rt *runtimeTools) status(ctx context.Context) ([]refresh.ViewStatus, error) {
+	ttl := rt.cfg.StatusCacheTTL
+	if ttl == 0 {
+		ttl = time.Second
+	}
+	if ttl > 0 {
+		rt.cacheMu.Lock()
+		st, at := rt.cached, rt.cachedAt
+		rt.cacheMu.Unlock()
+		if st != nil && time.Since(at) < ttl {
+			return st, nil
+		}
+	}
+	st, err := rt.refresher.Status(ctx)
+	if err != nil || ttl < 0 {
+		return st, err
+	}
+	rt.cacheMu.Lock()
+	rt.cached, rt.cachedAt = st, time.Now()
+	rt.cacheMu.Unlock()
+	return st, nil
+}
+
+// forgetStatus drops the cached status (after a refresh changed it).
+func (rt *runtimeTools) forgetStatus() {
+	rt.cacheMu.Lock()
+	rt.cached = nil
+	rt.cacheMu.Unlock()
 }
 
 func (rt *runtimeTools) table(name string) string {
@@ -312,7 +352,7 @@ type QueryOutput struct {
 }
 
 func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutput, error) {
-	st, err := rt.refresher.Status(ctx)
+	st, err := rt.status(ctx)
 	if err != nil {
 		return QueryOutput{}, registryError(rt.cfg.Schema, err)
 	}
@@ -364,6 +404,7 @@ func (rt *runtimeTools) refreshView(ctx context.Context, in NameInput) (refresh.
 		return refresh.Result{}, unknownView(in.Name)
 	}
 	res, err := rt.refresher.Refresh(ctx, in.Name)
+	rt.forgetStatus()
 	if err == nil {
 		return res, nil
 	}
