@@ -102,7 +102,9 @@ func (p *Project) Apply(ctx context.Context, opts ApplyOptions) (*ApplyResult, e
 		if len(plan.Blockers) > 0 {
 			return &BlockedError{Blockers: plan.Blockers}
 		}
-		if opts.Expect != "" && opts.Expect != plan.Fingerprint() {
+		// A different plan than the one confirmed is refused, unless it changes nothing (e.g.
+		// another apply just did the same work while this one waited for the lock).
+		if opts.Expect != "" && opts.Expect != plan.Fingerprint() && plan.Changes() {
 			return ErrPlanChanged
 		}
 		if opts.Confirm != nil && !opts.Confirm(plan) {
