@@ -2,8 +2,11 @@ package agentmv
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,44 +16,173 @@ import (
 )
 
 // analyze parses every configured view and resolves its lineage against the database inside
-// tx: the desired state of the plan, in config order.
-func (p *Project) analyze(ctx context.Context, tx pgx.Tx) ([]Step, error) {
+// tx: the desired state of the plan, in config order. A view whose SQL file is byte-identical
+// to the one last applied (and still exists) keeps its recorded hash and lineage without being
+// parsed: its materialized view's dependencies are fixed by OID at creation anyway.
+func (p *Project) analyze(ctx context.Context, tx pgx.Tx, rec recordedState) ([]Step, error) {
 	n := p.Names()
-	managed := map[string]bool{}
-	for _, v := range p.cfg.Views {
-		managed[v.Name] = true
-	}
 	// Unqualified names resolve like this: the managed views first, then the admin's own
 	// search_path (the one the view would be created with).
 	if err := setLineageSearchPath(ctx, tx, n.Schema); err != nil {
 		return nil, err
 	}
+	recorded, err := p.recordedLineage(ctx, tx, rec)
+	if err != nil {
+		return nil, err
+	}
+	catalog, err := p.catalogLineage(ctx, tx, rec)
+	if err != nil {
+		return nil, err
+	}
 	resolver := lineage.NewPgxResolver(tx)
 	var out []Step
 	for _, v := range p.cfg.Views {
-		a, err := lineage.Analyze(ctx, v.SQL, lineage.Options{
-			TargetSchema: n.Schema,
-			Managed:      func(name string) bool { return managed[name] },
-			Resolver:     resolver,
-		})
+		if r, ok := rec.registry[v.Name]; ok && rec.exists[v.Name] && r.SourceHash != "" && r.SourceHash == sourceHash(v.SQL) {
+			// The catalog's current names (a renamed base table keeps its OID), and the
+			// lineage rows are rewritten only if they no longer match.
+			s := Step{View: v.Name, Hash: r.SQLHash, reused: true}
+			l := catalog[v.Name]
+			s.Tables, s.Upstream = l.tables, l.views
+			s.lineageStale = !sameSources(l, recorded[v.Name])
+			p.fillConfigured(&s, v)
+			out = append(out, s)
+			continue
+		}
+		s, err := p.analyzeView(ctx, tx, v, resolver)
 		if err != nil {
-			return nil, fmt.Errorf("view %s (%s, line %d of %s): %w", v.Name, v.SQLFile, v.Line, p.cfg.Path, err)
+			return nil, err
 		}
-		s := Step{View: v.Name, Hash: a.Hash, body: a.Deparsed}
-		for _, t := range a.Tables {
-			s.Tables = append(s.Tables, boundary.Relation{Schema: t.Schema, Name: t.Name, Kind: t.Kind})
-		}
-		s.Upstream = append(s.Upstream, a.Views...)
-		sort.Strings(s.Upstream)
-		for _, c := range a.Columns {
-			s.Columns = append(s.Columns, boundary.ColumnEdge{ViewColumn: c.ViewColumn, SourceSchema: c.SourceSchema, SourceRelation: c.SourceRelation, SourceColumn: c.SourceColumn})
-		}
-		for _, ix := range v.Indexes {
-			s.Indexes = append(s.Indexes, boundary.Index{Name: ix.Name(v.Name), Columns: ix.Columns, Unique: ix.Unique})
-		}
-		s.record = boundary.ViewRecord{Name: v.Name, Description: v.Description, SQLHash: a.Hash, Indexes: s.Indexes,
-			MinRefreshInterval: durPtr(v.MinRefreshInterval), MaxStaleness: durPtr(v.MaxStaleness)}
 		out = append(out, s)
+	}
+	return out, nil
+}
+
+// analyzeView parses one view body and resolves its lineage.
+func (p *Project) analyzeView(ctx context.Context, _ pgx.Tx, v ViewConfig, resolver lineage.Resolver) (Step, error) {
+	n := p.Names()
+	managed := map[string]bool{}
+	for _, c := range p.cfg.Views {
+		managed[c.Name] = true
+	}
+	a, err := lineage.Analyze(ctx, v.SQL, lineage.Options{
+		TargetSchema: n.Schema,
+		Managed:      func(name string) bool { return managed[name] },
+		Resolver:     resolver,
+	})
+	if err != nil {
+		return Step{}, fmt.Errorf("view %s (%s, line %d of %s): %w", v.Name, v.SQLFile, v.Line, p.cfg.Path, err)
+	}
+	s := Step{View: v.Name, Hash: a.Hash, body: a.Deparsed}
+	for _, t := range a.Tables {
+		s.Tables = append(s.Tables, boundary.Relation{Schema: t.Schema, Name: t.Name, Kind: t.Kind})
+	}
+	s.Upstream = append(s.Upstream, a.Views...)
+	sort.Strings(s.Upstream)
+	for _, c := range a.Columns {
+		s.Columns = append(s.Columns, boundary.ColumnEdge{ViewColumn: c.ViewColumn, SourceSchema: c.SourceSchema, SourceRelation: c.SourceRelation, SourceColumn: c.SourceColumn})
+	}
+	p.fillConfigured(&s, v)
+	return s, nil
+}
+
+// fillConfigured sets the parts of a step that come from materialize.yaml.
+func (p *Project) fillConfigured(s *Step, v ViewConfig) {
+	s.Indexes = nil
+	for _, ix := range v.Indexes {
+		s.Indexes = append(s.Indexes, boundary.Index{Name: ix.Name(v.Name), Columns: ix.Columns, Unique: ix.Unique})
+	}
+	s.record = boundary.ViewRecord{Name: v.Name, Description: v.Description, SQLHash: s.Hash, Indexes: s.Indexes,
+		MinRefreshInterval: durPtr(v.MinRefreshInterval), MaxStaleness: durPtr(v.MaxStaleness), SourceHash: sourceHash(v.SQL)}
+}
+
+// sourceHash is the hex sha256 of a SQL file's exact text.
+func sourceHash(sql string) string {
+	sum := sha256.Sum256([]byte(sql))
+	return hex.EncodeToString(sum[:])
+}
+
+// catalogLineage reads, in one query, the relations every materialized view in <S> depends
+// on according to pg_depend: managed views as view dependencies, everything else as tables.
+func (p *Project) catalogLineage(ctx context.Context, tx pgx.Tx, rec recordedState) (map[string]recordedSources, error) {
+	out := map[string]recordedSources{}
+	if len(rec.registry) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(ctx, `
+SELECT DISTINCT mv.relname::text, n.nspname::text, c.relname::text, c.relkind::text
+  FROM pg_catalog.pg_depend d
+  JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_catalog.pg_rewrite'::regclass
+  JOIN pg_catalog.pg_class mv ON mv.oid = r.ev_class AND mv.relkind = 'm'
+  JOIN pg_catalog.pg_namespace mvn ON mvn.oid = mv.relnamespace
+  JOIN pg_catalog.pg_class c ON c.oid = d.refobjid AND d.refclassid = 'pg_catalog.pg_class'::regclass
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE mvn.nspname = $1 AND c.oid <> mv.oid AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+ ORDER BY 1, 2, 3`, p.settings.TargetSchema)
+	if err != nil {
+		return nil, fmt.Errorf("read view dependencies from pg_depend: %w", err)
+	}
+	var view, schema, rel, kind string
+	_, err = pgx.ForEachRow(rows, []any{&view, &schema, &rel, &kind}, func() error {
+		l := out[view]
+		if _, managed := rec.registry[rel]; managed && schema == p.settings.TargetSchema && kind == "m" {
+			l.views = append(l.views, rel)
+		} else {
+			l.tables = append(l.tables, boundary.Relation{Schema: schema, Name: rel, Kind: kind})
+		}
+		out[view] = l
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read view dependencies from pg_depend: %w", err)
+	}
+	return out, nil
+}
+
+// sameSources compares two source sets by name.
+func sameSources(a, b recordedSources) bool {
+	key := func(s recordedSources) string {
+		var parts []string
+		for _, t := range s.tables {
+			parts = append(parts, "t:"+t.Schema+"."+t.Name)
+		}
+		for _, v := range s.views {
+			parts = append(parts, "v:"+v)
+		}
+		sort.Strings(parts)
+		return strings.Join(parts, ",")
+	}
+	return key(a) == key(b)
+}
+
+type recordedSources struct {
+	tables []boundary.Relation
+	views  []string
+}
+
+// recordedLineage reads <S>.lineage in one query (nothing when agentmv is not installed).
+func (p *Project) recordedLineage(ctx context.Context, tx pgx.Tx, rec recordedState) (map[string]recordedSources, error) {
+	out := map[string]recordedSources{}
+	if rec.version < 1 || len(rec.registry) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(ctx, "SELECT view_name, source_kind, source_name FROM "+
+		pgx.Identifier{p.settings.TargetSchema, "lineage"}.Sanitize()+" ORDER BY 1, 2, 3")
+	if err != nil {
+		return nil, fmt.Errorf("read recorded lineage: %w", err)
+	}
+	var view, kind, source string
+	_, err = pgx.ForEachRow(rows, []any{&view, &kind, &source}, func() error {
+		l := out[view]
+		if kind == "view" {
+			l.views = append(l.views, source)
+		} else if r, err := boundary.ParseRelation(source); err == nil {
+			l.tables = append(l.tables, r)
+		}
+		out[view] = l
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read recorded lineage: %w", err)
 	}
 	return out, nil
 }

@@ -134,7 +134,17 @@ func (p *Project) Apply(ctx context.Context, opts ApplyOptions) (*ApplyResult, e
 		return res, explainApplyError(err)
 	}
 	res.Sources = sourcesOf(res.Plan)
-	if err := p.cfg.WriteSources(res.Sources); err != nil {
+	err = p.cfg.WriteSources(res.Sources)
+	if errors.Is(err, ErrConfigChanged) {
+		// Edited meanwhile (e.g. by a concurrent apply's write-back): the database is the
+		// truth, so write the sources into the file as it is now, if it still loads.
+		if fresh, lerr := LoadConfig(p.cfg.Path); lerr == nil {
+			if err = fresh.WriteSources(res.Sources); err == nil {
+				p.cfg = fresh
+			}
+		}
+	}
+	if err != nil {
 		return res, fmt.Errorf("the database changes are committed, but writing sources back to %s failed: %w; re-run `agent-mv apply` (a no-op for the database) to retry", p.cfg.Path, err)
 	}
 	return res, nil
@@ -219,12 +229,18 @@ func (p *Project) execute(ctx context.Context, tx pgx.Tx, plan *Plan) error {
 		if err := boundary.UpsertView(ctx, tx, n, s.record); err != nil {
 			return fmt.Errorf("register view %s: %w", s.View, err)
 		}
+		if s.reused && !s.lineageStale {
+			continue // lineage unchanged: the file is byte-identical to the last apply
+		}
 		var tables []string
 		for _, r := range s.Tables {
 			tables = append(tables, r.String())
 		}
 		if err := boundary.ReplaceLineage(ctx, tx, n, s.View, tables, s.Upstream); err != nil {
 			return fmt.Errorf("record lineage of %s: %w", s.View, err)
+		}
+		if s.reused {
+			continue // only relation names changed (a rename); column lineage keeps the old names
 		}
 		if err := boundary.ReplaceColumnLineage(ctx, tx, n, s.View, s.Columns); err != nil {
 			return fmt.Errorf("record column lineage of %s: %w", s.View, err)
@@ -274,12 +290,16 @@ func (p *Project) reindex(ctx context.Context, tx pgx.Tx, s Step) error {
 	return nil
 }
 
-// crossCheck compares each view's parsed lineage with pg_depend.
+// crossCheck compares the parsed lineage of each view created in this apply with pg_depend.
+// Views left in place are skipped: a materialized view's dependencies are fixed when it is
+// created, so they were checked by the apply that created them.
 func (p *Project) crossCheck(ctx context.Context, tx pgx.Tx, plan *Plan) ([]DriftWarning, error) {
 	n := p.Names()
 	var out []DriftWarning
 	for _, s := range plan.Steps {
-		if s.Action == ActionDrop {
+		switch s.Action {
+		case ActionCreate, ActionRebuild, ActionRebuildUpstream:
+		default:
 			continue
 		}
 		pg, err := boundary.CatalogSources(ctx, tx, n.Schema, s.View)

@@ -408,3 +408,25 @@ func TestStatusAfterApply(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyReusesUnchangedFiles: a file byte-identical to the last apply is not parsed again;
+// its recorded lineage is reused (the view's dependencies are fixed by OID). Renaming a base
+// table proves it: the view keeps working and apply stays a no-op, while any edit to the file
+// makes apply parse it and report the missing table.
+func TestApplyReusesUnchangedFiles(t *testing.T) {
+	pr := demoProject(t)
+	pr.apply()
+	if _, err := pr.admin.Exec(context.Background(), "ALTER TABLE public.users RENAME TO people"); err != nil {
+		t.Fatal(err)
+	}
+	res := pr.apply()
+	if res.Plan.Changes() {
+		t.Fatalf("apply after renaming a base table is not a no-op:\n%s", res.Plan)
+	}
+	body, _ := os.ReadFile(filepath.Join(pr.dir, "materialize", "customer_rollup.sql"))
+	pr.write("materialize/customer_rollup.sql", string(body)+"\n-- edited\n")
+	_, err := pr.open().Apply(context.Background(), agentmv.ApplyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "customer_rollup") || !strings.Contains(err.Error(), "public.users does not exist") {
+		t.Fatalf("apply of an edited file over a renamed table: %v", err)
+	}
+}

@@ -29,6 +29,10 @@ const MaxIdentifierBytes = 63
 // MaxSQLFileBytes bounds the size of one view's SQL file.
 const MaxSQLFileBytes = 1 << 20
 
+// ErrConfigChanged is returned by the write-back methods when the file on disk is no longer
+// the one that was loaded (someone or another apply edited it meanwhile).
+var ErrConfigChanged = errors.New("the file changed on disk since it was loaded")
+
 // MaxConfigFileBytes bounds the size of materialize.yaml (thousands of views fit easily).
 const MaxConfigFileBytes = 4 << 20
 
@@ -1008,7 +1012,7 @@ func (c *Config) commit(doc *yaml.Node, edits []textEdit, textOK bool) error {
 		return fmt.Errorf("write %s: %w", c.display, err)
 	}
 	if string(onDisk) != string(c.raw) {
-		return fmt.Errorf("write %s: the file changed on disk since it was loaded; nothing written, reload it and retry", c.display)
+		return fmt.Errorf("write %s: %w; nothing written, reload it and retry", c.display, ErrConfigChanged)
 	}
 	if err := writeFileAtomic(c.Path, out, c.mode); err != nil {
 		return fmt.Errorf("write %s: %w", c.display, err)

@@ -43,8 +43,13 @@ type Step struct {
 	Columns  []boundary.ColumnEdge `json:"-"`
 	Indexes  []boundary.Index      `json:"indexes,omitempty"`
 	body     string
-	record   boundary.ViewRecord
-	recorded *boundary.ViewRecord
+	// reused: the SQL file is byte-identical to the last apply, so its lineage comes from the
+	// catalog instead of parsing it; body is filled in only if the view must be rebuilt.
+	reused bool
+	// lineageStale: reused, but the recorded lineage rows name relations since renamed.
+	lineageStale bool
+	record       boundary.ViewRecord
+	recorded     *boundary.ViewRecord
 }
 
 // Blocker is an object agentmv does not manage that depends on a view the plan must drop.
@@ -209,7 +214,7 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	desired, err := p.analyze(ctx, tx)
+	desired, err := p.analyze(ctx, tx, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -313,6 +318,17 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 		switch steps[v].Action {
 		case ActionCreate, ActionRebuild, ActionRebuildUpstream:
 			plan.CreateOrder = append(plan.CreateOrder, v)
+		}
+	}
+	// Views rebuilt only because an upstream view is rebuilt may have skipped parsing.
+	for _, v := range plan.CreateOrder {
+		if s := steps[v]; s.body == "" {
+			cfg, _ := p.cfg.View(v)
+			full, err := p.analyzeView(ctx, tx, cfg, lineage.NewPgxResolver(tx))
+			if err != nil {
+				return nil, err
+			}
+			s.body, s.Columns, s.Tables, s.Upstream, s.reused = full.body, full.Columns, full.Tables, full.Upstream, false
 		}
 	}
 	for _, name := range sortedKeys(steps) {

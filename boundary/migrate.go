@@ -9,7 +9,7 @@ import (
 )
 
 // ExpectedVersion is the schema version this agentmv installs and the doctor expects.
-const ExpectedVersion = 3
+const ExpectedVersion = 4
 
 // Migration is one versioned step of agentmv's own objects in <S>.
 type Migration struct {
@@ -77,6 +77,9 @@ ON CONFLICT (name) DO NOTHING`,
 	}},
 	{Version: 3, Name: "refresh_view: durable failures, single flight, correct CONCURRENTLY", sql: []string{
 		refreshFunctionSQL,
+	}},
+	{Version: 4, Name: "views.source_sha256: skip re-analysing unchanged SQL files", sql: []string{
+		`ALTER TABLE {{S}}.views ADD COLUMN IF NOT EXISTS source_sha256 text`,
 	}},
 }
 

@@ -25,6 +25,9 @@ type ViewRecord struct {
 	MaxStaleness *time.Duration `json:"max_staleness,omitempty"`
 	// AppliedAt is set by the database when the row is inserted or changed.
 	AppliedAt time.Time `json:"applied_at"`
+	// SourceHash is the hex sha256 of the SQL file's exact text at the last apply: when it is
+	// unchanged, apply reuses the recorded lineage instead of parsing the file again.
+	SourceHash string `json:"source_sha256,omitempty"`
 }
 
 // ReadRegistry returns every row of <S>.views ordered by name; nil (no error) when agentmv is
@@ -41,8 +44,9 @@ func ReadRegistry(ctx context.Context, q Querier, n Names) ([]ViewRecord, error)
 		return nil, nil
 	}
 	rows, err := q.Query(ctx, n.render(`
-SELECT name, description, sql_hash, index_spec, min_refresh_interval, max_staleness, applied_at
-  FROM {{S}}.views ORDER BY name`))
+SELECT name, description, sql_hash, index_spec, min_refresh_interval, max_staleness, applied_at,
+       coalesce(to_jsonb(v) ->> 'source_sha256', '')
+  FROM {{S}}.views v ORDER BY name`))
 	if err != nil {
 		return nil, fmt.Errorf("read registry: %w", err)
 	}
@@ -50,7 +54,7 @@ SELECT name, description, sql_hash, index_spec, min_refresh_interval, max_stalen
 		var v ViewRecord
 		var spec []byte
 		var minI, maxS pgtype.Interval
-		if err := r.Scan(&v.Name, &v.Description, &v.SQLHash, &spec, &minI, &maxS, &v.AppliedAt); err != nil {
+		if err := r.Scan(&v.Name, &v.Description, &v.SQLHash, &spec, &minI, &maxS, &v.AppliedAt, &v.SourceHash); err != nil {
 			return v, err
 		}
 		if err := json.Unmarshal(spec, &v.Indexes); err != nil {
@@ -101,16 +105,16 @@ func UpsertView(ctx context.Context, tx pgx.Tx, n Names, rec ViewRecord) error {
 		return fmt.Errorf("view %s: encode index spec: %w", rec.Name, err)
 	}
 	return exec(ctx, tx, "record view "+rec.Name, n.render(`
-INSERT INTO {{S}}.views AS v (name, description, sql_hash, index_spec, min_refresh_interval, max_staleness, applied_at)
-VALUES ($1, $2, $3, $4::jsonb, $5, $6, now())
+INSERT INTO {{S}}.views AS v (name, description, sql_hash, index_spec, min_refresh_interval, max_staleness, source_sha256, applied_at)
+VALUES ($1, $2, $3, $4::jsonb, $5, $6, nullif($7, ''), now())
 ON CONFLICT (name) DO UPDATE
    SET description = excluded.description, sql_hash = excluded.sql_hash,
        index_spec = excluded.index_spec, min_refresh_interval = excluded.min_refresh_interval,
-       max_staleness = excluded.max_staleness, applied_at = now()
- WHERE (v.description, v.sql_hash, v.index_spec, v.min_refresh_interval, v.max_staleness)
+       max_staleness = excluded.max_staleness, source_sha256 = excluded.source_sha256, applied_at = now()
+ WHERE (v.description, v.sql_hash, v.index_spec, v.min_refresh_interval, v.max_staleness, v.source_sha256)
        IS DISTINCT FROM
-       (excluded.description, excluded.sql_hash, excluded.index_spec, excluded.min_refresh_interval, excluded.max_staleness)`),
-		rec.Name, rec.Description, rec.SQLHash, string(spec), toInterval(rec.MinRefreshInterval), toInterval(rec.MaxStaleness))
+       (excluded.description, excluded.sql_hash, excluded.index_spec, excluded.min_refresh_interval, excluded.max_staleness, excluded.source_sha256)`),
+		rec.Name, rec.Description, rec.SQLHash, string(spec), toInterval(rec.MinRefreshInterval), toInterval(rec.MaxStaleness), rec.SourceHash)
 }
 
 // DeleteView removes a view's registry, lineage and column-lineage rows (its refresh history
