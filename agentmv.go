@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentmv/agentmv/boundary"
@@ -105,7 +106,7 @@ func (p *Project) AdminPool(ctx context.Context) (*pgxpool.Pool, error) {
 	if p.settings.DatabaseURL == "" {
 		return nil, ErrNoDatabaseURL
 	}
-	pool, err := openPool(ctx, p.settings.DatabaseURL, "DATABASE_URL", max(p.maxConns, 4))
+	pool, err := openPool(ctx, p.settings.DatabaseURL, "DATABASE_URL", max(p.maxConns, 4), false)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +124,7 @@ func (p *Project) RuntimePool(ctx context.Context) (*pgxpool.Pool, error) {
 	if p.settings.RuntimeURL == "" {
 		return nil, ErrNoRuntimeURL
 	}
-	pool, err := openPool(ctx, p.settings.RuntimeURL, "AGENT_MV_RUNTIME_URL", max(p.maxConns, 8))
+	pool, err := openPool(ctx, p.settings.RuntimeURL, "AGENT_MV_RUNTIME_URL", max(p.maxConns, 8), false)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +132,11 @@ func (p *Project) RuntimePool(ctx context.Context) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-func openPool(ctx context.Context, dsn, name string, maxConns int32) (*pgxpool.Pool, error) {
+// openPool opens a pool on dsn (name is the setting it came from, for messages). Behind a
+// transaction pooler (pooler true) it sends unnamed statements: pgx's default caches named
+// prepared statements per connection, which a transaction-pooling PgBouncer before 1.21 hands
+// to other server connections.
+func openPool(ctx context.Context, dsn, name string, maxConns int32, pooler bool) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx's parse errors may quote the DSN, password included: say what is wrong without it.
@@ -143,6 +148,9 @@ func openPool(ctx context.Context, dsn, name string, maxConns int32) (*pgxpool.P
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "agentmv"
+	if pooler && cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect with %s (%s): %w", name, RedactDSN(dsn), err)

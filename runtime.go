@@ -3,9 +3,7 @@ package agentmv
 import (
 	"context"
 	"fmt"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentmv/agentmv/tools"
@@ -66,7 +64,7 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 8
 	}
-	pool, err := openRuntimePool(ctx, runtimeURL, EnvRuntimeURL, opts.MaxConns, opts.Pooler)
+	pool, err := openPool(ctx, runtimeURL, EnvRuntimeURL, opts.MaxConns, opts.Pooler)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +76,7 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 		}
 	}
 	for i, dsn := range opts.ReplicaURLs {
-		rp, err := openRuntimePool(ctx, dsn, fmt.Sprintf("%s (replica %d)", EnvRuntimeReplicaURL, i+1), opts.MaxConns, opts.Pooler)
+		rp, err := openPool(ctx, dsn, fmt.Sprintf("%s (replica %d)", EnvRuntimeReplicaURL, i+1), opts.MaxConns, opts.Pooler)
 		if err != nil {
 			rt.Close()
 			return nil, err
@@ -105,31 +103,6 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 		return nil, err
 	}
 	return rt, nil
-}
-
-// openRuntimePool opens a pool like openPool; behind a transaction pooler it sends unnamed
-// statements (pgx's default caches named prepared statements per connection, which a
-// transaction-pooling PgBouncer before 1.21 hands to other server connections).
-func openRuntimePool(ctx context.Context, dsn, name string, maxConns int32, pooler bool) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		// pgx's parse errors may quote the DSN, password included: say what is wrong without it.
-		return nil, fmt.Errorf("%s is not a valid connection string (%s); check its syntax: postgres://user:password@host:port/dbname", name, RedactDSN(dsn))
-	}
-	cfg.MaxConns = maxConns
-	cfg.MaxConnIdleTime = 5 * time.Minute
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
-	}
-	cfg.ConnConfig.RuntimeParams["application_name"] = "agentmv"
-	if pooler && cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
-		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("connect with %s (%s): %w", name, RedactDSN(dsn), err)
-	}
-	return pool, nil
 }
 
 func runtimeTools(ctx context.Context, pool *pgxpool.Pool, schema string, limits tools.Limits, check bool) (*tools.Registry, error) {
