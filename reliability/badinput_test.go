@@ -133,7 +133,7 @@ var badCases = []badCase{
 	{"index_name_clash_view", addView("a_id_idx"), []string{"materialize.yaml", "a_id_idx"}},
 	{"index_column_twice", yamlEdit("columns: [id]", "columns: [id, id]"), []string{"materialize.yaml", "id"}},
 	{"yaml_huge_garbage", func(pr *project) {
-		pr.write("materialize.yaml", string(pr.read("materialize.yaml"))+strings.Repeat("x: [: {\n", 2<<20))
+		pr.write("materialize.yaml", string(pr.read("materialize.yaml"))+strings.Repeat("x: [: {\n", 256<<10)) // 2 MiB: under the 4 MiB cap, so the parser sees it
 	}, []string{"materialize.yaml", "line"}},
 	{"index_unique_bad_bool", yamlEdit("unique: true", "unique: very"), []string{"materialize.yaml", "unique"}},
 	{"indexes_scalar", yamlEdit("    indexes:\n      - columns: [id]\n        unique: true\n", "    indexes: id\n"), []string{"materialize.yaml", "indexes"}},
