@@ -127,21 +127,27 @@ func TestKillDuringApply(t *testing.T) {
 	for trial := 0; trial < trials; trial++ {
 		target := map[string]string{"old": "new", "new": "old"}[cur]
 		pr.write("materialize/v00.sql", state[target].root)
-		// Even trials: anywhere in the process's life. Odd trials: inside the apply itself
-		// (the last inTx of the run, a little widened), where a kill is most interesting.
+		// Even trials: anywhere in the process's life. Odd trials: inside the apply
+		// transaction, where a kill is most interesting: wait until the process holds the
+		// apply lock, then kill it at a random point of the transaction's measured length.
 		delay := time.Duration(rng.Int64N(int64(full)))
-		if trial%2 == 1 {
-			window := min(full, inTx*5/4)
-			delay = full - window + time.Duration(rng.Int64N(int64(window)))
-		}
 
 		cmd := pr.command(context.Background(), "apply", "--yes")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(delay)
+		if trial%2 == 1 {
+			for !holdsApplyLock(t, pr) && time.Since(start) < 2*full {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(time.Duration(rng.Int64N(int64(inTx/2) + 1)))
+		} else {
+			time.Sleep(delay)
+		}
+		delay = time.Since(start)
 		inLock := holdsApplyLock(t, pr)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
