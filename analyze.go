@@ -48,7 +48,7 @@ func (p *Project) analyze(ctx context.Context, tx pgx.Tx, rec recordedState) ([]
 			out = append(out, s)
 			continue
 		}
-		s, err := p.analyzeView(ctx, tx, v, resolver)
+		s, err := p.analyzeView(ctx, v, resolver)
 		if err != nil {
 			return nil, err
 		}
@@ -58,7 +58,7 @@ func (p *Project) analyze(ctx context.Context, tx pgx.Tx, rec recordedState) ([]
 }
 
 // analyzeView parses one view body and resolves its lineage.
-func (p *Project) analyzeView(ctx context.Context, _ pgx.Tx, v ViewConfig, resolver lineage.Resolver) (Step, error) {
+func (p *Project) analyzeView(ctx context.Context, v ViewConfig, resolver lineage.Resolver) (Step, error) {
 	n := p.Names()
 	managed := map[string]bool{}
 	for _, c := range p.cfg.Views {

@@ -324,7 +324,7 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 	for _, v := range plan.CreateOrder {
 		if s := steps[v]; s.body == "" {
 			cfg, _ := p.cfg.View(v)
-			full, err := p.analyzeView(ctx, tx, cfg, lineage.NewPgxResolver(tx))
+			full, err := p.analyzeView(ctx, cfg, lineage.NewPgxResolver(tx))
 			if err != nil {
 				return nil, err
 			}
