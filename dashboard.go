@@ -75,6 +75,16 @@ func (p *Project) DashboardState(ctx context.Context, now time.Time) (dashboard.
 	if err != nil {
 		return s, fmt.Errorf("dashboard: read lineage: %w", err)
 	}
+	// The dashboard lists every source of a view: base tables and upstream views.
+	sources := map[string][]string{}
+	for _, e := range s.Edges {
+		sources[e.To] = append(sources[e.To], e.From)
+	}
+	for i := range s.Views {
+		if src := sources[s.Views[i].Name]; len(src) > 0 {
+			s.Views[i].Upstream = src
+		}
+	}
 	return s, nil
 }
 
