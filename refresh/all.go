@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentmv/agentmv/lineage"
 )
 
 // AllOptions select and pace a RefreshAll run.
@@ -85,29 +88,6 @@ func (c *Client) LoadGraph(ctx context.Context) (Graph, error) {
 	return g, nil
 }
 
-// downstream returns name and all views that (transitively) depend on it.
-func (g Graph) downstream(name string) map[string]bool {
-	down := map[string][]string{}
-	for v, ups := range g.Upstream {
-		for _, u := range ups {
-			down[u] = append(down[u], v)
-		}
-	}
-	seen := map[string]bool{name: true}
-	stack := []string{name}
-	for len(stack) > 0 {
-		n := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		for _, d := range down[n] {
-			if !seen[d] {
-				seen[d] = true
-				stack = append(stack, d)
-			}
-		}
-	}
-	return seen
-}
-
 // plan restricts the graph to the selected views and computes each view's depth (wave).
 func (g Graph) plan(opts AllOptions) (upstream map[string][]string, depth map[string]int, err error) {
 	selected := map[string]bool{}
@@ -118,7 +98,10 @@ func (g Graph) plan(opts AllOptions) (upstream map[string][]string, depth map[st
 		if _, ok := g.Upstream[opts.Downstream]; !ok {
 			return nil, nil, fmt.Errorf("--downstream %s: %w", opts.Downstream, ErrUnknownView)
 		}
-		selected = g.downstream(opts.Downstream)
+		selected = map[string]bool{opts.Downstream: true}
+		for _, d := range lineage.NewGraph(g.Upstream).Descendants(opts.Downstream) {
+			selected[d] = true
+		}
 	}
 	if len(opts.Select) > 0 {
 		only := map[string]bool{}
@@ -143,32 +126,16 @@ func (g Graph) plan(opts AllOptions) (upstream map[string][]string, depth map[st
 			upstream[v] = []string{}
 		}
 	}
-	depth = map[string]int{}
-	var visit func(v string, path []string) (int, error)
-	visit = func(v string, path []string) (int, error) {
-		if d, ok := depth[v]; ok {
-			if d == 0 {
-				return 0, fmt.Errorf("cycle detected in MV dependency graph: %s -> %s", strings.Join(path, " -> "), v)
-			}
-			return d, nil
-		}
-		depth[v] = 0
-		d := 1
-		for _, u := range upstream[v] {
-			ud, err := visit(u, append(path, v))
-			if err != nil {
-				return 0, err
-			}
-			if ud+1 > d {
-				d = ud + 1
-			}
-		}
-		depth[v] = d
-		return d, nil
+	// Depth is the Kahn wave (1-based) in the selected subgraph; a cycle is a
+	// *lineage.CycleError with the full path.
+	waves, err := lineage.NewGraph(upstream).Waves()
+	if err != nil {
+		return nil, nil, err
 	}
-	for _, v := range sortedKeys(upstream) {
-		if _, err := visit(v, nil); err != nil {
-			return nil, nil, err
+	depth = map[string]int{}
+	for i, wave := range waves {
+		for _, v := range wave {
+			depth[v] = i + 1
 		}
 	}
 	return upstream, depth, nil
@@ -281,7 +248,7 @@ func (c *Client) RefreshGraph(ctx context.Context, g Graph, opts AllOptions) (Su
 		}
 		if running == 0 {
 			// Nothing running and nothing ready: only possible if the plan was inconsistent.
-			for _, v := range sortedKeys(pending) {
+			for _, v := range slices.Sorted(maps.Keys(pending)) {
 				if pending[v] > 0 {
 					skip(v, "upstream never completed")
 				}
@@ -345,13 +312,4 @@ func (q *readyQueue) pop() string {
 	v := q.items[0]
 	q.items = q.items[1:]
 	return v
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
