@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -280,7 +282,7 @@ func (p *Project) reindex(ctx context.Context, tx pgx.Tx, s Step) error {
 			}
 		}
 	}
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if _, ok := have[k]; !ok {
 			if err := boundary.CreateIndex(ctx, tx, n, s.View, want[k]); err != nil {
 				return fmt.Errorf("create index on %s: %w", s.View, err)
@@ -318,12 +320,12 @@ func (p *Project) crossCheck(ctx context.Context, tx pgx.Tx, plan *Plan) ([]Drif
 			theirs[r.Schema+"."+r.Name] = true
 		}
 		var d DriftWarning
-		for _, k := range sortedKeys(ours) {
+		for _, k := range slices.Sorted(maps.Keys(ours)) {
 			if !theirs[k] {
 				d.OnlyParsed = append(d.OnlyParsed, k)
 			}
 		}
-		for _, k := range sortedKeys(theirs) {
+		for _, k := range slices.Sorted(maps.Keys(theirs)) {
 			if !ours[k] {
 				d.OnlyPg = append(d.OnlyPg, k)
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -331,7 +332,7 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 			s.body, s.Columns, s.Tables, s.Upstream, s.reused = full.body, full.Columns, full.Tables, full.Upstream, false
 		}
 	}
-	for _, name := range sortedKeys(steps) {
+	for _, name := range slices.Sorted(maps.Keys(steps)) {
 		plan.Steps = append(plan.Steps, *steps[name])
 	}
 	return plan, nil
@@ -361,15 +362,6 @@ func sameMeta(a, b boundary.ViewRecord) bool {
 		return *x == *y
 	}
 	return a.Description == b.Description && eq(a.MinRefreshInterval, b.MinRefreshInterval) && eq(a.MaxStaleness, b.MaxStaleness)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // describeDependent names a dependent object, schema-qualified when it is a relation.

@@ -3,6 +3,7 @@ package boundary
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -251,7 +252,7 @@ func GrantSourcesToOwner(ctx context.Context, tx pgx.Tx, n Names, relations []Re
 		wantRel[r] = true
 		wantSchema[r.Schema] = true
 	}
-	schemas := sortedKeys(wantSchema)
+	schemas := slices.Sorted(maps.Keys(wantSchema))
 	for _, s := range schemas {
 		if haveSchema[s] {
 			continue
@@ -282,7 +283,7 @@ func GrantSourcesToOwner(ctx context.Context, tx pgx.Tx, n Names, relations []Re
 		}
 		ch.Revoked = append(ch.Revoked, r)
 	}
-	for _, s := range sortedKeys(haveSchema) {
+	for _, s := range slices.Sorted(maps.Keys(haveSchema)) {
 		if wantSchema[s] {
 			continue
 		}
@@ -292,15 +293,6 @@ func GrantSourcesToOwner(ctx context.Context, tx pgx.Tx, n Names, relations []Re
 		}
 	}
 	return ch, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 func sortedRels(m map[Relation]bool) []Relation {
