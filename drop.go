@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentmv/agentmv/boundary"
-	"github.com/agentmv/agentmv/lineage"
 )
 
 // DropPlan lists what Drop removes: the view and the managed views that depend on it,
@@ -51,41 +50,15 @@ func (p *Project) planDrop(ctx context.Context, tx pgx.Tx, name string) (*DropPl
 		slices.Sort(known)
 		return nil, fmt.Errorf("drop %s: %w: it is not a managed view of %s (managed: %s)", name, ErrUnknownView, n.Schema, strings.Join(known, ", "))
 	}
-	// Collect name and its managed dependents; refuse if anything unmanaged depends on them.
-
-	upstream := map[string][]string{name: nil} // dependent -> the views it depends on, within the set
-	seen := map[string]bool{name: true}
-	work := []string{name}
-	var blockers []Blocker
-	for len(work) > 0 {
-		w := work[0]
-		work = work[1:]
-
-		deps, err := boundary.DependentsOf(ctx, tx, n, w)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range deps {
-			if !(d.Managed && d.Schema == n.Schema) {
-				blockers = append(blockers, Blocker{View: w, Dependent: describeDependent(d)})
-				continue
-			}
-			upstream[d.Name] = append(upstream[d.Name], w)
-			if !seen[d.Name] {
-				seen[d.Name] = true
-				work = append(work, d.Name)
-			}
-		}
-	}
-	if len(blockers) > 0 {
-		return nil, &BlockedError{Blockers: blockers}
-	}
-	order, err := lineage.NewGraph(upstream).Order()
+	// The view and its managed dependents; refuse if anything unmanaged depends on them.
+	closure, err := p.dropClosure(ctx, tx, []string{name})
 	if err != nil {
 		return nil, err
 	}
-	slices.Reverse(order) // dependents first
-	return &DropPlan{View: name, Order: order}, nil
+	if len(closure.blockers) > 0 {
+		return nil, &BlockedError{Blockers: closure.blockers}
+	}
+	return &DropPlan{View: name, Order: closure.order}, nil
 }
 
 // Drop removes a managed view and the managed views that depend on it, in one transaction,

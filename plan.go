@@ -255,56 +255,26 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 	}
 	// An unmanaged materialized view with a configured name is replaced: it must be dropped.
 	// Closure over the catalog: whatever depends on a dropped view must be dropped too.
-	dropSet := map[string]bool{}
-	var work []string
+	var roots []string
 	for name, s := range steps {
 		if rec.exists[name] && (s.Action == ActionDrop || s.Action == ActionRebuild || s.Action == ActionCreate) {
-			dropSet[name] = true
-			work = append(work, name)
+			roots = append(roots, name)
 		}
 	}
-	sort.Strings(work)
-	dropDeps := map[string][]string{} // view -> views it depends on, within the drop set
-	for len(work) > 0 {
-		w := work[0]
-		work = work[1:]
-		deps, err := boundary.DependentsOf(ctx, tx, n, w)
-		if err != nil {
-			return nil, fmt.Errorf("plan: find objects depending on %s.%s: %w", n.Schema, w, err)
-		}
-		for _, d := range deps {
-			if d.Managed && d.Schema == n.Schema {
-				dropDeps[d.Name] = append(dropDeps[d.Name], w)
-				if dropSet[d.Name] {
-					continue
-				}
-				s, ok := steps[d.Name]
-				if !ok { // managed but unknown to the plan: cannot happen, registry covers it
-					plan.Blockers = append(plan.Blockers, Blocker{View: w, Dependent: describeDependent(d)})
-					continue
-				}
-				if s.Action != ActionDrop {
-					s.Action, s.Reason = ActionRebuildUpstream, "upstream view "+w+" is rebuilt"
-				}
-				dropSet[d.Name] = true
-				work = append(work, d.Name)
-				continue
-			}
-			plan.Blockers = append(plan.Blockers, Blocker{View: w, Dependent: describeDependent(d)})
-		}
+	closure, err := p.dropClosure(ctx, tx, roots)
+	if err != nil {
+		return nil, err
 	}
-	// Drop order: dependents first (reverse topological order of the catalog dependencies).
-	if len(dropSet) > 0 {
-		g := map[string][]string{}
-		for v := range dropSet {
-			g[v] = dropDeps[v]
+	plan.Blockers, plan.DropOrder = closure.blockers, closure.order
+	for _, v := range closure.order {
+		s, ok := steps[v]
+		if !ok { // managed but unknown to the plan: cannot happen, the registry covers it
+			plan.Blockers = append(plan.Blockers, Blocker{View: closure.dependsOn[v], Dependent: "materialized view " + n.Schema + "." + v})
+			continue
 		}
-		order, err := lineage.NewGraph(g).Order()
-		if err != nil {
-			return nil, fmt.Errorf("plan: order drops: %w", err)
+		if up, pulledIn := closure.dependsOn[v]; pulledIn && s.Action != ActionDrop {
+			s.Action, s.Reason = ActionRebuildUpstream, "upstream view "+up+" is rebuilt"
 		}
-		slices.Reverse(order)
-		plan.DropOrder = order
 	}
 	// Create order: dependencies first over the desired graph.
 	g := map[string][]string{}
@@ -374,4 +344,55 @@ func describeDependent(d boundary.Dependent) string {
 		return kind + " " + d.Schema + "." + d.Name
 	}
 	return d.Description
+}
+
+// dropSet is what dropping some managed views entails, from the catalog (pg_depend).
+type dropSet struct {
+	// order lists the roots and every managed view depending on them, dependents first.
+	order []string
+	// dependsOn maps each view pulled in by the closure to the first dropped view it reads.
+	dependsOn map[string]string
+	// blockers are objects agentmv does not manage that depend on a view in the set.
+	blockers []Blocker
+}
+
+// dropClosure follows pg_depend from roots: managed materialized views that depend on a view
+// in the set join it; anything else that depends on one is a blocker.
+func (p *Project) dropClosure(ctx context.Context, tx pgx.Tx, roots []string) (dropSet, error) {
+	n := p.Names()
+	ds := dropSet{dependsOn: map[string]string{}}
+	work := slices.Sorted(slices.Values(roots))
+	upstream := map[string][]string{} // view -> views it depends on, within the set
+	for _, r := range work {
+		upstream[r] = nil
+	}
+	for len(work) > 0 {
+		w := work[0]
+		work = work[1:]
+		deps, err := boundary.DependentsOf(ctx, tx, n, w)
+		if err != nil {
+			return ds, fmt.Errorf("find objects depending on %s.%s: %w", n.Schema, w, err)
+		}
+		for _, d := range deps {
+			if !d.Managed || d.Schema != n.Schema {
+				ds.blockers = append(ds.blockers, Blocker{View: w, Dependent: describeDependent(d)})
+				continue
+			}
+			if _, in := upstream[d.Name]; !in {
+				ds.dependsOn[d.Name] = w
+				work = append(work, d.Name)
+			}
+			upstream[d.Name] = append(upstream[d.Name], w)
+		}
+	}
+	if len(upstream) == 0 {
+		return ds, nil
+	}
+	order, err := lineage.NewGraph(upstream).Order()
+	if err != nil {
+		return ds, fmt.Errorf("order drops: %w", err)
+	}
+	slices.Reverse(order) // dependents first
+	ds.order = order
+	return ds, nil
 }
