@@ -35,6 +35,7 @@ func (p *Project) analyze(ctx context.Context, tx pgx.Tx, rec recordedState) ([]
 		return nil, err
 	}
 	resolver := lineage.NewPgxResolver(tx)
+	managed := p.managedViews()
 	var out []Step
 	for _, v := range p.cfg.Views {
 		if r, ok := rec.registry[v.Name]; ok && rec.exists[v.Name] && r.SourceHash != "" && r.SourceHash == sourceHash(v.SQL) {
@@ -48,7 +49,7 @@ func (p *Project) analyze(ctx context.Context, tx pgx.Tx, rec recordedState) ([]
 			out = append(out, s)
 			continue
 		}
-		s, err := p.analyzeView(ctx, v, resolver)
+		s, err := p.analyzeView(ctx, v, resolver, managed)
 		if err != nil {
 			return nil, err
 		}
@@ -57,16 +58,12 @@ func (p *Project) analyze(ctx context.Context, tx pgx.Tx, rec recordedState) ([]
 	return out, nil
 }
 
-// analyzeView parses one view body and resolves its lineage.
-func (p *Project) analyzeView(ctx context.Context, v ViewConfig, resolver lineage.Resolver) (Step, error) {
-	n := p.Names()
-	managed := map[string]bool{}
-	for _, c := range p.cfg.Views {
-		managed[c.Name] = true
-	}
+// analyzeView parses one view body and resolves its lineage; managed reports whether a name
+// is a view of materialize.yaml.
+func (p *Project) analyzeView(ctx context.Context, v ViewConfig, resolver lineage.Resolver, managed func(string) bool) (Step, error) {
 	a, err := lineage.Analyze(ctx, v.SQL, lineage.Options{
-		TargetSchema: n.Schema,
-		Managed:      func(name string) bool { return managed[name] },
+		TargetSchema: p.settings.TargetSchema,
+		Managed:      managed,
 		Resolver:     resolver,
 	})
 	if err != nil {
@@ -83,6 +80,15 @@ func (p *Project) analyzeView(ctx context.Context, v ViewConfig, resolver lineag
 	}
 	p.fillConfigured(&s, v)
 	return s, nil
+}
+
+// managedViews returns a membership test for the views of materialize.yaml.
+func (p *Project) managedViews() func(string) bool {
+	set := make(map[string]bool, len(p.cfg.Views))
+	for _, v := range p.cfg.Views {
+		set[v.Name] = true
+	}
+	return func(name string) bool { return set[name] }
 }
 
 // fillConfigured sets the parts of a step that come from materialize.yaml.

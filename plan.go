@@ -292,10 +292,11 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 		}
 	}
 	// Views rebuilt only because an upstream view is rebuilt may have skipped parsing.
+	managed := p.managedViews()
 	for _, v := range plan.CreateOrder {
 		if s := steps[v]; s.body == "" {
 			cfg, _ := p.cfg.View(v)
-			full, err := p.analyzeView(ctx, cfg, lineage.NewPgxResolver(tx))
+			full, err := p.analyzeView(ctx, cfg, lineage.NewPgxResolver(tx), managed)
 			if err != nil {
 				return nil, err
 			}
