@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -207,4 +208,20 @@ func (p *Project) Close() {
 		p.runtime.Close()
 		p.runtime = nil
 	}
+}
+
+// Version is the agentmv module version built into the running binary ("devel" for a build
+// from a checkout).
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Path == "github.com/agentmv/agentmv" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			return bi.Main.Version
+		}
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/agentmv/agentmv" {
+				return d.Version
+			}
+		}
+	}
+	return "devel"
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -185,4 +186,14 @@ func ServeHTTP(ctx context.Context, srv *http.Server, ready func(addr string)) e
 		}
 		return nil
 	}
+}
+
+// ServeStdio serves server over stdin/stdout until the client closes the stream or ctx is
+// done; both count as a normal end (nil).
+func ServeStdio(ctx context.Context, server *mcp.Server) error {
+	err := server.Run(ctx, &mcp.StdioTransport{})
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }

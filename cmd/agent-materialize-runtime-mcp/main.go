@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/joho/godotenv"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/tools"
@@ -43,17 +40,6 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer rt.Close()
-	server := tools.NewServer(tools.RuntimeServerName, version(), rt.Tools())
-	err = server.Run(ctx, &mcp.StdioTransport{})
-	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "devel"
+	server := tools.NewServer(tools.RuntimeServerName, agentmv.Version(), rt.Tools())
+	return tools.ServeStdio(ctx, server)
 }

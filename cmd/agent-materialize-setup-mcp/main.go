@@ -2,15 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
-
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/tools"
@@ -40,17 +35,6 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	server := tools.NewServer(tools.SetupServerName, version(), reg)
-	err = server.Run(ctx, &mcp.StdioTransport{})
-	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "devel"
+	server := tools.NewServer(tools.SetupServerName, agentmv.Version(), reg)
+	return tools.ServeStdio(ctx, server)
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -97,11 +95,7 @@ func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string)
 		if tokenEnv != "" {
 			return usageError{fmt.Errorf("--token-env needs --http")}
 		}
-		err := server.Run(ctx, &mcp.StdioTransport{})
-		if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
-			return nil
-		}
-		return err
+		return tools.ServeStdio(ctx, server)
 	}
 	var token string
 	if tokenEnv != "" {
