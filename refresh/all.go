@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +23,10 @@ type AllOptions struct {
 	Downstream string
 	// Progress, when set, is called (from several goroutines, serialised) as views start and end.
 	Progress func(Event)
+	// RefreshView, when set, refreshes one view instead of Client.Refresh. upstream holds the
+	// results of the view's upstream views in this run (all with valid contents: success,
+	// fresh or busy). The scheduler uses it to refresh a view only if nobody else already has.
+	RefreshView func(ctx context.Context, view string, upstream []Result) (Result, error)
 }
 
 // Event is one progress line of RefreshAll.
@@ -88,15 +89,56 @@ func (c *Client) LoadGraph(ctx context.Context) (Graph, error) {
 	return g, nil
 }
 
+// runPlan is a graph restricted to the views of one run: who waits for whom and each view's
+// depth (its Kahn wave, from 1), which orders the ready queue and labels progress events.
+type runPlan struct {
+	upstream   map[string][]string // view -> upstream views in this run
+	downstream map[string][]string // view -> views of this run that read it, sorted
+	depth      map[string]int
+}
+
 // plan restricts the graph to the selected views and computes each view's depth (wave).
-func (g Graph) plan(opts AllOptions) (upstream map[string][]string, depth map[string]int, err error) {
+func (g Graph) plan(opts AllOptions) (runPlan, error) {
+	selected, err := g.selection(opts)
+	if err != nil {
+		return runPlan{}, err
+	}
+	p := runPlan{upstream: map[string][]string{}, downstream: map[string][]string{}, depth: map[string]int{}}
+	for v := range selected {
+		p.upstream[v] = []string{}
+		for _, u := range g.Upstream[v] {
+			if selected[u] {
+				p.upstream[v] = append(p.upstream[v], u)
+				p.downstream[u] = append(p.downstream[u], v)
+			}
+		}
+	}
+	for _, ds := range p.downstream {
+		sort.Strings(ds)
+	}
+	// A cycle is a *lineage.CycleError with the full path.
+	waves, err := lineage.NewGraph(p.upstream).Waves()
+	if err != nil {
+		return runPlan{}, err
+	}
+	for i, wave := range waves {
+		for _, v := range wave {
+			p.depth[v] = i + 1
+		}
+	}
+	return p, nil
+}
+
+// selection is the set of views a run covers: all of them, or what --downstream and --select
+// leave.
+func (g Graph) selection(opts AllOptions) (map[string]bool, error) {
 	selected := map[string]bool{}
 	for v := range g.Upstream {
 		selected[v] = true
 	}
 	if opts.Downstream != "" {
 		if _, ok := g.Upstream[opts.Downstream]; !ok {
-			return nil, nil, fmt.Errorf("--downstream %s: %w", opts.Downstream, ErrUnknownView)
+			return nil, fmt.Errorf("--downstream %s: %w", opts.Downstream, ErrUnknownView)
 		}
 		selected = map[string]bool{opts.Downstream: true}
 		for _, d := range lineage.NewGraph(g.Upstream).Descendants(opts.Downstream) {
@@ -107,7 +149,7 @@ func (g Graph) plan(opts AllOptions) (upstream map[string][]string, depth map[st
 		only := map[string]bool{}
 		for _, s := range opts.Select {
 			if _, ok := g.Upstream[s]; !ok {
-				return nil, nil, fmt.Errorf("--select %s: %w", s, ErrUnknownView)
+				return nil, fmt.Errorf("--select %s: %w", s, ErrUnknownView)
 			}
 			if selected[s] {
 				only[s] = true
@@ -115,37 +157,14 @@ func (g Graph) plan(opts AllOptions) (upstream map[string][]string, depth map[st
 		}
 		selected = only
 	}
-	upstream = map[string][]string{}
-	for v := range selected {
-		for _, u := range g.Upstream[v] {
-			if selected[u] {
-				upstream[v] = append(upstream[v], u)
-			}
-		}
-		if upstream[v] == nil {
-			upstream[v] = []string{}
-		}
-	}
-	// Depth is the Kahn wave (1-based) in the selected subgraph; a cycle is a
-	// *lineage.CycleError with the full path.
-	waves, err := lineage.NewGraph(upstream).Waves()
-	if err != nil {
-		return nil, nil, err
-	}
-	depth = map[string]int{}
-	for i, wave := range waves {
-		for _, v := range wave {
-			depth[v] = i + 1
-		}
-	}
-	return upstream, depth, nil
+	return selected, nil
 }
 
 // defaultParallel is the width of the widest wave, capped at 4.
-func defaultParallel(depth map[string]int) int {
+func (p runPlan) defaultParallel() int {
 	width := map[int]int{}
 	best := 1
-	for _, d := range depth {
+	for _, d := range p.depth {
 		width[d]++
 		if width[d] > best {
 			best = width[d]
@@ -167,149 +186,14 @@ func (c *Client) RefreshAll(ctx context.Context, opts AllOptions) (Summary, erro
 	return c.RefreshGraph(ctx, g, opts)
 }
 
-// RefreshGraph is RefreshAll over a graph the caller already has.
+// RefreshGraph is RefreshAll over a graph the caller already has: plan the run, execute it,
+// summarise it.
 func (c *Client) RefreshGraph(ctx context.Context, g Graph, opts AllOptions) (Summary, error) {
-	start := time.Now()
-	upstream, depth, err := g.plan(opts)
+	p, err := g.plan(opts)
 	if err != nil {
 		return Summary{}, err
 	}
-	parallel := opts.Parallel
-	if parallel <= 0 {
-		parallel = defaultParallel(depth)
-	}
-	sum := Summary{Parallel: parallel}
-	if len(upstream) == 0 {
-		return sum, nil
-	}
-	downstream := map[string][]string{}
-	pending := map[string]int{}
-	for v, ups := range upstream {
-		pending[v] = len(ups)
-		for _, u := range ups {
-			downstream[u] = append(downstream[u], v)
-		}
-	}
-	for _, ds := range downstream {
-		sort.Strings(ds)
-	}
-
-	var (
-		mu       sync.Mutex
-		ready    = readyQueue{depth: depth}
-		running  int
-		done     = make(chan Result)
-		progress = func(e Event) {
-			if opts.Progress != nil {
-				mu.Lock()
-				defer mu.Unlock()
-				opts.Progress(e)
-			}
-		}
-	)
-	for v, n := range pending {
-		if n == 0 {
-			ready.push(v)
-		}
-	}
-	remaining := len(upstream)
-	var skip func(v, cause string)
-	skip = func(v, cause string) {
-		if pending[v] < 0 {
-			return
-		}
-		pending[v] = -1
-		remaining--
-		r := Result{View: v, Status: StatusSkipped, Error: "skipped: " + cause}
-		sum.Results = append(sum.Results, r)
-		sum.Skipped++
-		progress(Event{View: v, Wave: depth[v], Result: &r, Elapsed: time.Since(start)})
-		for _, d := range downstream[v] {
-			skip(d, cause)
-		}
-	}
-	for remaining > 0 {
-		for running < parallel && ready.len() > 0 {
-			v := ready.pop()
-			if err := ctx.Err(); err != nil {
-				skip(v, "run canceled: "+context.Cause(ctx).Error())
-				continue
-			}
-			running++
-			progress(Event{View: v, Wave: depth[v], Started: true, Elapsed: time.Since(start)})
-			go func(v string) {
-				res, err := c.Refresh(ctx, v)
-				if err != nil && res.Status != StatusFailed {
-					res.Status = StatusFailed
-					res.Error = err.Error()
-				}
-				done <- res
-			}(v)
-		}
-		if running == 0 {
-			// Nothing running and nothing ready: only possible if the plan was inconsistent.
-			for _, v := range slices.Sorted(maps.Keys(pending)) {
-				if pending[v] > 0 {
-					skip(v, "upstream never completed")
-				}
-			}
-			break
-		}
-		res := <-done
-		running--
-		remaining--
-		pending[res.View] = -1
-		sum.Results = append(sum.Results, res)
-		progress(Event{View: res.View, Wave: depth[res.View], Result: &res, Elapsed: time.Since(start)})
-		switch res.Status {
-		case StatusFailed:
-			sum.Failed++
-			for _, d := range downstream[res.View] {
-				skip(d, fmt.Sprintf("upstream view %s failed", res.View))
-			}
-			continue
-		case StatusBusy:
-			sum.Busy++
-		case StatusFresh:
-			sum.Fresh++
-		default:
-			sum.Succeeded++
-		}
-		for _, d := range downstream[res.View] {
-			if pending[d] > 0 {
-				pending[d]--
-				if pending[d] == 0 {
-					ready.push(d)
-				}
-			}
-		}
-	}
-	sum.Elapsed = time.Since(start)
-	if !sum.OK() {
-		return sum, fmt.Errorf("%w: %d succeeded, %d failed, %d skipped", ErrRunFailed, sum.Succeeded, sum.Failed, sum.Skipped)
-	}
-	return sum, nil
-}
-
-// readyQueue hands out ready views by (depth, name) so runs are deterministic.
-type readyQueue struct {
-	depth map[string]int
-	items []string
-}
-
-func (q *readyQueue) len() int { return len(q.items) }
-func (q *readyQueue) push(v string) {
-	q.items = append(q.items, v)
-	sort.Slice(q.items, func(i, j int) bool {
-		a, b := q.items[i], q.items[j]
-		if q.depth[a] != q.depth[b] {
-			return q.depth[a] < q.depth[b]
-		}
-		return a < b
-	})
-}
-func (q *readyQueue) pop() string {
-	v := q.items[0]
-	q.items = q.items[1:]
-	return v
+	r := newRun(c, p, opts)
+	r.execute(ctx)
+	return r.summary()
 }

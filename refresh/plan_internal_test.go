@@ -1,8 +1,10 @@
 package refresh
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -31,7 +33,7 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, depth, err := testGraph.plan(tt.opts)
+			p, err := testGraph.plan(tt.opts)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrUnknownView) {
 					t.Fatalf("plan error = %v, want %q wrapping ErrUnknownView", err, tt.err)
@@ -41,10 +43,10 @@ func TestPlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff(tt.depth, depth); d != "" {
+			if d := cmp.Diff(tt.depth, p.depth); d != "" {
 				t.Errorf("depth (-want +got):\n%s", d)
 			}
-			if p := defaultParallel(depth); p != tt.parallel {
+			if p := p.defaultParallel(); p != tt.parallel {
 				t.Errorf("defaultParallel = %d, want %d", p, tt.parallel)
 			}
 		})
@@ -52,7 +54,7 @@ func TestPlan(t *testing.T) {
 }
 
 func TestPlanCycleAndCap(t *testing.T) {
-	_, _, err := Graph{Upstream: map[string][]string{"a": {"c"}, "b": {"a"}, "c": {"b"}}}.plan(AllOptions{})
+	_, err := Graph{Upstream: map[string][]string{"a": {"c"}, "b": {"a"}, "c": {"b"}}}.plan(AllOptions{})
 	if err == nil || !strings.Contains(err.Error(), "cycle detected") {
 		t.Fatalf("cycle: err = %v", err)
 	}
@@ -60,11 +62,11 @@ func TestPlanCycleAndCap(t *testing.T) {
 	for _, v := range []string{"a", "b", "c", "d", "e", "f"} {
 		wide.Upstream[v] = nil
 	}
-	_, depth, err := wide.plan(AllOptions{})
+	p, err := wide.plan(AllOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := defaultParallel(depth); p != 4 {
+	if p := p.defaultParallel(); p != 4 {
 		t.Errorf("defaultParallel of 6 independent views = %d, want the cap 4", p)
 	}
 }
@@ -75,5 +77,64 @@ func TestStatusSQLNeverCounts(t *testing.T) {
 		if strings.Contains(q, bad) {
 			t.Errorf("status SQL contains %q: status must stay O(views)", bad)
 		}
+	}
+}
+
+// TestRunStates drives the run state machine with a RefreshView that needs no database: b
+// fails, so c and d are skipped; every view gets its upstream results; the parallel bound holds.
+func TestRunStates(t *testing.T) {
+	var (
+		mu                sync.Mutex
+		inFlight, maxSeen int
+		gotUpstream       = map[string][]string{}
+	)
+	opts := AllOptions{Parallel: 2, RefreshView: func(_ context.Context, v string, upstream []Result) (Result, error) {
+		mu.Lock()
+		inFlight++
+		maxSeen = max(maxSeen, inFlight)
+		for _, u := range upstream {
+			gotUpstream[v] = append(gotUpstream[v], u.View+":"+u.Status)
+		}
+		mu.Unlock()
+		defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+		if v == "b" {
+			return Result{Status: StatusFailed, Error: "boom"}, errors.New("boom")
+		}
+		if v == "x" {
+			return Result{Status: StatusBusy}, nil
+		}
+		return Result{Status: StatusSuccess}, nil
+	}}
+	p, err := testGraph.plan(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(nil, p, opts)
+	r.execute(context.Background())
+	sum, err := r.summary()
+	if !errors.Is(err, ErrRunFailed) {
+		t.Fatalf("summary error = %v, want ErrRunFailed", err)
+	}
+	got := map[string]string{}
+	for _, res := range sum.Results {
+		got[res.View] = res.Status
+	}
+	want := map[string]string{"a": "success", "b": "failed", "c": "skipped", "d": "skipped", "x": "busy", "y": "success", "lone": "success"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("statuses (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[string][]string{"b": {"a:success"}, "y": {"x:busy"}}, gotUpstream); d != "" {
+		t.Errorf("upstream results handed to RefreshView (-want +got):\n%s", d)
+	}
+	if maxSeen > 2 || maxSeen < 1 {
+		t.Errorf("%d refreshes in flight at once, want at most 2", maxSeen)
+	}
+	for v, n := range r.nodes {
+		if n.state != stateFinished && n.state != stateSkipped {
+			t.Errorf("%s ended in state %d", v, n.state)
+		}
+	}
+	if sum.Succeeded != 3 || sum.Failed != 1 || sum.Skipped != 2 || sum.Busy != 1 {
+		t.Errorf("summary %+v", sum)
 	}
 }
