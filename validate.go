@@ -1,0 +1,434 @@
+package agentmv
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"gopkg.in/yaml.v3"
+
+	"github.com/agentmv/agentmv/internal/yamledit"
+)
+
+// identPattern is the only accepted shape for names that become Postgres identifiers or file
+// names: lower case, so Postgres never folds them and quoting never changes their meaning.
+var identPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+
+// reservedObjectNames are the relations agentmv itself keeps in the target schema (tables,
+// their primary-key indexes, sequence and history index; see boundary/migrate.go); a view or
+// index with one of these names would collide with them.
+var reservedObjectNames = []string{
+	"lineage", "column_lineage", "views", "refresh_history", "schema_version",
+	"lineage_pkey", "column_lineage_pkey", "views_pkey", "refresh_history_pkey", "schema_version_pkey",
+	"refresh_history_id_seq", "refresh_history_view_name_started_at_idx",
+}
+
+// the error ("view name", "target_schema", …).
+func ValidateIdentifier(kind, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%s must not be empty", kind)
+	case len(name) > MaxIdentifierBytes:
+		return fmt.Errorf("%s %q is %d bytes; Postgres identifiers are at most %d bytes (it would silently truncate it), use a shorter name",
+			kind, name, len(name), MaxIdentifierBytes)
+	case !identPattern.MatchString(name):
+		return fmt.Errorf("%s %q must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)", kind, name)
+	}
+	return nil
+}
+
+// validateViewName adds the view-specific rules to ValidateIdentifier.
+func validateViewName(name string) error {
+	if err := ValidateIdentifier("view name", name); err != nil {
+		return err
+	}
+	if strings.HasPrefix(name, "pg_") {
+		return fmt.Errorf("view name %q must not start with pg_ (pg_catalog comes first on the search path, so agents would read a system catalog instead)", name)
+	}
+	if slices.Contains(reservedObjectNames, name) {
+		return fmt.Errorf("view name %q is reserved: agentmv keeps its own table of that name in the target schema", name)
+	}
+	if isReservedKeyword(name) {
+		return fmt.Errorf("view name %q is an SQL reserved word: agents would have to quote it in every query; choose another name", name)
+	}
+	return nil
+}
+
+// isReservedKeyword asks Postgres' own scanner whether name is a reserved keyword (one that
+// cannot be used as an unquoted table name).
+func isReservedKeyword(name string) bool {
+	res, err := pg_query.Scan(name)
+	if err != nil || len(res.Tokens) != 1 {
+		return false
+	}
+	k := res.Tokens[0].KeywordKind
+	return k == pg_query.KeywordKind_RESERVED_KEYWORD || k == pg_query.KeywordKind_TYPE_FUNC_NAME_KEYWORD
+}
+
+// validator walks the YAML node tree, fills the Config and collects problems by class.
+type validator struct {
+	cfg        *Config
+	version    []Problem
+	duplicates []Problem
+	invalid    []Problem
+}
+
+func (v *validator) bad(line int, format string, args ...any) {
+	v.invalid = append(v.invalid, Problem{Line: line, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) warn(line int, format string, args ...any) {
+	v.cfg.Warnings = append(v.cfg.Warnings, fmt.Sprintf("%s line %d: %s", v.cfg.display, line, fmt.Sprintf(format, args...)))
+}
+
+// pairs returns a mapping's key/value pairs, reporting duplicate keys.
+func (v *validator) pairs(m *yaml.Node, where string) [][2]*yaml.Node {
+	var out [][2]*yaml.Node
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, val := m.Content[i], yamledit.Resolve(m.Content[i+1])
+		if first, dup := seen[k.Value]; dup {
+			v.bad(k.Line, "key %q appears twice in %s (first at line %d)", k.Value, where, first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		out = append(out, [2]*yaml.Node{k, val})
+	}
+	return out
+}
+
+func kindName(n *yaml.Node) string {
+	switch {
+	case yamledit.IsNull(n):
+		return "null"
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	default:
+		return fmt.Sprintf("%s %q", strings.TrimPrefix(n.ShortTag(), "!!"), n.Value)
+	}
+}
+
+// str returns n's value when it is a string scalar.
+func (v *validator) str(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		v.bad(n.Line, "%s must be a string, got %s (quote it if it looks like a number or boolean)", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (v *validator) document(doc *yaml.Node) {
+	if doc.Kind == 0 || len(doc.Content) == 0 || yamledit.IsNull(doc.Content[0]) {
+		v.bad(1, "the file is empty; it needs `version: 1`, `target_schema` and `views` (run `agent-mv init` for a template)")
+		return
+	}
+	root := yamledit.Resolve(doc.Content[0])
+	if root.Kind != yaml.MappingNode {
+		v.bad(root.Line, "the top level must be a mapping with version, target_schema and views, got %s", kindName(root))
+		return
+	}
+	var haveVersion, haveSchema, haveViews bool
+	for _, kv := range v.pairs(root, "the top level") {
+		k, val := kv[0], kv[1]
+		switch k.Value {
+		case "version":
+			haveVersion = true
+			v.versionValue(val)
+		case "target_schema":
+			haveSchema = true
+			if s, ok := v.str(val, "target_schema"); ok {
+				if err := validateSchemaName(s); err != nil {
+					v.bad(val.Line, "%v", err)
+				}
+				v.cfg.TargetSchema = s
+			}
+		case "views":
+			haveViews = true
+			v.views(val)
+		default:
+			v.warn(k.Line, "unknown key %q at the top level is ignored (kept in the file)", k.Value)
+		}
+	}
+	if !haveVersion {
+		v.version = append(v.version, Problem{Line: root.Line, Message: "version is required and must be 1 (add `version: 1`)"})
+	}
+	if !haveSchema {
+		v.bad(root.Line, "target_schema is required (add `target_schema: agent_mv`)")
+	}
+	if !haveViews {
+		v.bad(root.Line, "views is required (use `views: []` for none)")
+	}
+	v.indexNames()
+}
+
+func (v *validator) versionValue(n *yaml.Node) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		v.version = append(v.version, Problem{Line: n.Line, Message: fmt.Sprintf("version must be the integer 1, got %s", kindName(n))})
+		return
+	}
+	var ver int
+	if err := n.Decode(&ver); err != nil || ver != 1 {
+		v.version = append(v.version, Problem{Line: n.Line, Message: fmt.Sprintf("version must be 1, got %s; this agentmv reads version 1 files only", n.Value)})
+		return
+	}
+	v.cfg.Version = ver
+}
+
+func validateSchemaName(s string) error {
+	if err := ValidateIdentifier("target_schema", s); err != nil {
+		return err
+	}
+	if strings.HasPrefix(s, "pg_") || s == "information_schema" || s == "public" {
+		return fmt.Errorf("target_schema %q is not allowed: use a dedicated schema such as agent_mv (pg_* schemas are reserved by Postgres)", s)
+	}
+	return nil
+}
+
+func (v *validator) views(n *yaml.Node) {
+	if n.Kind != yaml.SequenceNode {
+		v.bad(n.Line, "views must be a list of views, got %s (use `views: []` for none)", kindName(n))
+		return
+	}
+	firstLine := map[string]int{}
+	for i, item := range n.Content {
+		item = yamledit.Resolve(item)
+		if item.Kind != yaml.MappingNode {
+			v.bad(item.Line, "views[%d] must be a mapping with name, sql_file and description, got %s", i, kindName(item))
+			continue
+		}
+		vc, ok := v.view(item, i)
+		if !ok {
+			continue
+		}
+		if first, dup := firstLine[vc.Name]; dup {
+			v.duplicates = append(v.duplicates, Problem{Line: vc.Line, Message: fmt.Sprintf("view %q is already defined at line %d; view names must be unique", vc.Name, first)})
+			continue
+		}
+		firstLine[vc.Name] = vc.Line
+		v.cfg.Views = append(v.cfg.Views, vc)
+	}
+}
+
+func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
+	vc := ViewConfig{Line: m.Line}
+	label := fmt.Sprintf("views[%d]", idx)
+	// Find the name first so later messages can name the view.
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "name" {
+			if n := yamledit.Resolve(m.Content[i+1]); n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && n.Value != "" {
+				label = fmt.Sprintf("view %q", n.Value)
+			}
+			break
+		}
+	}
+	before := len(v.invalid)
+	var haveName, haveFile, haveDesc bool
+	for _, kv := range v.pairs(m, label) {
+		k, val := kv[0], kv[1]
+		switch k.Value {
+		case "name":
+			haveName = true
+			if s, ok := v.str(val, label+": name"); ok {
+				if err := validateViewName(s); err != nil {
+					v.bad(val.Line, "%v", err)
+				}
+				vc.Name = s
+			}
+		case "sql_file":
+			haveFile = true
+			if s, ok := v.str(val, label+": sql_file"); ok {
+				if strings.TrimSpace(s) == "" {
+					v.bad(val.Line, "%s: sql_file must not be empty", label)
+				}
+				vc.SQLFile = s
+			}
+		case "description":
+			haveDesc = true
+			if s, ok := v.str(val, label+": description"); ok {
+				vc.Description = s
+				if strings.TrimSpace(s) == "" {
+					v.bad(val.Line, "%s: description is empty; say in a sentence what one row is and when an agent should read this view", label)
+				}
+			}
+		case "indexes":
+			vc.Indexes = v.indexes(val, label)
+		case "sources":
+			vc.Sources = v.sources(val, label)
+		case "sql":
+			// Accepted for compatibility with the seed; the SQL always comes from sql_file.
+		case "min_refresh_interval":
+			vc.MinRefreshInterval = v.duration(val, label+": min_refresh_interval")
+		case "max_staleness":
+			vc.MaxStaleness = v.duration(val, label+": max_staleness")
+		default:
+			v.warn(k.Line, "unknown key %q in %s is ignored (kept in the file)", k.Value, label)
+		}
+	}
+	if !haveName {
+		v.bad(m.Line, "%s: name is required", label)
+	}
+	if !haveFile {
+		v.bad(m.Line, "%s: sql_file is required (e.g. materialize/<name>.sql)", label)
+	}
+	if !haveDesc {
+		v.bad(m.Line, "%s: description is required (agents read it to pick the view)", label)
+	}
+	if vc.MinRefreshInterval > 0 && vc.MaxStaleness > 0 && vc.MaxStaleness < vc.MinRefreshInterval {
+		v.bad(m.Line, "%s: max_staleness (%s) is shorter than min_refresh_interval (%s), so the view could never be fresh", label, vc.MaxStaleness, vc.MinRefreshInterval)
+	}
+	return vc, len(v.invalid) == before
+}
+
+func (v *validator) duration(n *yaml.Node, what string) time.Duration {
+	s, ok := v.str(n, what)
+	if !ok {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		v.bad(n.Line, "%s must be a positive Go duration such as \"90s\", \"5m\" or \"1h30m\", got %q", what, s)
+		return 0
+	}
+	return d
+}
+
+func (v *validator) sources(n *yaml.Node, label string) []string {
+	if yamledit.IsNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		v.bad(n.Line, "%s: sources must be a list of strings, got %s (apply owns this key; delete it and re-run apply)", label, kindName(n))
+		return nil
+	}
+	out := make([]string, 0, len(n.Content))
+	for _, it := range n.Content {
+		if s, ok := v.str(yamledit.Resolve(it), label+": sources entry"); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (v *validator) indexes(n *yaml.Node, label string) []IndexConfig {
+	if yamledit.IsNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		v.bad(n.Line, "%s: indexes must be a list of {columns: [...], unique: bool}, got %s", label, kindName(n))
+		return nil
+	}
+	var out []IndexConfig
+	for i, it := range n.Content {
+		it = yamledit.Resolve(it)
+		where := fmt.Sprintf("%s: indexes[%d]", label, i)
+		if it.Kind != yaml.MappingNode {
+			v.bad(it.Line, "%s must be a mapping with columns and unique, got %s", where, kindName(it))
+			continue
+		}
+		var ix IndexConfig
+		haveCols := false
+		for _, kv := range v.pairs(it, where) {
+			k, val := kv[0], kv[1]
+			switch k.Value {
+			case "columns":
+				haveCols = true
+				ix.Columns = v.columns(val, where)
+			case "unique":
+				if val.Kind != yaml.ScalarNode || val.ShortTag() != "!!bool" {
+					v.bad(val.Line, "%s: unique must be true or false, got %s", where, kindName(val))
+					continue
+				}
+				_ = val.Decode(&ix.Unique)
+			default:
+				v.warn(k.Line, "unknown key %q in %s is ignored (kept in the file)", k.Value, where)
+			}
+		}
+		if !haveCols {
+			v.bad(it.Line, "%s: columns is required (a list of at least one column)", where)
+			continue
+		}
+		out = append(out, ix)
+	}
+	return out
+}
+
+func (v *validator) columns(n *yaml.Node, where string) []string {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		v.bad(n.Line, "%s: columns must be a list of at least one column name, got %s", where, kindName(n))
+		return nil
+	}
+	var cols []string
+	seen := map[string]bool{}
+	for _, c := range n.Content {
+		c = yamledit.Resolve(c)
+		s, ok := v.str(c, where+": column")
+		if !ok {
+			continue
+		}
+		if err := ValidateIdentifier("index column", s); err != nil {
+			v.bad(c.Line, "%s: %v", where, err)
+			continue
+		}
+		if seen[s] {
+			v.bad(c.Line, "%s: column %q is listed twice", where, s)
+			continue
+		}
+		seen[s] = true
+		cols = append(cols, s)
+	}
+	return cols
+}
+
+// indexNames checks the derived index names: Postgres would truncate names over 63 bytes, and
+// indexes share one namespace with the views (and with each other) inside the schema.
+func (v *validator) indexNames() {
+	type owner struct {
+		what string
+		line int
+	}
+	taken := map[string]owner{}
+	for _, vc := range v.cfg.Views {
+		taken[vc.Name] = owner{fmt.Sprintf("view %q", vc.Name), vc.Line}
+	}
+	for _, vc := range v.cfg.Views {
+		for i, ix := range vc.Indexes {
+			if len(ix.Columns) == 0 {
+				continue
+			}
+			name := ix.Name(vc.Name)
+			where := fmt.Sprintf("view %q: indexes[%d]", vc.Name, i)
+			if len(name) > MaxIdentifierBytes {
+				v.bad(vc.Line, "%s: index name %q is %d bytes; Postgres truncates names to %d bytes, so use fewer or shorter columns or a shorter view name",
+					where, name, len(name), MaxIdentifierBytes)
+				continue
+			}
+			if slices.Contains(reservedObjectNames, name) {
+				v.bad(vc.Line, "%s: index name %q collides with agentmv's own object of that name", where, name)
+				continue
+			}
+			if o, dup := taken[name]; dup {
+				v.bad(vc.Line, "%s: index name %q collides with %s (line %d); indexes and views share the schema's namespace",
+					where, name, o.what, o.line)
+				continue
+			}
+			taken[name] = owner{fmt.Sprintf("index %q of view %q", name, vc.Name), vc.Line}
+		}
+	}
+}
+
+// ---- write-back -------------------------------------------------------------------------
+//
+// Every write re-parses the loaded bytes, edits the yaml.v3 node tree, and then produces the
+// new file text by splicing only the changed regions into the original bytes, so everything
+// else (comments, blank lines, indentation, key order, flow style, quoting) stays byte for
+// byte. The spliced text is re-parsed and must decode to exactly the edited tree; if it does
+// not (an unusual layout such as a flow-style view), the edited tree is encoded with yaml.v3
+// instead, which still keeps comments, key order, flow style and quoting. The result must load
+// as a valid config before the file is replaced atomically.
+
+// WriteSources sets each named view's sources list to the sorted, de-duplicated names in
