@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/agentmv/agentmv/internal/fileio"
 )
 
 // Prefix is prepended to every installed skill directory and slash command, so the files
@@ -215,29 +217,13 @@ func readRegular(path string) ([]byte, error) {
 	return b, nil
 }
 
-// writeFile writes atomically (temp file + rename) so an interrupted install never leaves
+// writeFile writes atomically (internal/fileio) so an interrupted install never leaves
 // a half-written skill. A symlink at path is replaced by a regular file.
 func writeFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("skills: create %s: %w", filepath.Dir(path), err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".agentmv-*.tmp")
-	if err != nil {
-		return fmt.Errorf("skills: write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("skills: write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("skills: write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("skills: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := fileio.WriteAtomic(path, data, 0o644); err != nil {
 		return fmt.Errorf("skills: write %s: %w", path, err)
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/internal/fileio"
 )
 
 // SetupConfig is what the setup tools need. They run once, during onboarding, on the
@@ -516,12 +516,14 @@ func (st *setupTools) readRepoFiles(ctx context.Context, in GlobsInput) (RepoFil
 		if err != nil || !fi.Mode().IsRegular() {
 			return nil
 		}
-		data, err := readCapped(real, min(MaxRepoFileBytes, MaxRepoBytes-total))
+		budget := min(MaxRepoFileBytes, MaxRepoBytes-total)
+		data, err := fileio.ReadCapped(real, int64(budget))
 		if err != nil {
 			out.Skipped = append(out.Skipped, SkippedFile{rel, "unreadable"})
 			return nil
 		}
-		cut := int64(len(data)) < fi.Size()
+		cut := len(data) > budget
+		data = data[:min(len(data), budget)]
 		for cut && len(data) > 0 && !utf8.Valid(data) { // cut at a character boundary
 			data = data[:len(data)-1]
 		}
@@ -539,20 +541,6 @@ func (st *setupTools) readRepoFiles(ctx context.Context, in GlobsInput) (RepoFil
 		return nil
 	})
 	return out, err
-}
-
-func readCapped(path string, n int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	buf := make([]byte, n)
-	m, err := io.ReadFull(f, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return buf[:m], nil
 }
 
 // matchSegments matches path segments against pattern segments; "**" matches any number of
@@ -636,27 +624,7 @@ func (st *setupTools) writeStaging(sf stagingFile) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(st.stagingPath(), data)
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return fileio.WriteAtomic(st.stagingPath(), data, 0o644)
 }
 
 func (st *setupTools) proposeView(ctx context.Context, in ProposeInput) (StagingOutput, error) {

@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/internal/fileio"
 )
 
 func newDashboardCmd(o *rootOptions) *cobra.Command {
@@ -42,20 +41,8 @@ func writeDashboard(ctx context.Context, p *agentmv.Project, path string) error 
 	if err := p.BuildDashboard(ctx, &buf, time.Now()); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".dashboard-*.html")
-	if err != nil {
-		return fmt.Errorf("dashboard: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		tmp.Close()
+	if err := fileio.WriteAtomic(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("dashboard: write %s: %w", path, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }
