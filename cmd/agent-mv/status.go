@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -14,14 +15,23 @@ import (
 )
 
 func newStatusCmd(o *rootOptions) *cobra.Command {
-	return &cobra.Command{
+	var check bool
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show a status table for all materialized views (last refresh, freshness, running now)",
-		Args:  cobra.NoArgs,
+		Long: `Show the last refresh, mode, rows, freshness and schedule of every managed view.
+
+With --check, print only what needs attention and exit 1 when any view is past its
+max_staleness, its last refresh failed, or it is not populated (for cron, CI and monitoring);
+exit 0 when every view is healthy.`,
+		Args: cobra.NoArgs,
 		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, _ []string) error {
 			st, err := p.Status(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if check {
+				return writeCheck(cmd, o.json, st)
 			}
 			if o.json {
 				return printJSON(cmd, st)
@@ -30,6 +40,41 @@ func newStatusCmd(o *rootOptions) *cobra.Command {
 			return nil
 		}),
 	}
+	cmd.Flags().BoolVar(&check, "check", false, "exit 1 when any view is stale, failed its last refresh or is unpopulated, printing which and why")
+	return cmd
+}
+
+// checkReport is the --json output of `status --check`.
+type checkReport struct {
+	OK     bool                 `json:"ok"`
+	Alarms []refresh.Alarm      `json:"alarms"`
+	Views  []refresh.ViewStatus `json:"views"`
+}
+
+// errCheckFailed makes `status --check` exit 1 after printing its report.
+var errCheckFailed = errors.New("status --check: some views need attention (see above)")
+
+// writeCheck prints the alarms of st (or that all is well) and returns errCheckFailed when
+// there are any.
+func writeCheck(cmd *cobra.Command, asJSON bool, st []refresh.ViewStatus) error {
+	alarms := refresh.Check(st)
+	if asJSON {
+		if err := printJSON(cmd, checkReport{OK: len(alarms) == 0, Alarms: append([]refresh.Alarm{}, alarms...), Views: st}); err != nil {
+			return err
+		}
+	} else {
+		out := cmd.OutOrStdout()
+		for _, a := range alarms {
+			fmt.Fprintf(out, "✗ %s: %s: %s\n", a.View, a.Kind, a.Reason)
+		}
+		if len(alarms) == 0 {
+			fmt.Fprintf(out, "✓ %d views: populated, last refresh succeeded, within max_staleness\n", len(st))
+		}
+	}
+	if len(alarms) > 0 {
+		return errCheckFailed
+	}
+	return nil
 }
 
 func writeStatus(cmd *cobra.Command, st []refresh.ViewStatus, now time.Time) {
