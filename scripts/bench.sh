@@ -18,17 +18,8 @@ PKGS=${PKGS:-./...}
 DOC=${DOC:-BENCHMARKS.md}
 CMD="go test -run '^\$' -bench . -benchtime $BENCHTIME -count $COUNT -timeout 120m $PKGS"
 
-pg_version() {
-	local bin
-	for bin in /usr/lib/postgresql/*/bin/postgres; do
-		[ -x "$bin" ] && { "$bin" --version; return; }
-	done
-	command -v postgres >/dev/null && postgres --version || echo "unknown (AGENTMV_TEST_DATABASE_URL?)"
-}
-
-machine="$(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown cpu)), \
-$(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo 2>/dev/null || echo "? GiB") RAM, \
-$(uname -sr); $(pg_version); $(go version | awk '{print $3}')"
+# shellcheck source=scripts/machine.sh
+. scripts/machine.sh
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 
 status=0

@@ -25,20 +25,24 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func buildBinaries(t *testing.T) (cli, runtimeBin string) {
 	t.Helper()
 	dir := t.TempDir()
+	return buildBinary(t, dir, "agent-mv"), buildBinary(t, dir, "agent-materialize-runtime-mcp")
+}
+
+// buildBinary builds ./cmd/<pkg> into dir and returns its path.
+func buildBinary(t *testing.T, dir, pkg string) string {
+	t.Helper()
 	_, self, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(self), "..", "..")
-	for _, pkg := range []string{"agent-mv", "agent-materialize-runtime-mcp"} {
-		args := []string{"build", "-o", filepath.Join(dir, pkg)}
-		if buildTags != "" {
-			args = append(args, "-tags", buildTags)
-		}
-		cmd := exec.Command("go", append(args, "./cmd/"+pkg)...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-		}
+	args := []string{"build", "-o", filepath.Join(dir, pkg)}
+	if buildTags != "" {
+		args = append(args, "-tags", buildTags)
 	}
-	return filepath.Join(dir, "agent-mv"), filepath.Join(dir, "agent-materialize-runtime-mcp")
+	cmd := exec.Command("go", append(args, "./cmd/"+pkg)...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return filepath.Join(dir, pkg)
 }
 
 // TestStdioBinary drives the built runtime binary over stdio with the Go SDK.
@@ -137,5 +141,64 @@ func TestNodeClient(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+}
+
+// TestPeerBenchSmoke runs the peer benchmark's driver (bench/peer/peer.mjs) for two short
+// rounds on the small fixture: both servers start over stdio, answer with the expected rows,
+// and the driver reports a ratio. The full benchmark is bench.BenchmarkPeerStdio
+// (scripts/peer-bench.sh); this only proves the script works.
+func TestPeerBenchSmoke(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is required under CI=true")
+		}
+		t.Skip("node is not installed")
+	}
+	dir := filepath.Join("..", "..", "bench", "peer")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "server-postgres")); err != nil {
+		npm, lerr := exec.LookPath("npm")
+		if lerr != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("npm is required under CI=true")
+			}
+			t.Skip("npm is not installed and bench/peer/node_modules is missing")
+		}
+		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in bench/peer: %v\n%s", err, out)
+		}
+	}
+	env := mcpclient.Setup(t)
+	bin := buildBinary(t, t.TempDir(), "agent-materialize-runtime-mcp")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "peer.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "AGENTMV_RUNTIME_BIN="+bin,
+		"AGENT_MV_RUNTIME_URL="+env.RuntimeURL, "AGENT_MV_TARGET_SCHEMA="+env.Names.Schema,
+		"PEER_ROUNDS=2", "PEER_CALLS=1", "PEER_WARMUP=1",
+		`PEER_CASES=[{"name":"rows=5","sql":"SELECT customer_id, revenue FROM agent_mv.customer_rollup ORDER BY customer_id LIMIT 5","rows":5}]`)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node peer.mjs: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	var res struct {
+		Case      string  `json:"case"`
+		Calls     int     `json:"calls"`
+		Ratio     float64 `json:"ratio"`
+		OursUs    float64 `json:"ours_us"`
+		RefUs     float64 `json:"ref_us"`
+		Reference string  `json:"reference"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("peer.mjs output %q: %v", out, err)
+	}
+	if res.Case != "rows=5" || res.Calls != 2 || !(res.Ratio > 0) || !(res.OursUs > 0) || !(res.RefUs > 0) ||
+		res.Reference != "@modelcontextprotocol/server-postgres@0.6.2" {
+		t.Errorf("peer.mjs result %+v", res)
 	}
 }

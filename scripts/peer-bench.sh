@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# scripts/peer-bench.sh runs the peer benchmark (bench.BenchmarkPeerStdio): agentmv's runtime
+# server and the reference Postgres MCP server (@modelcontextprotocol/server-postgres, pinned
+# in bench/peer/package.json) over stdio with the official TypeScript client, same 1M-row
+# database, same runtime role, interleaved rounds. It rewrites the section of BENCHMARKS.md
+# between the peer:results markers with the ratios, the machine and the date.
+#
+#   scripts/peer-bench.sh                          # COUNT=1 run of 50 rounds × 3 calls per side
+#   COUNT=3 PEER_ROUNDS=30 scripts/peer-bench.sh   # median of 3 runs
+#   RAW=peer.out scripts/peer-bench.sh             # keep the raw go test output
+#   PARSE=peer.out scripts/peer-bench.sh           # no run: rebuild the section from a saved output
+#
+# Needs go, node and npm (the first run does `npm ci` in bench/peer; node_modules is
+# gitignored) and the PostgreSQL server binaries the tests use (internal/pgtest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT=${COUNT:-1}
+DOC=${DOC:-BENCHMARKS.md}
+export PEER_ROUNDS=${PEER_ROUNDS:-50}
+export PEER_CALLS=${PEER_CALLS:-3}
+CMD="PEER_ROUNDS=$PEER_ROUNDS PEER_CALLS=$PEER_CALLS go test ./bench -run '^\$' -bench '^BenchmarkPeerStdio\$' -benchtime 1x -count $COUNT -timeout 60m -v"
+
+# shellcheck source=scripts/machine.sh
+. scripts/machine.sh
+load="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")"
+
+status=0
+if [ -n "${PARSE:-}" ]; then
+	out=$PARSE
+	load="(not recorded: rebuilt from $PARSE)"
+else
+	out=${RAW:-$(mktemp)}
+	echo "+ $CMD" >&2
+	start=$(date +%s)
+	go test ./bench -run '^$' -bench '^BenchmarkPeerStdio$' -benchtime 1x -count "$COUNT" -timeout 60m -v 2>&1 | tee "$out" || status=$?
+	load="$load before the run, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?") after; took $(( $(date +%s) - start ))s"
+fi
+
+# Metrics per case: <case>-ours/ref, <case>-ours-µs, <case>-ref-µs; median over -count runs.
+table=$(awk '
+function median(key,   n, i, j, t, v) {
+	n = cnt[key]
+	for (i = 1; i <= n; i++) v[i] = vals[key, i]
+	for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
+	return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+/^BenchmarkPeerStdio/ && NF >= 4 {
+	for (i = 3; i + 1 <= NF; i += 2) { k = $(i + 1); vals[k, ++cnt[k]] = $i }
+	runs++
+}
+/peer_test.go:[0-9]+: rows=/ { sub(/^.*peer_test.go:[0-9]+: /, ""); detail[++nd] = $0 }
+END {
+	goal["rows=1"] = 0.7; goal["rows=1000"] = 0.5
+	print "| case | agentmv query_view (µs, median) | reference query (µs, median) | agentmv ÷ reference | goal | result |"
+	print "|---|---:|---:|---:|---:|---|"
+	ncase = split("rows=1 rows=1000", cases, " ")
+	for (c = 1; c <= ncase; c++) {
+		k = cases[c] "-ours/ref"
+		if (!(k in cnt)) { printf "| %s | not run | | | ≤ %s | — |\n", cases[c], goal[cases[c]]; continue }
+		m = median(k)
+		res = (m <= goal[cases[c]]) ? "met" : sprintf("**missed** by %.0f%%", (m / goal[cases[c]] - 1) * 100)
+		printf "| %s | %.0f | %.0f | %.3f | ≤ %s | %s |\n", cases[c], median(cases[c] "-ours-µs"), median(cases[c] "-ref-µs"), m, goal[cases[c]], res
+	}
+	printf "\n%d run(s). Per run (rounds: the spread of the per-round ratios):\n\n", runs
+	for (d = 1; d <= nd; d++) print "- " detail[d]
+}' "$out")
+
+block=$(cat <<BLOCK
+<!-- peer:results:begin (written by scripts/peer-bench.sh; edit outside the markers) -->
+Measured $(date -u +%Y-%m-%d) on $machine; node $(node --version 2>/dev/null || echo "?").
+Load average: $load.
+
+\`\`\`
+$CMD
+\`\`\`
+
+$table
+<!-- peer:results:end -->
+BLOCK
+)
+
+if grep -q '<!-- peer:results:begin' "$DOC"; then
+	tmp=$(mktemp)
+	BLOCK="$block" awk '
+		/<!-- peer:results:begin/ { print ENVIRON["BLOCK"]; skip = 1; next }
+		/<!-- peer:results:end/ { skip = 0; next }
+		!skip { print }' "$DOC" > "$tmp"
+	cat "$tmp" > "$DOC" && rm -f "$tmp"
+else
+	printf '\n## Peer benchmark (latest run)\n\n%s\n' "$block" >> "$DOC"
+fi
+echo "wrote the peer results to $DOC (raw output: $out)" >&2
+exit "$status"
