@@ -1,0 +1,112 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ---- profile_table ----
+
+// ColumnProfile is one column of profile_table, from pg_stats.
+type ColumnProfile struct {
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	NullFrac *float64 `json:"null_fraction"`
+	// Distinct is pg_stats.n_distinct made absolute: an estimated count of distinct values.
+	Distinct  *int64     `json:"distinct_estimate"`
+	TopValues []TopValue `json:"top_values,omitempty"`
+}
+
+// TopValue is one of the most common values of a column with its frequency.
+type TopValue struct {
+	Value     string  `json:"value"`
+	Frequency float64 `json:"frequency"`
+}
+
+// ProfileOutput is profile_table's result.
+type ProfileOutput struct {
+	Name         string          `json:"name"`
+	RowsEstimate *int64          `json:"rows_estimate"`
+	Analyzed     bool            `json:"analyzed"`
+	Note         string          `json:"note,omitempty"`
+	Columns      []ColumnProfile `json:"columns"`
+	ForeignKeys  []ForeignKey    `json:"foreign_keys"`
+}
+
+// maxTopValues bounds the most-common values listed per column.
+const maxTopValues = 5
+
+func (st *setupTools) profileTable(ctx context.Context, in TableInput) (ProfileOutput, error) {
+	desc, err := st.describeTable(ctx, in)
+	if err != nil {
+		return ProfileOutput{}, err
+	}
+	r, err := st.lookup(ctx, in.Name)
+	if err != nil {
+		return ProfileOutput{}, err
+	}
+	out := ProfileOutput{Name: desc.Name, Columns: []ColumnProfile{}, ForeignKeys: desc.ForeignKeys}
+	var reltuples float64
+	if err := st.cfg.Pool.QueryRow(ctx, `SELECT reltuples FROM pg_catalog.pg_class WHERE oid = $1`, r.oid).Scan(&reltuples); err != nil {
+		return out, err
+	}
+	if reltuples >= 0 {
+		n := int64(reltuples)
+		out.RowsEstimate = &n
+	}
+	rows, err := st.cfg.Pool.Query(ctx, `SELECT attname, null_frac::float8,
+       CASE WHEN n_distinct >= 0 THEN n_distinct::int8 ELSE (-n_distinct * greatest($3::float8, 0))::int8 END,
+       (most_common_vals::text)::text[], most_common_freqs::float8[]
+  FROM pg_catalog.pg_stats WHERE schemaname = $1 AND tablename = $2`, r.schema, r.name, reltuples)
+	if err != nil {
+		return out, err
+	}
+	type stat struct {
+		null     float64
+		distinct int64
+		vals     []string
+		freqs    []float64
+	}
+	stats := map[string]stat{}
+	var name string
+	var s stat
+	if _, err := pgx.ForEachRow(rows, []any{&name, &s.null, &s.distinct, &s.vals, &s.freqs}, func() error {
+		stats[name] = s
+		s = stat{}
+		return nil
+	}); err != nil {
+		return out, err
+	}
+	out.Analyzed = len(stats) > 0
+	if !out.Analyzed {
+		out.Note = fmt.Sprintf("no planner statistics yet: run ANALYZE %s (as the admin) and profile again", pgx.Identifier{r.schema, r.name}.Sanitize())
+	}
+	for _, c := range desc.Columns {
+		p := ColumnProfile{Name: c.Name, Type: c.Type}
+		if s, ok := stats[c.Name]; ok {
+			p.NullFrac, p.Distinct = &s.null, &s.distinct
+			for i := 0; i < len(s.vals) && i < len(s.freqs) && i < maxTopValues; i++ {
+				p.TopValues = append(p.TopValues, TopValue{Value: s.vals[i], Frequency: s.freqs[i]})
+			}
+		}
+		out.Columns = append(out.Columns, p)
+	}
+	return out, nil
+}
+
+// ---- sample_query ----
+
+func (st *setupTools) sampleQuery(ctx context.Context, in QueryInput) (Result, error) {
+	deparsed, err := guardSample(in.SQL)
+	if err != nil {
+		return Result{}, err
+	}
+	limits := st.cfg.Limits
+	if in.Limit > 0 && in.Limit < limits.MaxRows {
+		limits.MaxRows = in.Limit
+	}
+	// search_path = public, pg_catalog, pg_temp: unqualified names mean public, as the seed.
+	return ExecQuery(ctx, st.cfg.Pool, "public", deparsed, limits)
+}
