@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/agentmv/agentmv/internal/fileio"
@@ -72,6 +73,9 @@ type FileResult struct {
 	Action Action `json:"action"`
 	// Note explains a skipped or kept file, e.g. which MCP servers .mcp.json lacks.
 	Note string `json:"note,omitempty"`
+	// Add is the JSON to merge by hand into a kept file: for .mcp.json, the mcpServers entries
+	// it lacks.
+	Add string `json:"add,omitempty"`
 }
 
 // Report lists every file Install considered, in a stable order.
@@ -98,6 +102,11 @@ func (r Report) String() string {
 			fmt.Fprintf(&b, " — %s", f.Note)
 		}
 		b.WriteByte('\n')
+		for _, line := range strings.Split(f.Add, "\n") {
+			if line != "" {
+				fmt.Fprintf(&b, "      %s\n", line)
+			}
+		}
 	}
 	return b.String()
 }
@@ -182,23 +191,57 @@ func installMCP(dir string) (FileResult, error) {
 		res.Action = Unchanged
 		return res, nil
 	}
-	var cfg struct {
-		MCPServers map[string]json.RawMessage `json:"mcpServers"`
+	var cfg, shipped struct {
+		MCPServers map[string]mcpServer `json:"mcpServers"`
+	}
+	if err := json.Unmarshal(MCPConfig(), &shipped); err != nil {
+		return res, fmt.Errorf("skills: embedded mcp.json: %w", err) // impossible: tested
 	}
 	if err := json.Unmarshal(old, &cfg); err != nil {
-		res.Note = "not valid JSON (" + err.Error() + "); add the agent-materialize servers by hand"
+		res.Note = "not valid JSON (" + err.Error() + "); fix it, then add these entries to its mcpServers"
+		res.Add = mcpEntries(shipped.MCPServers, []string{SetupServer, RuntimeServer})
 		return res, nil
 	}
-	var missing []string
+	var missing, differ []string
 	for _, s := range []string{SetupServer, RuntimeServer} {
-		if _, ok := cfg.MCPServers[s]; !ok {
+		got, ok := cfg.MCPServers[s]
+		switch {
+		case !ok:
 			missing = append(missing, s)
+		case got.Command != shipped.MCPServers[s].Command || !slices.Equal(got.Args, shipped.MCPServers[s].Args):
+			differ = append(differ, fmt.Sprintf("%s runs %q", s, strings.TrimSpace(got.Command+" "+strings.Join(got.Args, " "))))
 		}
 	}
+	var notes []string
 	if len(missing) > 0 {
-		res.Note = "lacks " + strings.Join(missing, " and ") + "; add them by hand (see `agent-mv init` output)"
+		notes = append(notes, "lacks "+strings.Join(missing, " and ")+"; add these entries to its mcpServers")
+		res.Add = mcpEntries(shipped.MCPServers, missing)
 	}
+	if len(differ) > 0 {
+		notes = append(notes, strings.Join(differ, ", ")+"; the shipped entries run `agent-mv mcp setup` and `agent-mv mcp runtime`, which the README's install provides (change yours if that command is not on PATH)")
+	}
+	res.Note = strings.Join(notes, "; ")
 	return res, nil
+}
+
+// mcpServer is one entry of .mcp.json's mcpServers.
+type mcpServer struct {
+	Command string            `json:"command"`
+	Args    []string          `json:"args,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+}
+
+// mcpEntries renders the named entries as `"name": {...}` lines to paste into mcpServers.
+func mcpEntries(servers map[string]mcpServer, names []string) string {
+	var parts []string
+	for _, name := range names {
+		b, err := json.Marshal(servers[name])
+		if err != nil {
+			continue // plain strings: cannot fail
+		}
+		parts = append(parts, fmt.Sprintf("%q: %s", name, b))
+	}
+	return strings.Join(parts, ",\n")
 }
 
 // readRegular reads path, refusing directories and other non-regular files with a clear error.

@@ -89,7 +89,8 @@ func TestInstallFresh(t *testing.T) {
 	}
 	var cfg struct {
 		MCPServers map[string]struct {
-			Command string `json:"command"`
+			Command string   `json:"command"`
+			Args    []string `json:"args"`
 		} `json:"mcpServers"`
 	}
 	data, err := os.ReadFile(filepath.Join(dir, ".mcp.json"))
@@ -99,11 +100,11 @@ func TestInstallFresh(t *testing.T) {
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		t.Fatalf(".mcp.json is not valid JSON: %v", err)
 	}
-	if got := cfg.MCPServers[SetupServer].Command; got != "agent-materialize-setup-mcp" {
-		t.Errorf("setup server command %q", got)
-	}
-	if got := cfg.MCPServers[RuntimeServer].Command; got != "agent-materialize-runtime-mcp" {
-		t.Errorf("runtime server command %q", got)
+	// The README installs only agent-mv: both servers run as its mcp verb.
+	for name, verb := range map[string]string{SetupServer: "setup", RuntimeServer: "runtime"} {
+		if got := cfg.MCPServers[name]; got.Command != "agent-mv" || strings.Join(got.Args, " ") != "mcp "+verb {
+			t.Errorf("%s: command %q %q, want agent-mv mcp %s", name, got.Command, got.Args, verb)
+		}
 	}
 }
 
@@ -199,6 +200,18 @@ func TestInstallIdempotentAndRespectsEdits(t *testing.T) {
 			if f.Action != Kept || !strings.Contains(f.Note, SetupServer) || !strings.Contains(f.Note, RuntimeServer) {
 				t.Errorf(".mcp.json: %q %q, want kept with a note naming both servers", f.Action, f.Note)
 			}
+			// The entries to add are printed, ready to paste.
+			var entries map[string]struct {
+				Command string   `json:"command"`
+				Args    []string `json:"args"`
+			}
+			if err := json.Unmarshal([]byte("{"+f.Add+"}"), &entries); err != nil || entries[SetupServer].Command != "agent-mv" ||
+				strings.Join(entries[RuntimeServer].Args, " ") != "mcp runtime" {
+				t.Errorf(".mcp.json: entries to add %q (%v)", f.Add, err)
+			}
+			if !strings.Contains(rep.String(), `"agent-materialize-runtime": {"command":"agent-mv","args":["mcp","runtime"]}`) {
+				t.Errorf("the report does not print the entries to add:\n%s", rep)
+			}
 		}
 	}
 }
@@ -263,5 +276,31 @@ func TestContentMatchesTool(t *testing.T) {
 		if strings.Contains(all, stale) {
 			t.Errorf("shipped content mentions the seed's %q", stale)
 		}
+	}
+}
+
+// TestInstallNotesSeedMCPCommands: an .mcp.json from the seed (or an older agentmv) runs
+// commands the README's install does not provide; Install keeps it and says so.
+func TestInstallNotesSeedMCPCommands(t *testing.T) {
+	dir := t.TempDir()
+	seed := `{"mcpServers":{"agent-materialize-setup":{"command":"agent-materialize-setup-mcp"},"agent-materialize-runtime":{"command":"agent-materialize-runtime-mcp"}}}`
+	if err := os.WriteFile(filepath.Join(dir, ".mcp.json"), []byte(seed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Install(dir, InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Files {
+		if f.Path != ".mcp.json" {
+			continue
+		}
+		if f.Action != Kept || f.Add != "" || !strings.Contains(f.Note, `agent-materialize-setup runs "agent-materialize-setup-mcp"`) ||
+			!strings.Contains(f.Note, "`agent-mv mcp runtime`") {
+			t.Errorf(".mcp.json: %q, note %q, add %q", f.Action, f.Note, f.Add)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, ".mcp.json")); string(b) != seed {
+		t.Error(".mcp.json was rewritten")
 	}
 }
