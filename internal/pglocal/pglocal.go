@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -27,8 +28,14 @@ import (
 // Superuser is the name of the bootstrap superuser of every cluster.
 const Superuser = "postgres"
 
+// EnvBinDir names the variable that selects the server binaries (a directory holding initdb
+// and postgres) for every cluster started without Options.BinDir: the tests (internal/pgtest)
+// and `agent-mv demo`. scripts/install-pg-versions.sh installs the supported major versions
+// Debian does not ship and prints their bin directories.
+const EnvBinDir = "AGENTMV_PG_BINDIR"
+
 // ErrNoBinaries reports that no PostgreSQL server binaries were found.
-var ErrNoBinaries = errors.New("no PostgreSQL server binaries found (looked at `pg_config --bindir`, PATH and /usr/lib/postgresql/*/bin); install them, e.g. `apt-get install -y postgresql`, or set DATABASE_URL to an existing server")
+var ErrNoBinaries = errors.New("no PostgreSQL server binaries found (looked at $" + EnvBinDir + ", `pg_config --bindir`, PATH and /usr/lib/postgresql/*/bin); install them, e.g. `apt-get install -y postgresql` or scripts/install-pg-versions.sh, or set DATABASE_URL to an existing server")
 
 // Options configure a cluster. The zero value is ready to use.
 type Options struct {
@@ -69,17 +76,17 @@ type Cluster struct {
 	keepData bool
 }
 
-// FindBinDir locates the newest PostgreSQL server binaries: `pg_config --bindir`, then PATH,
-// then /usr/lib/postgresql/*/bin (highest version first).
+// FindBinDir locates the PostgreSQL server binaries: $AGENTMV_PG_BINDIR when set (it must hold
+// initdb and postgres, or FindBinDir fails rather than fall back to another version), else the
+// newest of `pg_config --bindir`, PATH, /usr/lib/postgresql/*/bin (highest version first).
 func FindBinDir() (string, error) {
-	has := func(dir string) bool {
-		for _, b := range []string{"initdb", "postgres"} {
-			if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.IsDir() {
-				return false
-			}
+	if dir := os.Getenv(EnvBinDir); dir != "" {
+		if !hasServerBinaries(dir) {
+			return "", fmt.Errorf("%s=%s holds no initdb and postgres binaries; point it at a PostgreSQL bin directory (scripts/install-pg-versions.sh prints them) or unset it", EnvBinDir, dir)
 		}
-		return true
+		return dir, nil
 	}
+	has := hasServerBinaries
 	var candidates []string
 	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
 		candidates = append(candidates, strings.TrimSpace(string(out)))
@@ -96,6 +103,15 @@ func FindBinDir() (string, error) {
 		}
 	}
 	return "", ErrNoBinaries
+}
+
+func hasServerBinaries(dir string) bool {
+	for _, b := range []string{"initdb", "postgres"} {
+		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.IsDir() {
+			return false
+		}
+	}
+	return true
 }
 
 func versionOf(binDir string) float64 {
@@ -248,6 +264,9 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	)
 	out, err := cmd.CombinedOutput()
 	_ = os.Remove(filepath.Join(c.Dir, "pwfile"))
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("pglocal: the OS user running the server (uid %d) cannot execute %s: %w; install the binaries where every parent directory is world-searchable (e.g. /var/cache, /opt; not /root)", c.uid, c.BinDir, err)
+	}
 	if err != nil {
 		return fmt.Errorf("pglocal: initdb failed: %w\n%s", err, bytes.TrimSpace(out))
 	}

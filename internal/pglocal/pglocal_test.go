@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,11 +72,76 @@ func TestStartQueryStop(t *testing.T) {
 
 func TestFindBinDirMissing(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
+	t.Setenv(EnvBinDir, "")
 	// With PATH empty, only the glob can find binaries; either way the error must name what to install.
 	if _, err := FindBinDir(); err != nil && !errors.Is(err, ErrNoBinaries) {
 		t.Fatalf("unexpected error %v", err)
 	}
 	if got := ErrNoBinaries.Error(); !strings.Contains(got, "apt-get install -y postgresql") {
 		t.Errorf("error does not say what to install: %s", got)
+	}
+}
+
+// TestFindBinDirFromEnv: AGENTMV_PG_BINDIR wins over every other place, and a value that holds
+// no server binaries is an error naming the variable (never a silent fallback to another
+// version, which would make a compatibility run test the wrong server).
+func TestFindBinDirFromEnv(t *testing.T) {
+	bin, err := FindBinDir()
+	if errors.Is(err, ErrNoBinaries) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name, env, want, wantErr string
+	}{
+		{"server binaries", bin, bin, ""},
+		{"empty directory", empty, "", EnvBinDir + "=" + empty + " holds no initdb and postgres"},
+		{"missing directory", empty + "/nope", "", "scripts/install-pg-versions.sh"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(EnvBinDir, tc.env)
+			got, err := FindBinDir()
+			if tc.wantErr != "" {
+				if err == nil || errors.Is(err, ErrNoBinaries) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("FindBinDir() = %q, %v; want an error containing %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("FindBinDir() = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestBinDirNotSearchable: as root the server runs as the `postgres` OS user, which cannot
+// enter a 0700 directory such as /root; Start must say so instead of a bare exec error.
+func TestBinDirNotSearchable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root hands the server to another OS user")
+	}
+	bin, err := FindBinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := filepath.Join(t.TempDir(), "bin") // t.TempDir's parent is 0700
+	if err := os.Mkdir(private, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"initdb", "postgres"} {
+		if err := os.Symlink(filepath.Join(bin, b), filepath.Join(private, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Start(context.Background(), Options{BinDir: private})
+	if err == nil {
+		c.Close()
+		t.Fatal("a cluster started from binaries its OS user cannot reach")
+	}
+	if !strings.Contains(err.Error(), "world-searchable") {
+		t.Errorf("error does not say what to do: %v", err)
 	}
 }

@@ -49,6 +49,9 @@ func (c *Cluster) StartReplica(ctx context.Context) (*Cluster, error) {
 			return fail(err)
 		}
 	}
+	if _, err := os.Stat(filepath.Join(c.BinDir, "pg_basebackup")); err != nil {
+		return fail(fmt.Errorf("pglocal: a streaming replica needs pg_basebackup, which %s lacks (the @embedded-postgres packages ship only the server): use a full PostgreSQL install", c.BinDir))
+	}
 	cmd := r.command(ctx, "pg_basebackup",
 		"-D", r.DataDir,
 		"-h", c.SocketDir, "-p", strconv.Itoa(c.Port), "-U", Superuser,

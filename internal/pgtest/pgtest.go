@@ -227,6 +227,23 @@ func (db *DB) Exec(t testing.TB, sql string, args ...any) {
 	}
 }
 
+// ServerVersionNum is the server's server_version_num (e.g. 170010 for 17.10), for tests whose
+// expectations differ between major versions (MAINTAIN and pg_maintain exist from 17 on, ...).
+func (db *DB) ServerVersionNum(t testing.TB) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db.AdminURL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer conn.Close(ctx)
+	var v int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v); err != nil {
+		t.Fatalf("pgtest: server_version_num: %v", err)
+	}
+	return v
+}
+
 // Cluster returns the throwaway cluster when the tests run on one (nil otherwise), for tests
 // that restart the server.
 func Cluster() *pglocal.Cluster {

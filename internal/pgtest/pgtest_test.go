@@ -3,6 +3,10 @@ package pgtest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -48,4 +52,29 @@ func TestWrongPasswordRefused(t *testing.T) {
 	if !errors.As(err, &pgErr) || pgErr.Code != "28P01" {
 		t.Fatalf("login with a wrong password: got %v, want SQLSTATE 28P01 (invalid_password)", err)
 	}
+}
+
+// TestServerVersion: the server is a supported major version (14–18), and a throwaway cluster
+// runs the binaries pglocal.FindBinDir chose (so AGENTMV_PG_BINDIR=<dir> really tests <dir>'s
+// version: the compatibility runs of .ci/run depend on it).
+func TestServerVersion(t *testing.T) {
+	db := NewDB(t)
+	v := db.ServerVersionNum(t)
+	if major := v / 10000; major < 14 || major > 18 {
+		t.Errorf("server_version_num %d: major %d is outside the supported 14–18", v, major)
+	}
+	c := Cluster()
+	if c == nil {
+		t.Logf("server from %s, version %d", Source(), v)
+		return
+	}
+	out, err := exec.Command(filepath.Join(c.BinDir, "postgres"), "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d.%d", v/10000, v%10000)
+	if !strings.Contains(string(out), " "+want) {
+		t.Errorf("server reports %s but %s/postgres --version says %q", want, c.BinDir, strings.TrimSpace(string(out)))
+	}
+	t.Logf("server %s from %s", want, c.BinDir)
 }
