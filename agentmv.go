@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -51,33 +52,69 @@ type Project struct {
 // Open loads the configuration and resolves the settings once. It does not connect: pools are
 // opened on first use, so commands that need only one DSN work without the other.
 func Open(ctx context.Context, opts Options) (*Project, error) {
-	if opts.ConfigPath == "" {
-		opts.ConfigPath = "materialize.yaml"
-	}
-	if opts.Environ == nil {
-		opts.Environ = os.LookupEnv
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if opts.DotenvPath == "" {
-		opts.DotenvPath = ".env"
-	}
-	if opts.DotenvPath == "-" {
-		opts.DotenvPath = ""
-	}
+	opts = opts.withDefaults()
 	cfg, err := LoadConfig(opts.ConfigPath)
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range cfg.Warnings {
-		opts.Logger.Warn(w)
-	}
-	s, err := ResolveSettings(opts.Overrides, cfg, opts.DotenvPath, opts.Environ)
+	s, err := opts.resolve(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &Project{cfg: cfg, settings: s, logger: opts.Logger, maxConns: opts.PoolMaxConns}, nil
+}
+
+// RuntimeSettings resolves the settings of a host that serves only the runtime tools, the
+// same way Open does (flag > environment > .env > materialize.yaml > default), except that a
+// materialize.yaml that does not exist is fine: the target schema then comes from the flag,
+// the environment, .env or the default. AGENT_MV_RUNTIME_URL must be set (ErrNoRuntimeURL).
+// Both runtime entry points, `agent-mv mcp runtime` and agent-materialize-runtime-mcp, use it.
+func RuntimeSettings(opts Options) (Settings, error) {
+	opts = opts.withDefaults()
+	var cfg *Config
+	if _, err := os.Stat(opts.ConfigPath); !errors.Is(err, fs.ErrNotExist) {
+		if cfg, err = LoadConfig(opts.ConfigPath); err != nil {
+			return Settings{}, err
+		}
+	}
+	s, err := opts.resolve(cfg)
+	if err != nil {
+		return Settings{}, err
+	}
+	if s.RuntimeURL == "" {
+		return Settings{}, ErrNoRuntimeURL
+	}
+	return s, nil
+}
+
+// withDefaults fills in the documented defaults of the zero fields.
+func (o Options) withDefaults() Options {
+	if o.ConfigPath == "" {
+		o.ConfigPath = ConfigFileName
+	}
+	if o.Environ == nil {
+		o.Environ = os.LookupEnv
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	switch o.DotenvPath {
+	case "":
+		o.DotenvPath = ".env"
+	case "-":
+		o.DotenvPath = ""
+	}
+	return o
+}
+
+// resolve logs cfg's warnings (cfg may be nil) and resolves the settings.
+func (o Options) resolve(cfg *Config) (Settings, error) {
+	if cfg != nil {
+		for _, w := range cfg.Warnings {
+			o.Logger.Warn(w)
+		}
+	}
+	return ResolveSettings(o.Overrides, cfg, o.DotenvPath, o.Environ)
 }
 
 // Config is the loaded materialize.yaml.

@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
-
-	"github.com/joho/godotenv"
 
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/tools"
@@ -25,21 +24,25 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	_ = godotenv.Load(".env") // a missing .env is fine; existing variables win
-	url := os.Getenv(agentmv.EnvRuntimeURL)
-	if url == "" {
-		return errors.New("AGENT_MV_RUNTIME_URL is required for runtime-mcp")
+	// The same resolution as `agent-mv mcp runtime`: flag > environment > .env >
+	// materialize.yaml (optional here) > default.
+	s, err := agentmv.RuntimeSettings(agentmv.Options{Logger: stderrLogger()})
+	if errors.Is(err, agentmv.ErrNoRuntimeURL) {
+		return errors.New("AGENT_MV_RUNTIME_URL is required for runtime-mcp; put the runtime role's connection string in .env or the environment (see .env.example)")
 	}
-	// The replica list and the rest resolve the same way as everywhere (env wins over .env).
-	s, err := agentmv.ResolveSettings(agentmv.Settings{RuntimeURL: url}, nil, "", nil)
 	if err != nil {
 		return err
 	}
-	rt, err := agentmv.OpenRuntime(ctx, url, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs})
+	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs})
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
 	server := tools.NewServer(tools.RuntimeServerName, agentmv.Version(), rt.Tools())
 	return tools.ServeStdio(ctx, server)
+}
+
+// stderrLogger prints warnings (unknown keys in materialize.yaml) to stderr, as agent-mv does.
+func stderrLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 
@@ -67,24 +65,10 @@ token read from the environment variable named by --token-env).`,
 	return cmd
 }
 
-// runtimeSettings resolves the settings without requiring materialize.yaml: a runtime host
-// needs only AGENT_MV_RUNTIME_URL and the schema.
+// runtimeSettings resolves the settings of a runtime host through agentmv.RuntimeSettings,
+// the same function agent-materialize-runtime-mcp uses: materialize.yaml may be absent.
 func (o *rootOptions) runtimeSettings() (agentmv.Settings, error) {
-	cfg, err := agentmv.LoadConfig(o.configPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		cfg, err = nil, nil
-	}
-	if err != nil {
-		return agentmv.Settings{}, err
-	}
-	s, err := agentmv.ResolveSettings(o.overrides(), cfg, ".env", nil)
-	if err != nil {
-		return s, err
-	}
-	if s.RuntimeURL == "" {
-		return s, agentmv.ErrNoRuntimeURL
-	}
-	return s, nil
+	return agentmv.RuntimeSettings(agentmv.Options{ConfigPath: o.configPath, Overrides: o.overrides()})
 }
 
 // serveMCP runs server on stdio, or on HTTP when httpAddr is set, until the client goes away
