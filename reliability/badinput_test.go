@@ -3,16 +3,14 @@ package reliability_test
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/agentmv/agentmv/internal/testutil"
+)
 
 const badSeed = `
 CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL, amount int NOT NULL);
@@ -223,7 +221,7 @@ func TestBadInput(t *testing.T) {
 				restore()
 				pr.mustRun("apply", "--yes")
 			}
-			checkGolden(t, filepath.Join("testdata", "badinput", tc.name+".golden"), pr.scrub(res.stderr))
+			testutil.CheckGolden(t, filepath.Join("testdata", "badinput", tc.name+".golden"), []byte(pr.scrub(res.stderr)))
 		})
 	}
 }
@@ -249,24 +247,4 @@ func (pr *project) scrub(s string) string {
 	s = tempPath.ReplaceAllString(s, "$$PROJECT")
 	s = strings.ReplaceAll(s, pr.db.Name, "$DB")
 	return strings.ReplaceAll(s, pr.db.Prefix, "$PREFIX")
-}
-
-func checkGolden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./reliability -run %s -update)", err, t.Name())
-	}
-	if string(want) != got {
-		t.Errorf("output differs from %s (-update rewrites it):\n--- want\n%s\n--- got\n%s", path, want, got)
-	}
 }

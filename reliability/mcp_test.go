@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -162,13 +161,4 @@ func (r toolResult) String() string {
 		return "tool error " + r.errorType + ": " + r.text
 	}
 	return "ok: " + r.text
-}
-
-// skipUnlessCI fails the test under CI=true (CI must run everything) and skips it otherwise.
-func skipUnlessCI(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(why)
-	}
-	t.Skip(why)
 }

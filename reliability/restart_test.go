@@ -9,6 +9,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentmv/agentmv/internal/pgtest"
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // runtimeCalls is one call of each runtime tool.
@@ -31,7 +32,7 @@ var runtimeCalls = []struct {
 func TestDatabaseRestartUnderMCPServers(t *testing.T) {
 	cluster := pgtest.Cluster()
 	if cluster == nil {
-		skipUnlessCI(t, "needs the local pgtest cluster (AGENTMV_TEST_DATABASE_URL or a container cannot be restarted)")
+		testutil.SkipOrFail(t, "needs the local pgtest cluster (a server from AGENTMV_TEST_DATABASE_URL or a container cannot be restarted)")
 	}
 	pr := mcpProject(t)
 	srv := startHTTPServer(t, pr, nil)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -88,7 +89,7 @@ func TestBadToolArguments(t *testing.T) {
 				t.Errorf("error text is %d bytes; it should not echo a huge argument", len(text))
 				text = text[:2000]
 			}
-			checkGolden(t, filepath.Join("testdata", "toolargs", tc.name+".golden"), r.errorType+"\n"+text+"\n")
+			testutil.CheckGolden(t, filepath.Join("testdata", "toolargs", tc.name+".golden"), []byte(r.errorType+"\n"+text+"\n"))
 		})
 	}
 	if got := pr.snapshot() + pr.publicState(); got != snap {
