@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/refresh"
 )
 
@@ -86,22 +90,34 @@ func (pr *project) history() []string {
 	return out
 }
 
-// waitRefreshBackend waits until a backend runs refresh_view and returns its pid.
+// waitRefreshBackend waits until refresh_view holds its refresh lock on the slow view — the
+// transaction-scoped advisory lock (boundary.RefreshLockKey) granted in pg_locks to a backend
+// of the runtime role — and returns that backend's pid. This is the state the callers assert
+// on (status shows the refresh running in that pid; terminating that pid kills the refresh).
+// A backend that merely runs a statement naming refresh_view is not enough: the function
+// reads the registry before it takes the lock, and under load that takes a while.
 func waitRefreshBackend(t *testing.T, pr *project) int32 {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		var pid int32
-		err := pr.admin.QueryRow(context.Background(), `SELECT pid FROM pg_catalog.pg_stat_activity
-			WHERE datname = current_database() AND usename = $1 AND state = 'active' AND query LIKE '%refresh_view%'`,
-			pr.runtimeRole()).Scan(&pid)
-		if err == nil {
-			return pid
-		}
-		time.Sleep(10 * time.Millisecond)
+	ctx := context.Background()
+	key1, key2, err := boundary.RefreshLockKey(ctx, pr.admin, "agent_mv", "slow")
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no backend started refresh_view within 20s")
-	return 0
+	var pid int32
+	testutil.WaitFor(t, testutil.Wait, "refresh_view's lock on slow granted to a runtime-role backend", func() (bool, error) {
+		err := pr.admin.QueryRow(ctx, `SELECT l.pid
+			  FROM pg_catalog.pg_locks l
+			  JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+			 WHERE l.locktype = 'advisory' AND l.granted
+			   AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+			   AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid AND l.objsubid = 2
+			   AND a.usename = $3`, key1, key2, pr.runtimeRole()).Scan(&pid)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	return pid
 }
 
 // slowStatus is the slow view's status as the runtime role sees it.
