@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,17 @@ type placedEdge struct {
 // components are split and ordered here (autog orders components by map iteration), and each
 // component is laid out on its own.
 func layoutLineage(views []View, edges []Edge) svgGraph {
+	nodes, es := lineageGraph(views, edges)
+	if len(nodes) == 0 {
+		return svgGraph{Width: "0", Height: "0"}
+	}
+	placed, routed, width, height := placeComponents(connectedComponents(nodes, es))
+	return drawSVG(placed, routed, width, height)
+}
+
+// lineageGraph builds one node per managed view and per source, and the distinct edges
+// between them, sorted by target then source.
+func lineageGraph(views []View, edges []Edge) (map[string]*lineageNode, []placedEdge) {
 	nodes := map[string]*lineageNode{}
 	addNode := func(kind nodeKind, name string) *lineageNode {
 		id := "v:" + name
@@ -107,19 +119,26 @@ func layoutLineage(views []View, edges []Edge) svgGraph {
 		seen[edgeKey{from.id, to.id}] = true
 		es = append(es, placedEdge{from: from, to: to})
 	}
-	if len(nodes) == 0 {
-		return svgGraph{Width: "0", Height: "0"}
-	}
-	ids := make([]string, 0, len(nodes))
-	for id := range nodes {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	slices.SortFunc(es, func(a, b placedEdge) int {
-		return cmp.Or(cmp.Compare(a.to.id, b.to.id), cmp.Compare(a.from.id, b.from.id))
-	})
+	slices.SortFunc(es, compareEdges)
+	return nodes, es
+}
 
-	// Connected components, deterministic: union-find over sorted ids.
+// compareEdges orders edges by target, then source.
+func compareEdges(a, b placedEdge) int {
+	return cmp.Or(cmp.Compare(a.to.id, b.to.id), cmp.Compare(a.from.id, b.from.id))
+}
+
+// component is one connected sub-graph; root is its smallest node id.
+type component struct {
+	root  string
+	nodes []*lineageNode
+	edges []placedEdge
+}
+
+// connectedComponents splits the graph deterministically (union-find over sorted ids): big
+// components first, then singletons; ties by their smallest id.
+func connectedComponents(nodes map[string]*lineageNode, es []placedEdge) []*component {
+	ids := slices.Sorted(maps.Keys(nodes))
 	parent := make(map[string]string, len(ids))
 	var find func(string) string
 	find = func(x string) string {
@@ -142,11 +161,6 @@ func layoutLineage(views []View, edges []Edge) svgGraph {
 			}
 		}
 	}
-	type component struct {
-		root  string
-		nodes []*lineageNode
-		edges []placedEdge
-	}
 	byRoot := map[string]*component{}
 	var comps []*component
 	for _, id := range ids {
@@ -163,16 +177,20 @@ func layoutLineage(views []View, edges []Edge) svgGraph {
 		c := byRoot[find(e.from.id)]
 		c.edges = append(c.edges, e)
 	}
-	// Big components first, then singletons; ties by their smallest id.
 	slices.SortStableFunc(comps, func(a, b *component) int {
 		return cmp.Or(cmp.Compare(len(b.nodes), len(a.nodes)), cmp.Compare(a.root, b.root))
 	})
+	return comps
+}
 
+// placeComponents lays out each component with autog and stacks them top to bottom;
+// singletons (views without lineage) go last, in one row-wrapped block. It returns the placed
+// nodes and routed edges and the drawing's size including the margins.
+func placeComponents(comps []*component) ([]placedNode, []placedEdge, float64, float64) {
 	var placed []placedNode
 	var routed []placedEdge
 	y := graphMargin
 	width := 0.0
-	// Singletons (views without lineage) are laid out in one row-wrapped block at the end.
 	var singles []*lineageNode
 	for _, c := range comps {
 		if len(c.nodes) == 1 {
@@ -209,9 +227,12 @@ func layoutLineage(views []View, edges []Edge) svgGraph {
 		}
 		y += nodeHeight + componentGap
 	}
-	height := y - componentGap + graphMargin
-	width += 2 * graphMargin
+	return placed, routed, width + 2*graphMargin, y - componentGap + graphMargin
+}
 
+// drawSVG turns the placed graph into the template's model, nodes by id and edges by target
+// then source.
+func drawSVG(placed []placedNode, routed []placedEdge, width, height float64) svgGraph {
 	out := svgGraph{Width: num(width), Height: num(height)}
 	slices.SortFunc(placed, func(a, b placedNode) int { return cmp.Compare(a.id, b.id) })
 	for _, n := range placed {
@@ -223,9 +244,7 @@ func layoutLineage(views []View, edges []Edge) svgGraph {
 			TextX: num(n.x + nodePadX), TextY: num(n.y + nodeHeight/2 + 4),
 		})
 	}
-	slices.SortFunc(routed, func(a, b placedEdge) int {
-		return cmp.Or(cmp.Compare(a.to.id, b.to.id), cmp.Compare(a.from.id, b.from.id))
-	})
+	slices.SortFunc(routed, compareEdges)
 	for _, e := range routed {
 		class := "edge"
 		if e.from.kind == kindView {
