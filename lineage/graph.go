@@ -60,16 +60,7 @@ func (g *Graph) Downstream(v string) []string { return slices.Clone(g.down[v]) }
 // Waves returns Kahn levels: wave 0 has no upstream views, wave k only depends on earlier
 // waves; names are sorted within a wave. A cycle is a *CycleError.
 func (g *Graph) Waves() ([][]string, error) {
-	indeg := map[string]int{}
-	for v, ups := range g.deps {
-		indeg[v] = len(ups)
-	}
-	var wave []string
-	for v, d := range indeg {
-		if d == 0 {
-			wave = append(wave, v)
-		}
-	}
+	indeg, wave := g.indegrees()
 	var waves [][]string
 	done := 0
 	for len(wave) > 0 {
@@ -95,17 +86,7 @@ func (g *Graph) Waves() ([][]string, error) {
 
 // Order returns a topological order (dependencies first), ties broken by name.
 func (g *Graph) Order() ([]string, error) {
-	indeg := map[string]int{}
-	for v, ups := range g.deps {
-		indeg[v] = len(ups)
-	}
-	var ready []string
-	for v, d := range indeg {
-		if d == 0 {
-			ready = append(ready, v)
-		}
-	}
-	sort.Strings(ready)
+	indeg, ready := g.indegrees()
 	out := make([]string, 0, len(g.deps))
 	for len(ready) > 0 {
 		v := ready[0]
@@ -123,6 +104,20 @@ func (g *Graph) Order() ([]string, error) {
 		return nil, g.cycle(indeg)
 	}
 	return out, nil
+}
+
+// indegrees returns each view's number of upstream views, and the views with none, sorted.
+func (g *Graph) indegrees() (map[string]int, []string) {
+	indeg := make(map[string]int, len(g.deps))
+	var roots []string
+	for v, ups := range g.deps {
+		indeg[v] = len(ups)
+		if len(ups) == 0 {
+			roots = append(roots, v)
+		}
+	}
+	sort.Strings(roots)
+	return indeg, roots
 }
 
 // cycle finds one cycle among the nodes left with in-degree > 0.

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"maps"
 	"slices"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -55,6 +56,20 @@ func suggestUniqueIndex(sql string, outputs []string, primaryKey func(schema, ta
 		source[name] = col
 	}
 	has := func(name string) bool { return slices.Contains(outputs, name) }
+	// outputOf names the output column that carries source column col: col itself when self
+	// says it is an output under its own name, else the first output (by name) that is a plain
+	// reference to col; "" when none.
+	outputOf := func(col string, self bool) string {
+		if self {
+			return col
+		}
+		for _, name := range slices.Sorted(maps.Keys(source)) {
+			if source[name] == col && has(name) {
+				return name
+			}
+		}
+		return ""
+	}
 
 	if d := sel.GetDistinctClause(); len(d) > 0 {
 		plain := true
@@ -87,15 +102,7 @@ func suggestUniqueIndex(sql string, outputs []string, primaryKey func(schema, ta
 			if col == "" {
 				return nil // an expression key: no output column carries it by name
 			}
-			out := ""
-			if has(col) && (source[col] == col || source[col] == "") {
-				out = col
-			}
-			for name, src := range source {
-				if out == "" && src == col && has(name) {
-					out = name
-				}
-			}
+			out := outputOf(col, has(col) && (source[col] == col || source[col] == ""))
 			if out == "" {
 				return nil
 			}
@@ -119,15 +126,7 @@ func suggestUniqueIndex(sql string, outputs []string, primaryKey func(schema, ta
 	}
 	var key []string
 	for _, c := range pk {
-		out := ""
-		if star && has(c) {
-			out = c
-		}
-		for name, src := range source {
-			if out == "" && src == c && has(name) {
-				out = name
-			}
-		}
+		out := outputOf(c, star && has(c))
 		if out == "" {
 			return nil
 		}

@@ -3,46 +3,27 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/cmd/internal/mcpmain"
 	"github.com/agentmv/agentmv/tools"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "agent-materialize-runtime-mcp: "+agentmv.RedactText(err.Error()))
-		os.Exit(1)
-	}
-}
+func main() { mcpmain.Serve("agent-materialize-runtime-mcp", tools.RuntimeServerName, open) }
 
-func run(ctx context.Context) error {
-	// The same resolution as `agent-mv mcp runtime`: flag > environment > .env >
-	// materialize.yaml (optional here) > default.
-	s, err := agentmv.RuntimeSettings(agentmv.Options{Logger: stderrLogger()})
+// open resolves the settings the same way as `agent-mv mcp runtime` (flag > environment > .env
+// > materialize.yaml, optional here > default) and opens the runtime tools.
+func open(ctx context.Context) (*tools.Registry, func(), error) {
+	s, err := agentmv.RuntimeSettings(agentmv.Options{Logger: mcpmain.Logger()})
 	if errors.Is(err, agentmv.ErrNoRuntimeURL) {
-		return errors.New("AGENT_MV_RUNTIME_URL is required for runtime-mcp; put the runtime role's connection string in .env or the environment (see .env.example)")
+		return nil, nil, errors.New("AGENT_MV_RUNTIME_URL is required for runtime-mcp; put the runtime role's connection string in .env or the environment (see .env.example)")
 	}
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer rt.Close()
-	server := tools.NewServer(tools.RuntimeServerName, agentmv.Version(), rt.Tools())
-	return tools.ServeStdio(ctx, server)
-}
-
-// stderrLogger prints warnings (unknown keys in materialize.yaml) to stderr, as agent-mv does.
-func stderrLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return rt.Tools(), rt.Close, nil
 }

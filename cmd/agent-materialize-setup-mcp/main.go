@@ -4,37 +4,30 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/cmd/internal/mcpmain"
 	"github.com/agentmv/agentmv/tools"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "agent-materialize-setup-mcp: "+agentmv.RedactText(err.Error()))
-		os.Exit(1)
-	}
-}
+func main() { mcpmain.Serve("agent-materialize-setup-mcp", tools.SetupServerName, open) }
 
-func run(ctx context.Context) error {
-	p, err := agentmv.Open(ctx, agentmv.Options{})
+// open loads the project the same way as `agent-mv mcp setup` (agentmv.Open) and builds the
+// setup tools on DATABASE_URL.
+func open(ctx context.Context) (*tools.Registry, func(), error) {
+	p, err := agentmv.Open(ctx, agentmv.Options{Logger: mcpmain.Logger()})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer p.Close()
 	if p.Settings().DatabaseURL == "" {
+		p.Close()
 		cwd, _ := os.Getwd()
-		return fmt.Errorf("DATABASE_URL is required for setup-mcp. Searched .env from cwd='%s'; either set DATABASE_URL in the environment that launches this MCP server, or ensure the server runs from a directory under one containing a .env file.", cwd)
+		return nil, nil, fmt.Errorf("DATABASE_URL is required for setup-mcp. Searched .env from cwd='%s'; either set DATABASE_URL in the environment that launches this MCP server, or ensure the server runs from a directory under one containing a .env file.", cwd)
 	}
 	reg, err := p.SetupTools(ctx)
 	if err != nil {
-		return err
+		p.Close()
+		return nil, nil, err
 	}
-	server := tools.NewServer(tools.SetupServerName, agentmv.Version(), reg)
-	return tools.ServeStdio(ctx, server)
+	return reg, p.Close, nil
 }

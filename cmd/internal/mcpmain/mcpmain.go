@@ -1,0 +1,41 @@
+package mcpmain
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/tools"
+)
+
+// Serve is the whole main of a seed-named stdio server: open builds the tool registry (and the
+// function that closes what it opened), then Serve serves it over stdio as serverName until the
+// client goes away or SIGINT/SIGTERM arrives. On error it prints "<command>: <error>" to stderr,
+// with DSN passwords masked, and exits 1.
+func Serve(command, serverName string, open func(ctx context.Context) (*tools.Registry, func(), error)) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := serve(ctx, serverName, open)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, command+": "+agentmv.RedactText(err.Error()))
+		os.Exit(1)
+	}
+}
+
+func serve(ctx context.Context, serverName string, open func(ctx context.Context) (*tools.Registry, func(), error)) error {
+	reg, closeFn, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return tools.ServeStdio(ctx, tools.NewServer(serverName, agentmv.Version(), reg))
+}
+
+// Logger prints warnings (such as unknown keys in materialize.yaml) to stderr, as agent-mv does.
+func Logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
