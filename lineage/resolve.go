@@ -164,6 +164,12 @@ type Analysis struct {
 	// over a relation whose columns are unknown (no Resolver) yields view column "*" from
 	// source column "*". Constants have no rows.
 	Columns []ColumnEdge
+
+	// query, written (resolution per relation as written) and targetSchema are kept for
+	// Incremental.
+	query        *Query
+	written      map[string]Resolved
+	targetSchema string
 }
 
 // ErrNotManaged is wrapped when a query reads a relation in the target schema that is not a
@@ -199,7 +205,7 @@ func (q *Query) Analyze(ctx context.Context, opts Options) (*Analysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Analysis{Hash: q.Hash(), Deparsed: deparsed}
+	a := &Analysis{Hash: q.Hash(), Deparsed: deparsed, query: q, targetSchema: opts.TargetSchema}
 	managed := opts.Managed
 	if managed == nil {
 		managed = func(string) bool { return false }
@@ -253,6 +259,7 @@ func (q *Query) Analyze(ctx context.Context, opts Options) (*Analysis, error) {
 		}
 		byWritten[r.String()] = res
 	}
+	a.written = byWritten
 	for _, t := range tables {
 		a.Tables = append(a.Tables, t)
 	}
