@@ -346,6 +346,12 @@ type variant struct {
 func (inc *Incremental) render(v variant) (string, error) {
 	sel := proto.Clone(inc.q.stmt).(*pg_query.SelectStmt)
 	slots, joinNodes := fromSlots(sel)
+	// The maintenance runs with a search_path that may not reach the tables: qualify them.
+	for i, o := range inc.occ {
+		if rv := slots[i].GetRangeVar(); rv != nil {
+			rv.Schemaname = o.table.Schema
+		}
+	}
 	for i, sub := range v.subst {
 		node, err := parseSelectNode(sub)
 		if err != nil {
