@@ -171,24 +171,18 @@ func (p *Project) recordedLineage(ctx context.Context, tx pgx.Tx, rec recordedSt
 	if rec.version < 1 || len(rec.registry) == 0 {
 		return out, nil
 	}
-	rows, err := tx.Query(ctx, "SELECT view_name, source_kind, source_name FROM "+
-		pgx.Identifier{p.settings.TargetSchema, "lineage"}.Sanitize()+" ORDER BY 1, 2, 3")
+	edges, err := boundary.ReadLineage(ctx, tx, p.Names())
 	if err != nil {
 		return nil, fmt.Errorf("read recorded lineage: %w", err)
 	}
-	var view, kind, source string
-	_, err = pgx.ForEachRow(rows, []any{&view, &kind, &source}, func() error {
-		l := out[view]
-		if kind == "view" {
-			l.views = append(l.views, source)
-		} else if r, err := boundary.ParseRelation(source); err == nil {
+	for _, e := range edges {
+		l := out[e.View]
+		if e.Kind == boundary.SourceView {
+			l.views = append(l.views, e.Source)
+		} else if r, err := boundary.ParseRelation(e.Source); err == nil {
 			l.tables = append(l.tables, r)
 		}
-		out[view] = l
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read recorded lineage: %w", err)
+		out[e.View] = l
 	}
 	return out, nil
 }

@@ -61,7 +61,7 @@ func (d DriftWarning) String() string {
 var (
 	ErrNotConfirmed  = errors.New("apply aborted: changes not confirmed")
 	ErrPlanChanged   = errors.New("apply aborted: the database changed since the plan was shown; run `agent-mv plan` again")
-	ErrApplyRunning  = errors.New("another apply is running on this schema; wait for it to finish and retry")
+	ErrApplyRunning  = boundary.ErrApplyRunning
 	errApplyRollback = errors.New("dry run: rolled back")
 )
 
@@ -85,11 +85,8 @@ func (p *Project) Apply(ctx context.Context, opts ApplyOptions) (*ApplyResult, e
 		if _, err := tx.Exec(ctx, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", fmt.Sprintf("%dms", opts.LockTimeout.Milliseconds())); err != nil {
 			return fmt.Errorf("set lock_timeout: %w", err)
 		}
-		if _, err := tx.Exec(ctx, "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('agentmv-apply:' || $1::text))", n.Schema); err != nil {
-			if isLockTimeout(err) {
-				return ErrApplyRunning
-			}
-			return fmt.Errorf("take the apply lock: %w", err)
+		if err := boundary.TakeApplyLock(ctx, tx, n); err != nil {
+			return err
 		}
 		boot, err := boundary.Bootstrap(ctx, tx, n, p.settings.RuntimePassword, &boundary.BootstrapOptions{RotatePassword: opts.RotatePassword})
 		if err != nil {
@@ -150,11 +147,6 @@ func (p *Project) Apply(ctx context.Context, opts ApplyOptions) (*ApplyResult, e
 		return res, fmt.Errorf("the database changes are committed, but writing sources back to %s failed: %w; re-run `agent-mv apply` (a no-op for the database) to retry", p.cfg.Path, err)
 	}
 	return res, nil
-}
-
-func isLockTimeout(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
 }
 
 // explainApplyError adds what to do next to database errors.

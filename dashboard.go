@@ -1,13 +1,15 @@
 package agentmv
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/dashboard"
 )
 
@@ -46,34 +48,29 @@ func (p *Project) DashboardState(ctx context.Context, now time.Time) (dashboard.
 		}
 		s.Views = append(s.Views, dv)
 	}
-	rows, err := pool.Query(ctx, fmt.Sprintf(`SELECT view_name, started_at, finished_at, status,
-		       (extract(epoch FROM finished_at - started_at) * 1000)::bigint, rows_after, coalesce(mode, ''), coalesce(error, '')
-		  FROM %s ORDER BY started_at DESC, id DESC LIMIT $1`, pgx.Identifier{schema, "refresh_history"}.Sanitize()),
-		dashboardHistoryRows)
+	history, err := boundary.ReadHistory(ctx, pool, p.Names(), dashboardHistoryRows)
 	if err != nil {
-		return s, fmt.Errorf("dashboard: read refresh history: %w", err)
+		return s, fmt.Errorf("dashboard: %w", err)
 	}
-	var r dashboard.Run
-	_, err = pgx.ForEachRow(rows, []any{&r.View, &r.StartedAt, &r.FinishedAt, &r.Status, &r.DurationMs, &r.RowsAfter, &r.Mode, &r.Error}, func() error {
+	for _, h := range history {
+		r := dashboard.Run{View: h.View, StartedAt: h.StartedAt, FinishedAt: h.FinishedAt, Status: h.Status,
+			RowsAfter: h.RowsAfter, Mode: h.Mode, Error: h.Error}
+		if h.DurationMs != nil {
+			ms := int64(math.Round(*h.DurationMs))
+			r.DurationMs = &ms
+		}
 		s.History = append(s.History, r)
-		r = dashboard.Run{}
-		return nil
-	})
-	if err != nil {
-		return s, fmt.Errorf("dashboard: read refresh history: %w", err)
 	}
-	rows, err = pool.Query(ctx, fmt.Sprintf(`SELECT source_name, view_name, source_kind FROM %s ORDER BY 1, 2`,
-		pgx.Identifier{schema, "lineage"}.Sanitize()))
+	edges, err := boundary.ReadLineage(ctx, pool, p.Names())
 	if err != nil {
-		return s, fmt.Errorf("dashboard: read lineage: %w", err)
+		return s, fmt.Errorf("dashboard: %w", err)
 	}
-	var e dashboard.Edge
-	_, err = pgx.ForEachRow(rows, []any{&e.From, &e.To, &e.FromKind}, func() error {
-		s.Edges = append(s.Edges, e)
-		return nil
+	// Ordered by source, then view (the drawing's input order).
+	slices.SortStableFunc(edges, func(a, b boundary.LineageEdge) int {
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.View, b.View))
 	})
-	if err != nil {
-		return s, fmt.Errorf("dashboard: read lineage: %w", err)
+	for _, e := range edges {
+		s.Edges = append(s.Edges, dashboard.Edge{From: e.Source, To: e.View, FromKind: e.Kind})
 	}
 	// The dashboard lists every source of a view: base tables and upstream views.
 	sources := map[string][]string{}

@@ -2,7 +2,6 @@ package agentmv
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/refresh"
 )
 
 // DropPlan lists what Drop removes: the view and the managed views that depend on it,
@@ -19,8 +19,10 @@ type DropPlan struct {
 	Order []string `json:"order"`
 }
 
-// ErrUnknownView is returned by Drop for a name that is not a managed view.
-var ErrUnknownView = errors.New("unknown view")
+// ErrUnknownView is returned by Drop for a name that is not a managed view, and wrapped by
+// Refresh and RefreshAll for one: it is refresh.ErrUnknownView, so one errors.Is test covers
+// every entry point.
+var ErrUnknownView = refresh.ErrUnknownView
 
 // PlanDrop says what Drop(name) would remove, without changing anything.
 func (p *Project) PlanDrop(ctx context.Context, name string) (*DropPlan, error) {
@@ -75,10 +77,7 @@ func (p *Project) Drop(ctx context.Context, name string) (*DropPlan, error) {
 		if _, err := tx.Exec(ctx, "SELECT pg_catalog.set_config('lock_timeout', '10s', true)"); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('agentmv-apply:' || $1::text))", n.Schema); err != nil {
-			if isLockTimeout(err) {
-				return ErrApplyRunning
-			}
+		if err := boundary.TakeApplyLock(ctx, tx, n); err != nil {
 			return err
 		}
 		var err error

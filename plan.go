@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -237,7 +236,7 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 			s.Action, s.Reason = ActionRebuild, "SQL changed"
 		case !sameIndexes(r.Indexes, s.Indexes, s.View):
 			s.Action, s.Reason = ActionReindex, "indexes changed"
-		case !sameMeta(r, s.record):
+		case !boundary.SameMetadata(r, s.record):
 			s.Action, s.Reason = ActionUpdate, "description or refresh settings changed"
 		default:
 			s.Action, s.Reason = ActionUnchanged, ""
@@ -323,16 +322,6 @@ func sameIndexes(recorded, desired []boundary.Index, view string) bool {
 		return strings.Join(parts, ";")
 	}
 	return norm(recorded) == norm(desired)
-}
-
-func sameMeta(a, b boundary.ViewRecord) bool {
-	eq := func(x, y *time.Duration) bool {
-		if x == nil || y == nil {
-			return x == nil && y == nil
-		}
-		return *x == *y
-	}
-	return a.Description == b.Description && eq(a.MinRefreshInterval, b.MinRefreshInterval) && eq(a.MaxStaleness, b.MaxStaleness)
 }
 
 // describeDependent names a dependent object, schema-qualified when it is a relation.

@@ -143,9 +143,9 @@ func (d doctor) objects(ctx context.Context) bool {
 		d.r.add("version", CheckOK, fmt.Sprintf("%s objects at version %d", n.Schema, v), "")
 	}
 	var missing []string
-	for _, t := range append(slices.Clone(metadataTables), "schema_version") {
+	for _, t := range append(MetadataTables(), TableSchemaVersion) {
 		var ok bool
-		if err := d.admin.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, n.qrel(t)).Scan(&ok); err != nil {
+		if err := d.admin.QueryRow(ctx, relationExistsSQL.render(n), n.rel(t)).Scan(&ok); err != nil {
 			d.errCheck("objects", err)
 			return false
 		}
@@ -154,7 +154,7 @@ func (d doctor) objects(ctx context.Context) bool {
 		}
 	}
 	var fn bool
-	if err := d.admin.QueryRow(ctx, `SELECT to_regprocedure($1) IS NOT NULL`, n.qrel("refresh_view")+"(text)").Scan(&fn); err != nil {
+	if err := d.admin.QueryRow(ctx, functionExistsSQL.render(n), n.function()).Scan(&fn); err != nil {
 		d.errCheck("objects", err)
 		return false
 	}
@@ -171,22 +171,20 @@ func (d doctor) objects(ctx context.Context) bool {
 
 func (d doctor) roles(ctx context.Context) {
 	n := d.n
-	var super, bypass, createrole, createdb, repl, login bool
-	err := d.admin.QueryRow(ctx, `
-SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolreplication, rolcanlogin
-  FROM pg_roles WHERE rolname = $1`, n.RuntimeRole).Scan(&super, &bypass, &createrole, &createdb, &repl, &login)
-	if errors.Is(err, pgx.ErrNoRows) {
-		d.r.add("runtime role", CheckFail, fmt.Sprintf("runtime role %s does not exist", n.RuntimeRole), "run `agent-mv apply`")
-		return
-	} else if err != nil {
+	rr, err := RoleRightsOf(ctx, d.admin, n.RuntimeRole)
+	if err != nil {
 		d.errCheck("runtime role", err)
+		return
+	}
+	if !rr.Exists {
+		d.r.add("runtime role", CheckFail, fmt.Sprintf("runtime role %s does not exist", n.RuntimeRole), "run `agent-mv apply`")
 		return
 	}
 	var bad []string
 	for _, a := range []struct {
 		on   bool
 		attr string
-	}{{super, "SUPERUSER"}, {bypass, "BYPASSRLS"}, {createrole, "CREATEROLE"}, {createdb, "CREATEDB"}, {repl, "REPLICATION"}} {
+	}{{rr.Superuser, "SUPERUSER"}, {rr.BypassRLS, "BYPASSRLS"}, {rr.CreateRole, "CREATEROLE"}, {rr.CreateDB, "CREATEDB"}, {rr.Replication, "REPLICATION"}} {
 		if a.on {
 			bad = append(bad, a.attr)
 		}
@@ -194,11 +192,11 @@ SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolreplication, rolca
 	if len(bad) > 0 {
 		d.r.add("runtime attributes", CheckFail,
 			fmt.Sprintf("runtime role %s has %s", n.RuntimeRole, strings.Join(bad, ", ")),
-			fmt.Sprintf("ALTER ROLE %s NO%s", n.qr(), strings.Join(bad, " NO")))
+			fmt.Sprintf("ALTER ROLE %s NO%s", quote(n.RuntimeRole), strings.Join(bad, " NO")))
 	} else {
 		d.r.add("runtime attributes", CheckOK, fmt.Sprintf("runtime role %s is not superuser, BYPASSRLS, CREATEROLE, CREATEDB or REPLICATION", n.RuntimeRole), "")
 	}
-	if !login {
+	if !rr.Login {
 		d.r.add("runtime login attribute", CheckFail, fmt.Sprintf("runtime role %s cannot log in (NOLOGIN)", n.RuntimeRole), "run `agent-mv apply`")
 	}
 
@@ -228,7 +226,7 @@ SELECT r.rolname FROM pg_roles r
 			msg += " (grants data or server access: " + strings.Join(dangerous, ", ") + ")"
 		}
 		d.r.add("runtime memberships", CheckFail, msg,
-			fmt.Sprintf("REVOKE %s FROM %s", strings.Join(quoteAll(member), ", "), n.qr()))
+			fmt.Sprintf("REVOKE %s FROM %s", strings.Join(quoteAll(member), ", "), quote(n.RuntimeRole)))
 	} else {
 		d.r.add("runtime memberships", CheckOK, fmt.Sprintf("runtime role %s is a member of no other role", n.RuntimeRole), "")
 	}
@@ -241,9 +239,9 @@ SELECT r.rolname FROM pg_roles r
 	case err != nil:
 		d.errCheck("owner role", err)
 	case ownerSuper:
-		d.r.add("owner role", CheckFail, fmt.Sprintf("owner role %s is a superuser", n.OwnerRole), fmt.Sprintf("ALTER ROLE %s NOSUPERUSER", n.qo()))
+		d.r.add("owner role", CheckFail, fmt.Sprintf("owner role %s is a superuser", n.OwnerRole), fmt.Sprintf("ALTER ROLE %s NOSUPERUSER", quote(n.OwnerRole)))
 	case ownerLogin:
-		d.r.add("owner role", CheckWarn, fmt.Sprintf("owner role %s can log in", n.OwnerRole), fmt.Sprintf("ALTER ROLE %s NOLOGIN", n.qo()))
+		d.r.add("owner role", CheckWarn, fmt.Sprintf("owner role %s can log in", n.OwnerRole), fmt.Sprintf("ALTER ROLE %s NOLOGIN", quote(n.OwnerRole)))
 	default:
 		d.r.add("owner role", CheckOK, fmt.Sprintf("owner role %s is NOLOGIN and not a superuser", n.OwnerRole), "")
 	}
@@ -252,10 +250,13 @@ SELECT r.rolname FROM pg_roles r
 func quoteAll(names []string) []string {
 	out := make([]string, len(names))
 	for i, s := range names {
-		out[i] = pgx.Identifier{s}.Sanitize()
+		out[i] = quote(s)
 	}
 	return out
 }
+
+// quote quotes an identifier for the hints the doctor prints (never executed).
+func quote(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 func (d doctor) function(ctx context.Context) {
 	n := d.n
@@ -268,7 +269,7 @@ SELECT pg_get_userbyid(p.proowner), r.rolsuper, p.prosecdef, coalesce(p.proconfi
                 WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'),
        has_function_privilege($2, p.oid, 'EXECUTE')
   FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
- WHERE p.oid = to_regprocedure($1)`, n.qrel("refresh_view")+"(text)", n.RuntimeRole).
+ WHERE p.oid = to_regprocedure($1)`, n.function(), n.RuntimeRole).
 		Scan(&owner, &ownerSuper, &secdef, &config, &publicExec, &runtimeExec)
 	if err != nil {
 		d.errCheck("function", err)
@@ -300,79 +301,26 @@ SELECT pg_get_userbyid(p.proowner), r.rolsuper, p.prosecdef, coalesce(p.proconfi
 	}
 }
 
-// boundarySQL lists every relation outside the system schemas on which the runtime role has a
-// privilege it should not have ($1 runtime role, $2 schema, $3 allowed SELECT relations in <S>).
-// has_table_privilege and has_any_column_privilege follow PUBLIC grants and role membership.
-const boundarySQL = `
-SELECT n.nspname, c.relname,
-       has_table_privilege($1, c.oid, 'SELECT') OR has_any_column_privilege($1, c.oid, 'SELECT') AS can_read,
-       array_remove(ARRAY[
-         CASE WHEN has_table_privilege($1, c.oid, 'INSERT') OR has_any_column_privilege($1, c.oid, 'INSERT') THEN 'INSERT' END,
-         CASE WHEN has_table_privilege($1, c.oid, 'UPDATE') OR has_any_column_privilege($1, c.oid, 'UPDATE') THEN 'UPDATE' END,
-         CASE WHEN has_table_privilege($1, c.oid, 'DELETE') THEN 'DELETE' END,
-         CASE WHEN has_table_privilege($1, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,
-         CASE WHEN has_table_privilege($1, c.oid, 'REFERENCES') OR has_any_column_privilege($1, c.oid, 'REFERENCES') THEN 'REFERENCES' END,
-         CASE WHEN has_table_privilege($1, c.oid, 'TRIGGER') THEN 'TRIGGER' END,
-         CASE WHEN c.relkind = 'S' AND has_sequence_privilege($1, c.oid, 'USAGE,UPDATE') THEN 'USAGE' END
-       ], NULL) AS writes
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-   AND n.nspname NOT LIKE 'pg\_toast%'
-   AND n.nspname NOT LIKE 'pg\_temp\_%'
- ORDER BY 1, 2`
-
 func (d doctor) boundary(ctx context.Context) {
 	n := d.n
-	allowed := map[string]bool{}
-	for _, t := range metadataTables {
-		allowed[t] = true
-	}
-	for _, v := range d.managed {
-		allowed[v] = true
-	}
-	rows, err := d.admin.Query(ctx, boundarySQL, n.RuntimeRole)
+	acc, err := RuntimeAccess(ctx, d.admin, n, n.RuntimeRole, d.managed)
 	if err != nil {
 		d.errCheck("access boundary", err)
 		return
 	}
-	var reads, writes []string
-	checked := 0
-	for rows.Next() {
-		var schema, name string
-		var canRead bool
-		var w []string
-		if err := rows.Scan(&schema, &name, &canRead, &w); err != nil {
-			rows.Close()
-			d.errCheck("access boundary", err)
-			return
-		}
-		checked++
-		rel := schema + "." + name
-		if canRead && !(schema == n.Schema && allowed[name]) {
-			reads = append(reads, rel)
-		}
-		if len(w) > 0 {
-			writes = append(writes, rel+" ("+strings.Join(w, ", ")+")")
-		}
-	}
-	if err := rows.Err(); err != nil {
-		d.errCheck("access boundary", err)
-		return
-	}
-	if len(reads) > 0 {
+	if len(acc.Reads) > 0 {
 		d.r.add("access boundary", CheckFail,
-			"access boundary FAILED: runtime role can read "+listCap(reads, 10),
+			"access boundary FAILED: runtime role can read "+listCap(acc.Reads, 10),
 			"revoke SELECT on these from PUBLIC and from the runtime role (and roles it belongs to); only managed views may be readable")
 	}
-	if len(writes) > 0 {
+	if len(acc.Writes) > 0 {
 		d.r.add("access boundary writes", CheckFail,
-			"access boundary FAILED: runtime role can write "+listCap(writes, 10),
+			"access boundary FAILED: runtime role can write "+listCap(acc.Writes, 10),
 			"revoke these privileges from PUBLIC and from the runtime role")
 	}
-	if len(reads) == 0 && len(writes) == 0 {
+	if len(acc.Reads) == 0 && len(acc.Writes) == 0 {
 		d.r.add("access boundary", CheckOK,
-			fmt.Sprintf("access boundary verified (runtime role cannot read base tables; %d relations checked)", checked), "")
+			fmt.Sprintf("access boundary verified (runtime role cannot read base tables; %d relations checked)", acc.Checked), "")
 	}
 }
 
@@ -385,38 +333,24 @@ func listCap(items []string, max int) string {
 
 func (d doctor) create(ctx context.Context) {
 	n := d.n
-	rows, err := d.admin.Query(ctx, `
-SELECT nspname FROM pg_namespace
- WHERE has_schema_privilege($1, oid, 'CREATE') AND nspname NOT LIKE 'pg\_temp\_%' AND nspname NOT LIKE 'pg\_toast\_temp\_%'
- ORDER BY 1`, n.RuntimeRole)
+	rr, err := RoleRightsOf(ctx, d.admin, n.RuntimeRole)
 	if err != nil {
 		d.errCheck("create", err)
 		return
 	}
-	schemas, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		d.errCheck("create", err)
-		return
-	}
-	var dbCreate, dbTemp bool
-	var db string
-	if err := d.admin.QueryRow(ctx, `SELECT current_database(), has_database_privilege($1, current_database(), 'CREATE'),
-       has_database_privilege($1, current_database(), 'TEMPORARY')`, n.RuntimeRole).Scan(&db, &dbCreate, &dbTemp); err != nil {
-		d.errCheck("create", err)
-		return
-	}
+	schemas, db, dbCreate, dbTemp := rr.CreateInSchemas, rr.Database, rr.CreateOnDatabase, rr.TempOnDatabase
 	var problems, hints []string
 	if len(schemas) > 0 {
 		problems = append(problems, "CREATE in schema "+strings.Join(schemas, ", "))
-		hints = append(hints, fmt.Sprintf("REVOKE CREATE ON SCHEMA %s FROM PUBLIC, %s", strings.Join(quoteAll(schemas), ", "), n.qr()))
+		hints = append(hints, fmt.Sprintf("REVOKE CREATE ON SCHEMA %s FROM PUBLIC, %s", strings.Join(quoteAll(schemas), ", "), quote(n.RuntimeRole)))
 	}
 	if dbCreate {
 		problems = append(problems, "CREATE on database "+db)
-		hints = append(hints, fmt.Sprintf("REVOKE CREATE ON DATABASE %s FROM PUBLIC, %s", pgx.Identifier{db}.Sanitize(), n.qr()))
+		hints = append(hints, fmt.Sprintf("REVOKE CREATE ON DATABASE %s FROM PUBLIC, %s", quote(db), quote(n.RuntimeRole)))
 	}
 	if dbTemp {
 		problems = append(problems, "TEMPORARY on database "+db)
-		hints = append(hints, fmt.Sprintf("REVOKE TEMPORARY ON DATABASE %s FROM PUBLIC, %s", pgx.Identifier{db}.Sanitize(), n.qr()))
+		hints = append(hints, fmt.Sprintf("REVOKE TEMPORARY ON DATABASE %s FROM PUBLIC, %s", quote(db), quote(n.RuntimeRole)))
 	}
 	if len(problems) > 0 {
 		d.r.add("create", CheckFail, fmt.Sprintf("runtime role %s can create objects: %s", n.RuntimeRole, strings.Join(problems, "; ")), strings.Join(hints, "; "))
@@ -425,15 +359,17 @@ SELECT nspname FROM pg_namespace
 	d.r.add("create", CheckOK, fmt.Sprintf("runtime role %s cannot create anything (no schema CREATE, no TEMP)", n.RuntimeRole), "")
 }
 
+var doctorViewsSQL = mustSQL("doctor_views", `
+SELECT c.relname, c.relispopulated, EXISTS (SELECT 1 FROM {{.Views}} v WHERE v.name = c.relname)
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+ WHERE ns.nspname = $1 AND c.relkind = 'm'`)
+
 func (d doctor) views(ctx context.Context) {
 	n := d.n
 	type mv struct {
 		populated, registered bool
 	}
-	rows, err := d.admin.Query(ctx, n.render(`
-SELECT c.relname, c.relispopulated, EXISTS (SELECT 1 FROM {{S}}.views v WHERE v.name = c.relname)
-  FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
- WHERE ns.nspname = $1 AND c.relkind = 'm'`), n.Schema)
+	rows, err := d.admin.Query(ctx, doctorViewsSQL.render(n), n.Schema)
 	if err != nil {
 		d.errCheck("views", err)
 		return
@@ -479,6 +415,8 @@ SELECT c.relname, c.relispopulated, EXISTS (SELECT 1 FROM {{S}}.views v WHERE v.
 	}
 }
 
+var readNothingSQL = mustSQL("read_nothing", `SELECT 1 FROM {{.Rel (index .Args 0)}} LIMIT 0`)
+
 // runtime logs in as the runtime role and proves the allowed operations work.
 func (d doctor) runtime(ctx context.Context, runtimeURL string) {
 	n := d.n
@@ -516,8 +454,8 @@ func (d doctor) runtime(ctx context.Context, runtimeURL string) {
 
 	// SELECT on every managed view and metadata table, reading no rows.
 	var denied []string
-	for _, rel := range append(slices.Clone(metadataTables), d.managed...) {
-		_, err := conn.Exec(cctx, "SELECT 1 FROM "+n.qrel(rel)+" LIMIT 0", pgx.QueryExecModeExec)
+	for _, rel := range append(MetadataTables(), d.managed...) {
+		_, err := conn.Exec(cctx, readNothingSQL.render(n, rel), pgx.QueryExecModeExec)
 		var pgErr *pgconn.PgError
 		if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "55000") { // 55000: not populated yet
 			denied = append(denied, fmt.Sprintf("%s (%v)", rel, err))

@@ -42,13 +42,14 @@ const (
 //     waiting. Waiting would keep a connection and a transaction open behind a REFRESH that may
 //     take minutes, and when it finally got the lock it would recompute exactly what the other
 //     caller just computed. "busy" tells the agent that fresh data is on its way; status (via
-//     RunningRefreshesSQL) shows the refresh in progress. The lock is transaction scoped, so it
+//     RunningRefreshes) shows the refresh in progress. The lock is transaction scoped, so it
 //     is released when the caller commits, never leaked.
 //   - min_refresh_interval (from <S>.views): if the last successful refresh finished within it,
 //     return status "fresh" (finished_at = that refresh) without refreshing.
-//   - Mode: CONCURRENTLY only when Postgres would accept it (matview.c is_usable_unique_index):
-//     the view is populated and has a unique btree index that is valid, ready, live, immediate,
-//     without WHERE clause and without expressions. mode_reason says why, e.g.
+//   - Mode: CONCURRENTLY only when Postgres would accept it, by the one definition in
+//     refreshmode.go (the "refresh_mode" fragment, also behind RefreshModes): the view is
+//     populated and has a unique btree index that is valid, ready, live, immediate, without
+//     WHERE clause, without expressions, on plain columns only. mode_reason says why, e.g.
 //     'unique index daily_revenue_day_product_id_idx', 'not populated yet',
 //     'no usable unique index (partial index x_idx has a WHERE clause)'.
 //   - A 'running' history row is inserted first; REFRESH runs in an inner BEGIN ... EXCEPTION
@@ -62,22 +63,20 @@ const (
 //     0.09 s, i.e. count(*) would add about 11 %. Concurrent mode (and track_counts = off)
 //     uses count(*): a concurrent REFRESH of the same view took 6.8 s, so the count adds ~1 %.
 //   - called_by = session_user (the login role, not the definer).
-const refreshFunctionSQL = `
-CREATE OR REPLACE FUNCTION {{S}}.refresh_view(p_name text)
+var refreshFunctionSQL = mustSQL("refresh_function", `
+CREATE OR REPLACE FUNCTION {{.Function}}(p_name text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
 AS $agentmv$
 DECLARE
-    v_schema constant text := {{S_LIT}};
+    v_schema constant text := {{.SchemaLiteral}};
     v_started timestamptz;
     v_finished timestamptz;
     v_last timestamptz;
     v_interval interval;
     v_relid oid;
-    v_populated boolean;
-    v_index text;
     v_mode text;
     v_reason text;
     v_rows bigint;
@@ -91,13 +90,13 @@ BEGIN
     END IF;
 
     SELECT v.min_refresh_interval INTO v_interval
-      FROM {{S}}.views v WHERE v.name = p_name;
+      FROM {{.Views}} v WHERE v.name = p_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown materialized view: %', p_name
             USING ERRCODE = 'undefined_object', HINT = 'list_views shows the managed views';
     END IF;
 
-    SELECT c.oid, c.relispopulated INTO v_relid, v_populated
+    SELECT c.oid INTO v_relid
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = v_schema AND c.relname = p_name AND c.relkind = 'm';
     IF NOT FOUND THEN
@@ -107,7 +106,7 @@ BEGIN
                   HINT = 'run agent-mv apply';
     END IF;
 
-    IF NOT pg_try_advisory_xact_lock(hashtext('agentmv:' || v_schema), hashtext(p_name)) THEN
+    IF NOT pg_try_advisory_xact_lock({{template "refresh_lock_key1" "v_schema"}}, {{template "refresh_lock_key2" "p_name"}}) THEN
         RETURN jsonb_build_object(
             'status', 'busy', 'view', p_name,
             'started_at', NULL, 'finished_at', NULL, 'duration_ms', NULL, 'rows_after', NULL,
@@ -118,7 +117,7 @@ BEGIN
 
     IF v_interval IS NOT NULL THEN
         SELECT h.finished_at INTO v_last
-          FROM {{S}}.refresh_history h
+          FROM {{.History}} h
          WHERE h.view_name = p_name AND h.status = 'success'
          ORDER BY h.started_at DESC
          LIMIT 1;
@@ -132,46 +131,12 @@ BEGIN
         END IF;
     END IF;
 
-    IF NOT v_populated THEN
-        v_mode := 'blocking';
-        v_reason := 'not populated yet';
-    ELSE
-        SELECT ic.relname INTO v_index
-          FROM pg_index i
-          JOIN pg_class ic ON ic.oid = i.indexrelid
-          JOIN pg_am am ON am.oid = ic.relam
-         WHERE i.indrelid = v_relid
-           AND i.indisunique AND i.indisvalid AND i.indisready AND i.indislive AND i.indimmediate
-           AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnatts > 0
-           AND am.amname = 'btree'
-         ORDER BY ic.relname
-         LIMIT 1;
-        IF v_index IS NOT NULL THEN
-            v_mode := 'concurrent';
-            v_reason := 'unique index ' || v_index;
-        ELSE
-            v_mode := 'blocking';
-            SELECT format('%s index %s %s',
-                       CASE WHEN i.indpred IS NOT NULL THEN 'partial'
-                            WHEN i.indexprs IS NOT NULL THEN 'expression'
-                            WHEN NOT i.indimmediate THEN 'deferrable'
-                            ELSE 'unique' END,
-                       ic.relname,
-                       CASE WHEN i.indpred IS NOT NULL THEN 'has a WHERE clause'
-                            WHEN i.indexprs IS NOT NULL THEN 'indexes expressions'
-                            WHEN NOT i.indimmediate THEN 'is not immediate'
-                            ELSE 'is not valid' END)
-              INTO v_reason
-              FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-             WHERE i.indrelid = v_relid AND i.indisunique
-             ORDER BY ic.relname
-             LIMIT 1;
-            v_reason := 'no usable unique index' || coalesce(' (' || v_reason || ')', '');
-        END IF;
-    END IF;
+    SELECT m.mode, m.reason INTO v_mode, v_reason
+      FROM pg_class c, LATERAL ({{template "refresh_mode"}}) m
+     WHERE c.oid = v_relid;
 
     v_started := clock_timestamp();
-    INSERT INTO {{S}}.refresh_history (view_name, started_at, status, mode, mode_reason, called_by)
+    INSERT INTO {{.History}} (view_name, started_at, status, mode, mode_reason, called_by)
     VALUES (p_name, v_started, 'running', v_mode, v_reason, session_user)
     RETURNING id INTO v_history_id;
 
@@ -191,7 +156,7 @@ BEGIN
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE;
         v_finished := clock_timestamp();
-        UPDATE {{S}}.refresh_history
+        UPDATE {{.History}}
            SET finished_at = v_finished, status = 'failed', error = v_err, sqlstate = v_state
          WHERE id = v_history_id;
         RETURN jsonb_build_object(
@@ -203,7 +168,7 @@ BEGIN
     END;
 
     v_finished := clock_timestamp();
-    UPDATE {{S}}.refresh_history
+    UPDATE {{.History}}
        SET finished_at = v_finished, status = 'success', rows_after = v_rows
      WHERE id = v_history_id;
 
@@ -214,7 +179,7 @@ BEGIN
         'rows_after', v_rows, 'mode', v_mode, 'mode_reason', v_reason,
         'error', NULL, 'sqlstate', NULL);
 END;
-$agentmv$`
+$agentmv$`)
 
 // RefreshResult is the decoded jsonb of <S>.refresh_view. Pointers are nil where the function
 // returned JSON null (busy and fresh results carry no timing or mode).
@@ -234,16 +199,18 @@ type RefreshResult struct {
 // RefreshViewSQL calls the function; $1 is the view name. Scan the single jsonb column into a
 // RefreshResult (pgx decodes jsonb into structs).
 func (n Names) RefreshViewSQL() string {
-	return "SELECT " + n.qs() + ".refresh_view($1)"
+	return refreshViewCall.render(n)
 }
+
+var refreshViewCall = mustSQL("refresh_view_call", `SELECT {{.Function}}($1)`)
 
 // RefreshView calls <S>.refresh_view(name) on q and decodes the result. Rejections (unknown
 // name, too long) come back as errors (*pgconn.PgError with SQLStateUnknownView or
 // SQLStateNameTooLong); a failed REFRESH comes back as a result with Status "failed", and the
 // caller must commit (or run on a pool, i.e. autocommit) for its history row to persist.
-func RefreshView(ctx context.Context, q Querier, n Names, name string) (RefreshResult, error) {
+func RefreshView(ctx context.Context, q Reader, n Names, name string) (RefreshResult, error) {
 	var r RefreshResult
-	if err := n.Validate(); err != nil {
+	if err := n.validSchema(); err != nil {
 		return r, err
 	}
 	if err := q.QueryRow(ctx, n.RefreshViewSQL(), name).Scan(&r); err != nil {
@@ -252,40 +219,26 @@ func RefreshView(ctx context.Context, q Querier, n Names, name string) (RefreshR
 	return r, nil
 }
 
-// RefreshLockKeySQL returns the two int4 keys of the advisory lock refresh_view holds while it
-// refreshes a view: $1 is the schema, $2 the view name. In pg_locks such a lock shows as
-// locktype = 'advisory', classid = key1::oid, objid = key2::oid, objsubid = 2 (the two-int4
-// form; negative keys appear as their unsigned oid).
-const RefreshLockKeySQL = `SELECT hashtext('agentmv:' || $1::text), hashtext($2::text)`
-
-// RefreshLockKey asks the server for the advisory-lock keys of a view (see RefreshLockKeySQL).
-// hashtext is Postgres' own hash, so it is computed there rather than re-implemented in Go.
-func RefreshLockKey(ctx context.Context, q Querier, schema, view string) (key1, key2 int32, err error) {
-	err = q.QueryRow(ctx, RefreshLockKeySQL, schema, view).Scan(&key1, &key2)
-	if err != nil {
-		err = fmt.Errorf("compute refresh lock key: %w", err)
-	}
-	return key1, key2, err
-}
-
-// RunningRefreshesSQL lists the managed views of schema $1 being refreshed right now (some
-// transaction holds their refresh lock): columns view_name text, pid int, since timestamptz
-// (xact_start; NULL when the caller may not see other roles' activity). Readable by the
-// runtime role (pg_locks and pg_stat_activity are public; the registry is granted).
-const RunningRefreshesSQL = `
+// runningRefreshesFragment lists the managed views of schema $1 being refreshed right now
+// (some transaction holds their refresh lock): columns view_name text, pid int, since
+// timestamptz (xact_start; NULL when the caller may not see other roles' activity). Readable
+// by the runtime role (pg_locks and pg_stat_activity are public; the registry is granted).
+const runningRefreshesFragment = `{{define "running_refreshes"}}
 SELECT v.name AS view_name, l.pid, a.xact_start AS since
-  FROM %s.views v
+  FROM {{.Views}} v
   JOIN pg_catalog.pg_locks l
     ON l.locktype = 'advisory'
    AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())
-   AND l.classid = pg_catalog.hashtext('agentmv:' || $1::text)::oid
-   AND l.objid = pg_catalog.hashtext(v.name)::oid
+   AND l.classid = {{template "refresh_lock_key1" "$1::text"}}::oid
+   AND l.objid = {{template "refresh_lock_key2" "v.name"}}::oid
    AND l.objsubid = 2
    AND l.granted
   LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
- ORDER BY v.name`
+ ORDER BY v.name{{end}}`
 
-// RunningRefresh is one row of RunningRefreshesSQL.
+var runningRefreshesSQL = mustSQL("running_refreshes_now", `{{template "running_refreshes" .}}`)
+
+// RunningRefresh is one view being refreshed now.
 type RunningRefresh struct {
 	View  string
 	PID   int32
@@ -293,11 +246,11 @@ type RunningRefresh struct {
 }
 
 // RunningRefreshes returns the views being refreshed now, by name.
-func RunningRefreshes(ctx context.Context, q Querier, n Names) (map[string]RunningRefresh, error) {
-	if err := n.Validate(); err != nil {
+func RunningRefreshes(ctx context.Context, q Reader, n Names) (map[string]RunningRefresh, error) {
+	if err := n.validSchema(); err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, fmt.Sprintf(RunningRefreshesSQL, n.qs()), n.Schema)
+	rows, err := q.Query(ctx, runningRefreshesSQL.render(n), n.Schema)
 	if err != nil {
 		return nil, fmt.Errorf("list running refreshes: %w", err)
 	}

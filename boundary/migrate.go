@@ -4,36 +4,47 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// ExpectedVersion is the schema version this agentmv installs and the doctor expects.
-const ExpectedVersion = 4
+// ExpectedVersion is the schema version this agentmv installs and the doctor expects: the
+// Version of the last step in migrations (a test checks they agree).
+const ExpectedVersion = 5
 
 // Migration is one versioned step of agentmv's own objects in <S>.
 type Migration struct {
 	Version int
 	Name    string
-	sql     []string // templates (see Names.render), run in order as the owner role
+}
+
+// migration is a Migration with what it runs, as the owner role: its statements in order,
+// then ALTER TABLE <S>.views ADD COLUMN IF NOT EXISTS for each of its registry columns.
+type migration struct {
+	Migration
+	sql []sqlText
+	// columns of <S>.views this step adds, and how ViewRecord maps to them: ReadRegistry,
+	// UpsertView and SameMetadata use every step's columns (see doc.go: adding a column).
+	columns []registryColumn
 }
 
 // migrations is the ordered list; append only, never edit a released step (a later step may
 // re-run refreshFunctionSQL when the function body changes: CREATE OR REPLACE keeps its OID).
-var migrations = []Migration{
-	{Version: 1, Name: "seed-compatible lineage and refresh_history", sql: []string{
-		`CREATE TABLE IF NOT EXISTS {{S}}.schema_version (
+var migrations = []migration{
+	{Migration: Migration{Version: 1, Name: "seed-compatible lineage and refresh_history"}, sql: sqlTexts("v1",
+		`CREATE TABLE IF NOT EXISTS {{.SchemaVersion}} (
     version integer PRIMARY KEY,
     name text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 )`,
-		`CREATE TABLE IF NOT EXISTS {{S}}.lineage (
+		`CREATE TABLE IF NOT EXISTS {{.Lineage}} (
     view_name text NOT NULL,
     source_kind text NOT NULL CHECK (source_kind IN ('table', 'view')),
     source_name text NOT NULL,
     PRIMARY KEY (view_name, source_kind, source_name)
 )`,
-		`CREATE TABLE IF NOT EXISTS {{S}}.refresh_history (
+		`CREATE TABLE IF NOT EXISTS {{.History}} (
     id bigserial PRIMARY KEY,
     view_name text NOT NULL,
     started_at timestamptz NOT NULL DEFAULT now(),
@@ -43,9 +54,9 @@ var migrations = []Migration{
     rows_after bigint,
     mode text CHECK (mode IN ('concurrent', 'blocking'))
 )`,
-	}},
-	{Version: 2, Name: "views registry, column lineage, richer history", sql: []string{
-		`CREATE TABLE IF NOT EXISTS {{S}}.views (
+	)},
+	{Migration: Migration{Version: 2, Name: "views registry, column lineage, richer history"}, sql: sqlTexts("v2",
+		`CREATE TABLE IF NOT EXISTS {{.Views}} (
     name text PRIMARY KEY CHECK (name ~ '^[a-z_][a-z0-9_]*$' AND octet_length(name) <= 63),
     description text NOT NULL DEFAULT '',
     sql_hash text NOT NULL DEFAULT '',
@@ -56,11 +67,11 @@ var migrations = []Migration{
 )`,
 		// A seed install's allowlist was "has a lineage row": register those views (empty hash,
 		// so the next apply rebuilds them under the owner role).
-		`INSERT INTO {{S}}.views (name)
-SELECT DISTINCT l.view_name FROM {{S}}.lineage l
+		`INSERT INTO {{.Views}} (name)
+SELECT DISTINCT l.view_name FROM {{.Lineage}} l
  WHERE l.view_name ~ '^[a-z_][a-z0-9_]*$' AND octet_length(l.view_name) <= 63
 ON CONFLICT (name) DO NOTHING`,
-		`CREATE TABLE IF NOT EXISTS {{S}}.column_lineage (
+		`CREATE TABLE IF NOT EXISTS {{.ColumnLineage}} (
     view_name text NOT NULL,
     view_column text NOT NULL,
     source_schema text NOT NULL,
@@ -68,26 +79,51 @@ ON CONFLICT (name) DO NOTHING`,
     source_column text NOT NULL,
     PRIMARY KEY (view_name, view_column, source_schema, source_relation, source_column)
 )`,
-		`ALTER TABLE {{S}}.refresh_history
+		`ALTER TABLE {{.History}}
     ADD COLUMN IF NOT EXISTS mode_reason text,
     ADD COLUMN IF NOT EXISTS sqlstate text,
     ADD COLUMN IF NOT EXISTS called_by text`,
 		`CREATE INDEX IF NOT EXISTS refresh_history_view_name_started_at_idx
-    ON {{S}}.refresh_history (view_name, started_at DESC)`,
+    ON {{.History}} (view_name, started_at DESC)`,
+	), columns: []registryColumn{
+		// Created by the CREATE TABLE above (ADD COLUMN IF NOT EXISTS finds them there).
+		textColumn("description", "NOT NULL DEFAULT ''", true, false, func(r *ViewRecord) *string { return &r.Description }),
+		textColumn("sql_hash", "NOT NULL DEFAULT ''", false, false, func(r *ViewRecord) *string { return &r.SQLHash }),
+		jsonColumn("index_spec", "NOT NULL DEFAULT '[]'", false, func(r *ViewRecord) *[]Index { return &r.Indexes }),
+		intervalColumn("min_refresh_interval", true, func(r *ViewRecord) **time.Duration { return &r.MinRefreshInterval }),
+		intervalColumn("max_staleness", true, func(r *ViewRecord) **time.Duration { return &r.MaxStaleness }),
 	}},
-	{Version: 3, Name: "refresh_view: durable failures, single flight, correct CONCURRENTLY", sql: []string{
-		refreshFunctionSQL,
-	}},
-	{Version: 4, Name: "views.source_sha256: skip re-analysing unchanged SQL files", sql: []string{
-		`ALTER TABLE {{S}}.views ADD COLUMN IF NOT EXISTS source_sha256 text`,
-	}},
+	{Migration: Migration{Version: 3, Name: "refresh_view: durable failures, single flight, correct CONCURRENTLY"},
+		sql: []sqlText{refreshFunctionSQL}},
+	{Migration: Migration{Version: 4, Name: "views.source_sha256: skip re-analysing unchanged SQL files"},
+		columns: []registryColumn{
+			textColumn("source_sha256", "", false, true, func(r *ViewRecord) *string { return &r.SourceHash }),
+		}},
+	{Migration: Migration{Version: 5, Name: "refresh_view: concurrent refresh decided by the shared definition (plain key columns only)"},
+		sql: []sqlText{refreshFunctionSQL}},
 }
+
+// sqlTexts parses a migration's statements.
+func sqlTexts(step string, texts ...string) []sqlText {
+	out := make([]sqlText, len(texts))
+	for i, t := range texts {
+		out[i] = mustSQL(fmt.Sprintf("migration %s statement %d", step, i+1), t)
+	}
+	return out
+}
+
+var (
+	recordMigrationSQL  = mustSQL("record_migration", `INSERT INTO {{.SchemaVersion}} (version, name) VALUES ($1, $2)`)
+	installedVersionSQL = mustSQL("installed_version", `SELECT coalesce(max(version), 0) FROM {{.SchemaVersion}}`)
+)
+
+var addColumnSQL = mustSQL("add_column", `ALTER TABLE {{.Views}} ADD COLUMN IF NOT EXISTS {{.Arg 0}} {{.ColumnDefinition 0}}`)
 
 // Migrations returns the ordered migration steps (version and name) this agentmv knows.
 func Migrations() []Migration {
 	out := make([]Migration, len(migrations))
 	for i, m := range migrations {
-		out[i] = Migration{Version: m.Version, Name: m.Name}
+		out[i] = m.Migration
 	}
 	return out
 }
@@ -154,8 +190,7 @@ func Bootstrap(ctx context.Context, tx pgx.Tx, n Names, runtimePassword string, 
 		return res, fmt.Errorf("target version %d out of range 1..%d", target, ExpectedVersion)
 	}
 
-	if err := exec(ctx, tx, "take bootstrap lock",
-		`SELECT pg_advisory_xact_lock(hashtextextended('agentmv:bootstrap:' || $1::text, 0))`, n.Schema); err != nil {
+	if err := exec(ctx, tx, "take bootstrap lock", bootstrapLockSQL.render(n), n.Schema); err != nil {
 		return res, err
 	}
 	if err := ensureRoles(ctx, tx, n, runtimePassword, opts, &res); err != nil {
@@ -173,7 +208,7 @@ func Bootstrap(ctx context.Context, tx pgx.Tx, n Names, runtimePassword string, 
 		return res, err
 	}
 
-	if err := exec(ctx, tx, "switch to owner role", "SET LOCAL ROLE "+n.qo()); err != nil {
+	if err := exec(ctx, tx, "switch to owner role", setOwnerRoleSQL.render(n)); err != nil {
 		return res, fmt.Errorf("%w (the admin must be a superuser or a member of %s)", err, n.OwnerRole)
 	}
 	from, err := InstalledVersion(ctx, tx, n)
@@ -189,12 +224,17 @@ func Bootstrap(ctx context.Context, tx pgx.Tx, n Names, runtimePassword string, 
 			continue
 		}
 		for i, stmt := range m.sql {
-			if err := exec(ctx, tx, fmt.Sprintf("migration %03d [%s] statement %d", m.Version, m.Name, i+1), n.render(stmt)); err != nil {
+			if err := exec(ctx, tx, fmt.Sprintf("migration %03d [%s] statement %d", m.Version, m.Name, i+1), stmt.render(n)); err != nil {
+				return res, err
+			}
+		}
+		for _, c := range m.columns {
+			if err := exec(ctx, tx, fmt.Sprintf("migration %03d [%s] column %s", m.Version, m.Name, c.name), addColumnSQL.render(n, c.name)); err != nil {
 				return res, err
 			}
 		}
 		if err := exec(ctx, tx, fmt.Sprintf("record migration %03d", m.Version),
-			n.render(`INSERT INTO {{S}}.schema_version (version, name) VALUES ($1, $2)`), m.Version, m.Name); err != nil {
+			recordMigrationSQL.render(n), m.Version, m.Name); err != nil {
 			return res, err
 		}
 		res.Applied = append(res.Applied, Migration{Version: m.Version, Name: m.Name})
@@ -203,7 +243,7 @@ func Bootstrap(ctx context.Context, tx pgx.Tx, n Names, runtimePassword string, 
 	if err := baselineGrants(ctx, tx, n); err != nil {
 		return res, err
 	}
-	if err := exec(ctx, tx, "reset role", "RESET ROLE"); err != nil {
+	if err := exec(ctx, tx, "reset role", resetRoleSQL.render(n)); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -211,19 +251,19 @@ func Bootstrap(ctx context.Context, tx pgx.Tx, n Names, runtimePassword string, 
 
 // InstalledVersion returns the highest version recorded in <S>.schema_version, or 0 when the
 // schema or the table does not exist.
-func InstalledVersion(ctx context.Context, q Querier, n Names) (int, error) {
-	if err := n.Validate(); err != nil {
+func InstalledVersion(ctx context.Context, q Reader, n Names) (int, error) {
+	if err := n.validSchema(); err != nil {
 		return 0, err
 	}
 	var exists bool
-	if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, n.qrel("schema_version")).Scan(&exists); err != nil {
+	if err := q.QueryRow(ctx, relationExistsSQL.render(n), n.rel(TableSchemaVersion)).Scan(&exists); err != nil {
 		return 0, fmt.Errorf("read installed version: %w", err)
 	}
 	if !exists {
 		return 0, nil
 	}
 	var v int
-	err := q.QueryRow(ctx, n.render(`SELECT coalesce(max(version), 0) FROM {{S}}.schema_version`)).Scan(&v)
+	err := q.QueryRow(ctx, installedVersionSQL.render(n)).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("read installed version: %w", err)
 	}
@@ -241,18 +281,16 @@ func ensureRoles(ctx context.Context, tx pgx.Tx, n Names, password string, opts 
 		if err != nil {
 			return err
 		}
-		lit, err := verifierLiteral(verifier)
-		if err != nil {
+		if err := checkVerifier(verifier); err != nil {
 			return err
 		}
 		if !exists {
-			if err := exec(ctx, tx, "create runtime role "+n.RuntimeRole,
-				"CREATE ROLE "+n.qr()+" LOGIN NOINHERIT PASSWORD "+lit); err != nil {
+			if err := exec(ctx, tx, "create runtime role "+n.RuntimeRole, createRuntimeRoleSQL.render(n, verifier)); err != nil {
 				return fmt.Errorf("%w (the admin needs CREATEROLE)", err)
 			}
 			res.CreatedRoles = append(res.CreatedRoles, n.RuntimeRole)
 		} else {
-			if err := exec(ctx, tx, "set runtime role password", "ALTER ROLE "+n.qr()+" PASSWORD "+lit); err != nil {
+			if err := exec(ctx, tx, "set runtime role password", setRuntimePasswordSQL.render(n, verifier)); err != nil {
 				return err
 			}
 			res.Changes = append(res.Changes, "rotated the password of role "+n.RuntimeRole)
@@ -260,7 +298,7 @@ func ensureRoles(ctx context.Context, tx pgx.Tx, n Names, password string, opts 
 		res.PasswordSet = true
 	}
 	if exists && !canLogin {
-		if err := exec(ctx, tx, "allow runtime role to log in", "ALTER ROLE "+n.qr()+" LOGIN"); err != nil {
+		if err := exec(ctx, tx, "allow runtime role to log in", runtimeLoginSQL.render(n)); err != nil {
 			return err
 		}
 		res.Changes = append(res.Changes, "gave role "+n.RuntimeRole+" LOGIN")
@@ -271,7 +309,7 @@ func ensureRoles(ctx context.Context, tx pgx.Tx, n Names, password string, opts 
 		return fmt.Errorf("look up role %s: %w", n.OwnerRole, err)
 	}
 	if !ownerExists {
-		if err := exec(ctx, tx, "create owner role "+n.OwnerRole, "CREATE ROLE "+n.qo()+" NOLOGIN"); err != nil {
+		if err := exec(ctx, tx, "create owner role "+n.OwnerRole, createOwnerRoleSQL.render(n)); err != nil {
 			return fmt.Errorf("%w (the admin needs CREATEROLE)", err)
 		}
 		res.CreatedRoles = append(res.CreatedRoles, n.OwnerRole)
@@ -281,7 +319,7 @@ func ensureRoles(ctx context.Context, tx pgx.Tx, n Names, password string, opts 
 		return fmt.Errorf("check membership in %s: %w", n.OwnerRole, err)
 	}
 	if !member {
-		if err := exec(ctx, tx, "grant owner role to admin", "GRANT "+n.qo()+" TO CURRENT_USER"); err != nil {
+		if err := exec(ctx, tx, "grant owner role to admin", grantOwnerToAdminSQL.render(n)); err != nil {
 			return err
 		}
 		res.Changes = append(res.Changes, "granted role "+n.OwnerRole+" to the admin role so it can SET ROLE")
@@ -305,14 +343,13 @@ SELECT d.datname,
 		return fmt.Errorf("read PUBLIC privileges: %w", err)
 	}
 	if temp {
-		if err := exec(ctx, tx, "revoke TEMPORARY from PUBLIC",
-			"REVOKE TEMPORARY ON DATABASE "+pgx.Identifier{db}.Sanitize()+" FROM PUBLIC"); err != nil {
+		if err := exec(ctx, tx, "revoke TEMPORARY from PUBLIC", revokePublicTempSQL.render(Names{}, db)); err != nil {
 			return err
 		}
 		res.Changes = append(res.Changes, "revoked TEMPORARY on database "+db+" from PUBLIC (grant it to roles that need temp tables)")
 	}
 	if create {
-		if err := exec(ctx, tx, "revoke CREATE on schema public from PUBLIC", "REVOKE CREATE ON SCHEMA public FROM PUBLIC"); err != nil {
+		if err := exec(ctx, tx, "revoke CREATE on schema public from PUBLIC", revokePublicCreateSQL.render(Names{})); err != nil {
 			return err
 		}
 		res.Changes = append(res.Changes, "revoked CREATE on schema public from PUBLIC")
@@ -333,8 +370,7 @@ func grantOwnerTemp(ctx context.Context, tx pgx.Tx, n Names, res *Result) error 
 	if has {
 		return nil
 	}
-	if err := exec(ctx, tx, "grant TEMPORARY to owner role",
-		"GRANT TEMPORARY ON DATABASE "+pgx.Identifier{db}.Sanitize()+" TO "+n.qo()); err != nil {
+	if err := exec(ctx, tx, "grant TEMPORARY to owner role", grantOwnerTempSQL.render(n, db)); err != nil {
 		return err
 	}
 	res.Changes = append(res.Changes, "granted TEMPORARY on database "+db+" to "+n.OwnerRole+" (REFRESH ... CONCURRENTLY needs it)")
@@ -364,12 +400,12 @@ func ensureSchema(ctx context.Context, tx pgx.Tx, n Names, res *Result) error {
 	}
 	switch {
 	case owner == nil:
-		if err := exec(ctx, tx, "create schema "+n.Schema, "CREATE SCHEMA "+n.qs()+" AUTHORIZATION "+n.qo()); err != nil {
+		if err := exec(ctx, tx, "create schema "+n.Schema, createSchemaSQL.render(n)); err != nil {
 			return fmt.Errorf("%w (the admin needs CREATE on the database)", err)
 		}
 		return nil
 	case *owner != n.OwnerRole:
-		if err := exec(ctx, tx, "hand schema to owner role", "ALTER SCHEMA "+n.qs()+" OWNER TO "+n.qo()); err != nil {
+		if err := exec(ctx, tx, "hand schema to owner role", schemaOwnerSQL.render(n)); err != nil {
 			return err
 		}
 		res.Changes = append(res.Changes, fmt.Sprintf("schema %s was owned by %s; now owned by %s", n.Schema, *owner, n.OwnerRole))
@@ -391,32 +427,28 @@ func ensureSchema(ctx context.Context, tx pgx.Tx, n Names, res *Result) error {
 	return nil
 }
 
-// metadataTables are the tables the runtime role may SELECT.
-var metadataTables = []string{"views", "lineage", "column_lineage", "refresh_history"}
-
 // baselineGrants (re)asserts the schema-level grants; runs as <O> on every Bootstrap.
 func baselineGrants(ctx context.Context, tx pgx.Tx, n Names) error {
-	stmts := []string{
-		"REVOKE ALL ON SCHEMA " + n.qs() + " FROM PUBLIC",
-		"GRANT USAGE ON SCHEMA " + n.qs() + " TO " + n.qr(),
-	}
-	for _, t := range metadataTables {
+	var tables []string
+	for _, t := range MetadataTables() {
 		var ok bool
-		if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, n.qrel(t)).Scan(&ok); err != nil {
+		if err := tx.QueryRow(ctx, relationExistsSQL.render(n), n.rel(t)).Scan(&ok); err != nil {
 			return fmt.Errorf("look up %s.%s: %w", n.Schema, t, err)
 		}
 		if ok {
-			stmts = append(stmts, "GRANT SELECT ON "+n.qrel(t)+" TO "+n.qr())
+			tables = append(tables, t)
 		}
 	}
 	var fn bool
-	if err := tx.QueryRow(ctx, `SELECT to_regprocedure($1) IS NOT NULL`, n.qrel("refresh_view")+"(text)").Scan(&fn); err != nil {
-		return fmt.Errorf("look up %s.refresh_view: %w", n.Schema, err)
+	if err := tx.QueryRow(ctx, functionExistsSQL.render(n), n.function()).Scan(&fn); err != nil {
+		return fmt.Errorf("look up %s.%s: %w", n.Schema, FunctionRefreshView, err)
+	}
+	stmts := []string{revokeSchemaSQL.render(n), grantSchemaUsageSQL.render(n)}
+	for _, t := range tables {
+		stmts = append(stmts, grantSelectSQL.render(n, t))
 	}
 	if fn {
-		stmts = append(stmts,
-			"REVOKE ALL ON FUNCTION "+n.qrel("refresh_view")+"(text) FROM PUBLIC",
-			"GRANT EXECUTE ON FUNCTION "+n.qrel("refresh_view")+"(text) TO "+n.qr())
+		stmts = append(stmts, revokeFunctionSQL.render(n), grantFunctionSQL.render(n))
 	}
 	for _, s := range stmts {
 		if err := exec(ctx, tx, "grant", s); err != nil {
@@ -425,3 +457,27 @@ func baselineGrants(ctx context.Context, tx pgx.Tx, n Names) error {
 	}
 	return nil
 }
+
+// Statements of Bootstrap. {{.LitArg 0}} is a SCRAM verifier (checked by checkVerifier), a
+// value Postgres does not take as a parameter in CREATE/ALTER ROLE.
+var (
+	setOwnerRoleSQL       = mustSQL("set_owner_role", `SET LOCAL ROLE {{.O}}`)
+	resetRoleSQL          = mustSQL("reset_role", `RESET ROLE`)
+	relationExistsSQL     = mustSQL("relation_exists", `SELECT pg_catalog.to_regclass($1) IS NOT NULL`)
+	functionExistsSQL     = mustSQL("function_exists", `SELECT pg_catalog.to_regprocedure($1) IS NOT NULL`)
+	createRuntimeRoleSQL  = mustSQL("create_runtime_role", `CREATE ROLE {{.R}} LOGIN NOINHERIT PASSWORD {{.LitArg 0}}`)
+	setRuntimePasswordSQL = mustSQL("set_runtime_password", `ALTER ROLE {{.R}} PASSWORD {{.LitArg 0}}`)
+	runtimeLoginSQL       = mustSQL("runtime_login", `ALTER ROLE {{.R}} LOGIN`)
+	createOwnerRoleSQL    = mustSQL("create_owner_role", `CREATE ROLE {{.O}} NOLOGIN`)
+	grantOwnerToAdminSQL  = mustSQL("grant_owner_to_admin", `GRANT {{.O}} TO CURRENT_USER`)
+	revokePublicTempSQL   = mustSQL("revoke_public_temp", `REVOKE TEMPORARY ON DATABASE {{.Arg 0}} FROM PUBLIC`)
+	revokePublicCreateSQL = mustSQL("revoke_public_create", `REVOKE CREATE ON SCHEMA public FROM PUBLIC`)
+	grantOwnerTempSQL     = mustSQL("grant_owner_temp", `GRANT TEMPORARY ON DATABASE {{.Arg 0}} TO {{.O}}`)
+	createSchemaSQL       = mustSQL("create_schema", `CREATE SCHEMA {{.S}} AUTHORIZATION {{.O}}`)
+	schemaOwnerSQL        = mustSQL("schema_owner", `ALTER SCHEMA {{.S}} OWNER TO {{.O}}`)
+	revokeSchemaSQL       = mustSQL("revoke_schema", `REVOKE ALL ON SCHEMA {{.S}} FROM PUBLIC`)
+	grantSchemaUsageSQL   = mustSQL("grant_schema_usage", `GRANT USAGE ON SCHEMA {{.S}} TO {{.R}}`)
+	grantSelectSQL        = mustSQL("grant_select", `GRANT SELECT ON {{.Rel (index .Args 0)}} TO {{.R}}`)
+	revokeFunctionSQL     = mustSQL("revoke_function", `REVOKE ALL ON FUNCTION {{.Function}}(text) FROM PUBLIC`)
+	grantFunctionSQL      = mustSQL("grant_function", `GRANT EXECUTE ON FUNCTION {{.Function}}(text) TO {{.R}}`)
+)

@@ -70,25 +70,14 @@ func (n Names) Validate() error {
 	return nil
 }
 
-// qs, qr and qo return the quoted schema, runtime role and owner role.
-func (n Names) qs() string { return pgx.Identifier{n.Schema}.Sanitize() }
-func (n Names) qr() string { return pgx.Identifier{n.RuntimeRole}.Sanitize() }
-func (n Names) qo() string { return pgx.Identifier{n.OwnerRole}.Sanitize() }
+// validSchema checks only the schema: readers that the runtime role calls know no role names.
+func (n Names) validSchema() error { return ValidateName("target_schema", n.Schema) }
 
-// qrel returns "<S>"."<name>".
-func (n Names) qrel(name string) string { return pgx.Identifier{n.Schema, name}.Sanitize() }
+// rel returns "<S>"."<name>", for binding to to_regclass.
+func (n Names) rel(name string) string { return sqlData{n: n}.Rel(name) }
 
-// render fills an SQL template: {{S}}, {{R}}, {{O}} become quoted identifiers, {{S_LIT}} the
-// schema name as a string literal (for function bodies, where it cannot be a parameter).
-// Callers validate n first.
-func (n Names) render(tmpl string) string {
-	return strings.NewReplacer(
-		"{{S}}", n.qs(),
-		"{{R}}", n.qr(),
-		"{{O}}", n.qo(),
-		"{{S_LIT}}", quoteLiteral(n.Schema),
-	).Replace(tmpl)
-}
+// function returns the refresh function's signature, for binding to to_regprocedure.
+func (n Names) function() string { return sqlData{n: n}.Function() + "(text)" }
 
 // quoteLiteral returns s as a standard-conforming SQL string literal. Only used for values
 // Postgres will not take as parameters (utility statements, function bodies); every caller
@@ -97,11 +86,16 @@ func quoteLiteral(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// Querier is what read-only helpers need: *pgxpool.Pool, *pgx.Conn and pgx.Tx all satisfy it.
-type Querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+// Reader is what the typed readers need: *pgxpool.Pool, *pgx.Conn and pgx.Tx all satisfy it.
+type Reader interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Querier is a Reader that can also Exec: *pgxpool.Pool, *pgx.Conn and pgx.Tx.
+type Querier interface {
+	Reader
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
 // Relation is a schema-qualified relation name.

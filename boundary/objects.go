@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -37,15 +36,31 @@ func (ix Index) resolvedName(view string) (string, error) {
 	return name, nil
 }
 
+// Statements on managed views and the owner role's grants. Args are identifiers: view, index
+// and column names, source schemas and relations.
+var (
+	// createViewSQL is followed by the body (sent with the extended protocol: one statement).
+	// A newline before the body keeps a leading comment from swallowing "AS".
+	createViewSQL        = mustSQL("create_view", "CREATE MATERIALIZED VIEW {{.Rel (index .Args 0)}} AS\n")
+	createIndexSQL       = mustSQL("create_index", `CREATE INDEX {{.Arg 0}} ON {{.Rel (index .Args 1)}} ({{range $i, $c := .Args}}{{if gt $i 2}}, {{end}}{{if gt $i 1}}{{$.Ident $c}}{{end}}{{end}})`)
+	createUniqueIndexSQL = mustSQL("create_unique_index", `CREATE UNIQUE INDEX {{.Arg 0}} ON {{.Rel (index .Args 1)}} ({{range $i, $c := .Args}}{{if gt $i 2}}, {{end}}{{if gt $i 1}}{{$.Ident $c}}{{end}}{{end}})`)
+	dropIndexSQL         = mustSQL("drop_index", `DROP INDEX IF EXISTS {{.Rel (index .Args 0)}}`)
+	dropViewSQL          = mustSQL("drop_view", `DROP MATERIALIZED VIEW IF EXISTS {{.Rel (index .Args 0)}}`)
+	grantOwnerUsageSQL   = mustSQL("grant_owner_usage", `GRANT USAGE ON SCHEMA {{.Arg 0}} TO {{.O}}`)
+	revokeOwnerUsageSQL  = mustSQL("revoke_owner_usage", `REVOKE USAGE ON SCHEMA {{.Arg 0}} FROM {{.O}}`)
+	grantOwnerSelectSQL  = mustSQL("grant_owner_select", `GRANT SELECT ON {{.ArgRel 0 1}} TO {{.O}}`)
+	revokeOwnerSelectSQL = mustSQL("revoke_owner_select", `REVOKE SELECT ON {{.ArgRel 0 1}} FROM {{.O}}`)
+)
+
 // asOwner runs fn under SET LOCAL ROLE <O> and resets the role afterwards.
 func asOwner(ctx context.Context, tx pgx.Tx, n Names, fn func() error) error {
-	if err := exec(ctx, tx, "switch to owner role", "SET LOCAL ROLE "+n.qo()); err != nil {
+	if err := exec(ctx, tx, "switch to owner role", setOwnerRoleSQL.render(n)); err != nil {
 		return fmt.Errorf("%w (run Bootstrap first: it makes the admin a member of %s)", err, n.OwnerRole)
 	}
 	if err := fn(); err != nil {
 		return err
 	}
-	return exec(ctx, tx, "reset role", "RESET ROLE")
+	return exec(ctx, tx, "reset role", resetRoleSQL.render(n))
 }
 
 // CreateView creates the materialized view <S>.<name> AS body (WITH DATA), its indexes, and
@@ -79,8 +94,7 @@ func CreateViewRows(ctx context.Context, tx pgx.Tx, n Names, name, body string, 
 	}
 	var rows int64
 	err := asOwner(ctx, tx, n, func() error {
-		// A newline before the body keeps a leading comment from swallowing "AS".
-		sql := "CREATE MATERIALIZED VIEW " + n.qrel(name) + " AS\n" + body + "\n"
+		sql := createViewSQL.render(n, name) + body + "\n"
 		tag, err := tx.Conn().PgConn().ExecParams(ctx, sql, nil, nil, nil, nil).Close()
 		if err != nil {
 			return fmt.Errorf("create materialized view %s: %w", name, err)
@@ -91,21 +105,9 @@ func CreateViewRows(ctx context.Context, tx pgx.Tx, n Names, name, body string, 
 				return err
 			}
 		}
-		return exec(ctx, tx, "grant SELECT on "+name, "GRANT SELECT ON "+n.qrel(name)+" TO "+n.qr())
+		return exec(ctx, tx, "grant SELECT on "+name, grantSelectSQL.render(n, name))
 	})
 	return rows, err
-}
-
-// ModeReasonCreated is the mode_reason of the history row apply writes for a view it created.
-const ModeReasonCreated = "created WITH DATA by agent-mv apply"
-
-// RecordCreated writes a success row to <S>.refresh_history for a view apply just created
-// WITH DATA, so status, freshness and the dashboard know when its contents were loaded.
-func RecordCreated(ctx context.Context, tx pgx.Tx, n Names, view string, started time.Time, rows int64) error {
-	q := "INSERT INTO " + n.qrel("refresh_history") +
-		" (view_name, started_at, finished_at, status, rows_after, mode, mode_reason, called_by)" +
-		" VALUES ($1, $2, pg_catalog.clock_timestamp(), 'success', $3, 'blocking', $4, session_user)"
-	return exec(ctx, tx, "record creation of "+view, q, view, started, rows, ModeReasonCreated)
 }
 
 // CreateIndex creates one index on the managed view (as <O>), for index-only changes.
@@ -127,19 +129,16 @@ func createIndex(ctx context.Context, tx pgx.Tx, n Names, view string, ix Index)
 	if len(ix.Columns) == 0 {
 		return fmt.Errorf("view %s: index %s has no columns", view, name)
 	}
-	cols := make([]string, len(ix.Columns))
-	for i, c := range ix.Columns {
+	for _, c := range ix.Columns {
 		if err := ValidateName("index column", c); err != nil {
 			return fmt.Errorf("view %s: %w", view, err)
 		}
-		cols[i] = pgx.Identifier{c}.Sanitize()
 	}
-	unique := ""
+	stmt := createIndexSQL
 	if ix.Unique {
-		unique = "UNIQUE "
+		stmt = createUniqueIndexSQL
 	}
-	sql := "CREATE " + unique + "INDEX " + pgx.Identifier{name}.Sanitize() + " ON " + n.qrel(view) + " (" + strings.Join(cols, ", ") + ")"
-	return exec(ctx, tx, "create index "+name+" on "+view, sql)
+	return exec(ctx, tx, "create index "+name+" on "+view, stmt.render(n, append([]string{name, view}, ix.Columns...)...))
 }
 
 // DropIndex drops <S>.<index> (as <O>); missing indexes are ignored.
@@ -151,7 +150,7 @@ func DropIndex(ctx context.Context, tx pgx.Tx, n Names, index string) error {
 		return err
 	}
 	return asOwner(ctx, tx, n, func() error {
-		return exec(ctx, tx, "drop index "+index, "DROP INDEX IF EXISTS "+n.qrel(index))
+		return exec(ctx, tx, "drop index "+index, dropIndexSQL.render(n, index))
 	})
 }
 
@@ -166,7 +165,7 @@ func DropView(ctx context.Context, tx pgx.Tx, n Names, name string) error {
 		return err
 	}
 	return asOwner(ctx, tx, n, func() error {
-		return exec(ctx, tx, "drop materialized view "+name, "DROP MATERIALIZED VIEW IF EXISTS "+n.qrel(name))
+		return exec(ctx, tx, "drop materialized view "+name, dropViewSQL.render(n, name))
 	})
 }
 
@@ -180,7 +179,7 @@ func GrantView(ctx context.Context, tx pgx.Tx, n Names, name string) error {
 		return err
 	}
 	return asOwner(ctx, tx, n, func() error {
-		return exec(ctx, tx, "grant SELECT on "+name, "GRANT SELECT ON "+n.qrel(name)+" TO "+n.qr())
+		return exec(ctx, tx, "grant SELECT on "+name, grantSelectSQL.render(n, name))
 	})
 }
 
@@ -257,8 +256,7 @@ func GrantSourcesToOwner(ctx context.Context, tx pgx.Tx, n Names, relations []Re
 		if haveSchema[s] {
 			continue
 		}
-		if err := exec(ctx, tx, "grant USAGE on schema "+s+" to "+n.OwnerRole,
-			"GRANT USAGE ON SCHEMA "+pgx.Identifier{s}.Sanitize()+" TO "+n.qo()); err != nil {
+		if err := exec(ctx, tx, "grant USAGE on schema "+s+" to "+n.OwnerRole, grantOwnerUsageSQL.render(n, s)); err != nil {
 			return ch, err
 		}
 		ch.Schemas = append(ch.Schemas, s)
@@ -267,8 +265,7 @@ func GrantSourcesToOwner(ctx context.Context, tx pgx.Tx, n Names, relations []Re
 		if haveRel[r] {
 			continue
 		}
-		if err := exec(ctx, tx, "grant SELECT on "+r.String()+" to "+n.OwnerRole,
-			"GRANT SELECT ON "+r.Quoted()+" TO "+n.qo()); err != nil {
+		if err := exec(ctx, tx, "grant SELECT on "+r.String()+" to "+n.OwnerRole, grantOwnerSelectSQL.render(n, r.Schema, r.Name)); err != nil {
 			return ch, err
 		}
 		ch.Granted = append(ch.Granted, r)
@@ -277,8 +274,7 @@ func GrantSourcesToOwner(ctx context.Context, tx pgx.Tx, n Names, relations []Re
 		if wantRel[r] {
 			continue
 		}
-		if err := exec(ctx, tx, "revoke SELECT on "+r.String()+" from "+n.OwnerRole,
-			"REVOKE SELECT ON "+r.Quoted()+" FROM "+n.qo()); err != nil {
+		if err := exec(ctx, tx, "revoke SELECT on "+r.String()+" from "+n.OwnerRole, revokeOwnerSelectSQL.render(n, r.Schema, r.Name)); err != nil {
 			return ch, err
 		}
 		ch.Revoked = append(ch.Revoked, r)
@@ -287,8 +283,7 @@ func GrantSourcesToOwner(ctx context.Context, tx pgx.Tx, n Names, relations []Re
 		if wantSchema[s] {
 			continue
 		}
-		if err := exec(ctx, tx, "revoke USAGE on schema "+s+" from "+n.OwnerRole,
-			"REVOKE USAGE ON SCHEMA "+pgx.Identifier{s}.Sanitize()+" FROM "+n.qo()); err != nil {
+		if err := exec(ctx, tx, "revoke USAGE on schema "+s+" from "+n.OwnerRole, revokeOwnerUsageSQL.render(n, s)); err != nil {
 			return ch, err
 		}
 	}
@@ -320,7 +315,7 @@ type Dependent struct {
 // dependentsSQL: objects with a normal dependency on the view ($1 schema, $2 name). A view's
 // dependency is recorded on its rewrite rule; it is mapped to the view itself. Indexes, the
 // view's own rule, row type and toast table are internal/auto dependencies and not listed.
-const dependentsSQL = `
+var dependentsSQL = mustSQL("dependents", `
 WITH mv AS (
   SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE n.nspname = $1 AND c.relname = $2
@@ -337,21 +332,21 @@ SELECT coalesce(n.nspname, ''), coalesce(c.relname, ''),
        coalesce(c.relkind::text, replace(deps.classid::regclass::text, 'pg_', '')),
        pg_describe_object(deps.classid, deps.objid, 0),
        coalesce(n.nspname = $1 AND c.relkind = 'm'
-                AND EXISTS (SELECT 1 FROM %s.views v WHERE v.name = c.relname), false)
+                AND EXISTS (SELECT 1 FROM {{.Views}} v WHERE v.name = c.relname), false)
   FROM deps
   LEFT JOIN pg_class c ON deps.classid = 'pg_class'::regclass AND c.oid = deps.objid
   LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE deps.objid <> (SELECT oid FROM mv)
- ORDER BY 4`
+ ORDER BY 4`)
 
 // DependentsOf lists the objects (managed or not) that depend directly on the materialized view
 // <S>.<view>, from pg_depend/pg_rewrite. Apply refuses to drop or rebuild a view while an
 // unmanaged dependent exists (Managed == false), naming it. Returns nil when the view is absent.
-func DependentsOf(ctx context.Context, q Querier, n Names, view string) ([]Dependent, error) {
-	if err := n.Validate(); err != nil {
+func DependentsOf(ctx context.Context, q Reader, n Names, view string) ([]Dependent, error) {
+	if err := n.validSchema(); err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, fmt.Sprintf(dependentsSQL, n.qs()), n.Schema, view)
+	rows, err := q.Query(ctx, dependentsSQL.render(n), n.Schema, view)
 	if err != nil {
 		return nil, fmt.Errorf("list dependents of %s: %w", view, err)
 	}
@@ -385,7 +380,7 @@ SELECT DISTINCT sn.nspname, sc.relname, sc.relkind::text
 
 // CatalogSources returns the relations Postgres records (pg_depend) as read by the view
 // schema.view, for apply's drift cross-check against lineage. Kind is the relkind.
-func CatalogSources(ctx context.Context, q Querier, schema, view string) ([]Relation, error) {
+func CatalogSources(ctx context.Context, q Reader, schema, view string) ([]Relation, error) {
 	rows, err := q.Query(ctx, catalogSourcesSQL, schema, view)
 	if err != nil {
 		return nil, fmt.Errorf("read catalog sources of %s.%s: %w", schema, view, err)

@@ -7,8 +7,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/lineage"
 )
 
@@ -65,28 +64,15 @@ type Graph struct {
 // LoadGraph reads the managed views and their view-on-view dependencies from the registry
 // and lineage tables (what apply recorded, not the SQL files on disk).
 func (c *Client) LoadGraph(ctx context.Context) (Graph, error) {
-	views := pgx.Identifier{c.Schema, "views"}.Sanitize()
-	lineage := pgx.Identifier{c.Schema, "lineage"}.Sanitize()
-	rows, err := c.DB.Query(ctx, `SELECT v.name,
-	       coalesce(array_agg(l.source_name ORDER BY l.source_name)
-	                FILTER (WHERE l.source_name IS NOT NULL), '{}')
-	  FROM `+views+` v
-	  LEFT JOIN `+lineage+` l ON l.view_name = v.name AND l.source_kind = 'view'
-	 GROUP BY v.name ORDER BY v.name`)
+	n, err := c.names()
 	if err != nil {
-		return Graph{}, fmt.Errorf("read managed views from %s: %w (run `agent-mv apply` first)", c.Schema, err)
+		return Graph{}, err
 	}
-	g := Graph{Upstream: map[string][]string{}}
-	var name string
-	var ups []string
-	_, err = pgx.ForEachRow(rows, []any{&name, &ups}, func() error {
-		g.Upstream[name] = append([]string(nil), ups...)
-		return nil
-	})
+	g, err := boundary.ReadGraph(ctx, c.DB, n)
 	if err != nil {
-		return Graph{}, fmt.Errorf("read managed views from %s: %w", c.Schema, err)
+		return Graph{}, fmt.Errorf("%w (run `agent-mv apply` first)", err)
 	}
-	return g, nil
+	return Graph{Upstream: g}, nil
 }
 
 // runPlan is a graph restricted to the views of one run: who waits for whom and each view's

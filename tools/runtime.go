@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,10 +37,6 @@ type RuntimeConfig struct {
 	// one each. Default 1 s; negative disables. refresh_view through these tools clears it.
 	StatusCacheTTL time.Duration
 }
-
-// metadataTables are agentmv's read-only tables in <S> that the runtime role may SELECT and
-// query_view may read besides the managed views.
-var metadataTables = []string{"views", "lineage", "column_lineage", "refresh_history"}
 
 // Runtime tool names (the seed's).
 const (
@@ -126,10 +123,6 @@ func (rt *runtimeTools) forgetStatus() {
 	rt.cacheMu.Lock()
 	rt.cached = nil
 	rt.cacheMu.Unlock()
-}
-
-func (rt *runtimeTools) table(name string) string {
-	return pgx.Identifier{rt.cfg.Schema, name}.Sanitize()
 }
 
 // ---- list_views ----
@@ -237,8 +230,11 @@ type DescribeViewOutput struct {
 	Description string       `json:"description"`
 	Columns     []ViewColumn `json:"columns"`
 	Indexes     []ViewIndex  `json:"indexes"`
-	// ConcurrentRefresh says whether a unique index lets refreshes run without blocking readers.
+	// ConcurrentRefresh says whether refresh_view would refresh the view CONCURRENTLY now
+	// (without blocking readers), and RefreshModeReason why (the function's mode_reason): the
+	// same definition the function uses (boundary.RefreshModes).
 	ConcurrentRefresh bool               `json:"concurrent_refresh"`
+	RefreshModeReason string             `json:"refresh_mode_reason"`
 	Sources           []string           `json:"sources"`
 	DependsOn         []string           `json:"depends_on"`
 	Freshness         refresh.ViewStatus `json:"freshness"`
@@ -253,11 +249,10 @@ SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotn
  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'm' AND a.attnum > 0 AND NOT a.attisdropped
  ORDER BY a.attnum`
 
-// describeIndexesSQL lists the view's indexes; usable_unique mirrors Postgres' rule for
-// REFRESH ... CONCURRENTLY (unique, valid, immediate, no predicate, no expressions).
+// describeIndexesSQL lists the view's indexes (whether one allows a concurrent refresh is
+// boundary.RefreshModes' answer, not this query's).
 const describeIndexesSQL = `
 SELECT ic.relname, i.indisunique,
-       i.indisunique AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL,
        coalesce((SELECT array_agg(a.attname ORDER BY k.ord)
                    FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                    JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum), '{}')
@@ -291,13 +286,18 @@ func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (Describ
 		return out, err
 	}
 	var ix ViewIndex
-	var usable bool
-	if _, err := pgx.ForEachRow(rows, []any{&ix.Name, &ix.Unique, &usable, &ix.Columns}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&ix.Name, &ix.Unique, &ix.Columns}, func() error {
 		out.Indexes = append(out.Indexes, ix)
-		out.ConcurrentRefresh = out.ConcurrentRefresh || usable
 		return nil
 	}); err != nil {
 		return out, err
+	}
+	modes, err := boundary.RefreshModes(ctx, rt.cfg.Pool, rt.names, in.Name)
+	if err != nil {
+		return out, err
+	}
+	if m, ok := modes[in.Name]; ok {
+		out.ConcurrentRefresh, out.RefreshModeReason = m.Concurrent, m.Reason
 	}
 	lin, err := rt.lineage(ctx, in.Name)
 	if err != nil {
@@ -364,12 +364,7 @@ func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutp
 		if _, ok := byName[name]; ok {
 			return true
 		}
-		for _, m := range metadataTables {
-			if m == name {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(boundary.MetadataTables(), name)
 	}
 	deparsed, read, err := guardRuntime(in.SQL, rt.cfg.Schema, allowed)
 	if err != nil {
@@ -452,40 +447,13 @@ func (rt *runtimeTools) getLineage(ctx context.Context, in NameInput) (LineageOu
 
 func (rt *runtimeTools) lineage(ctx context.Context, name string) (LineageOutput, error) {
 	out := LineageOutput{Name: name, Sources: []string{}, DependsOn: []string{}, DependedOnBy: []string{}, Columns: []ColumnLineage{}}
-	q := fmt.Sprintf(`SELECT 'up', source_kind, source_name FROM %[1]s WHERE view_name = $1
-UNION ALL SELECT 'down', 'view', view_name FROM %[1]s WHERE source_kind = 'view' AND source_name = $1
-ORDER BY 1, 2, 3`, rt.table("lineage"))
-	rows, err := rt.cfg.Pool.Query(ctx, q, name)
+	l, err := boundary.LineageOf(ctx, rt.cfg.Pool, rt.names, name)
 	if err != nil {
 		return out, err
 	}
-	var dir, kind, src string
-	if _, err := pgx.ForEachRow(rows, []any{&dir, &kind, &src}, func() error {
-		switch {
-		case dir == "down":
-			out.DependedOnBy = append(out.DependedOnBy, src)
-		case kind == "view":
-			out.DependsOn = append(out.DependsOn, src)
-		default:
-			out.Sources = append(out.Sources, src)
-		}
-		return nil
-	}); err != nil {
-		return out, err
-	}
-	q = fmt.Sprintf(`SELECT view_column, array_agg(source_schema || '.' || source_relation || '.' || source_column
-         ORDER BY source_schema, source_relation, source_column)
-  FROM %s WHERE view_name = $1 GROUP BY view_column ORDER BY view_column`, rt.table("column_lineage"))
-	rows, err = rt.cfg.Pool.Query(ctx, q, name)
-	if err != nil {
-		return out, err
-	}
-	var cl ColumnLineage
-	if _, err := pgx.ForEachRow(rows, []any{&cl.Column, &cl.Sources}, func() error {
-		out.Columns = append(out.Columns, cl)
-		return nil
-	}); err != nil {
-		return out, err
+	out.Sources, out.DependsOn, out.DependedOnBy = l.Tables, l.Upstream, l.Downstream
+	for _, c := range l.Columns {
+		out.Columns = append(out.Columns, ColumnLineage{Column: c.Column, Sources: c.Sources})
 	}
 	return out, nil
 }

@@ -3,7 +3,6 @@ package tools
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -11,35 +10,11 @@ import (
 	"github.com/agentmv/agentmv/boundary"
 )
 
-// selfCheckSQL runs as the runtime role itself: every user relation it may read or write,
-// by its own privileges (PUBLIC grants and role membership included), plus role attributes
-// and CREATE/TEMP rights. pg_class and the has_*_privilege functions are readable by any role.
-const selfCheckSQL = `
-SELECT n.nspname, c.relname,
-       has_table_privilege(c.oid, 'SELECT') OR has_any_column_privilege(c.oid, 'SELECT'),
-       has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
-         OR has_table_privilege(c.oid, 'DELETE') OR has_table_privilege(c.oid, 'TRUNCATE')
-         OR has_any_column_privilege(c.oid, 'INSERT') OR has_any_column_privilege(c.oid, 'UPDATE')
-         OR (c.relkind = 'S' AND has_sequence_privilege(c.oid, 'USAGE,UPDATE'))
-  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')
-   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
- ORDER BY 1, 2`
-
-const selfCheckRoleSQL = `
-SELECT current_user, r.rolsuper, r.rolbypassrls,
-       coalesce((SELECT array_agg(nspname ORDER BY nspname) FROM pg_catalog.pg_namespace
-                  WHERE has_schema_privilege(oid, 'CREATE')
-                    AND nspname NOT LIKE 'pg\_temp\_%' AND nspname NOT LIKE 'pg\_toast\_temp\_%'), '{}'),
-       has_database_privilege(current_database(), 'CREATE'),
-       has_database_privilege(current_database(), 'TEMPORARY')
-  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`
-
 // CheckRuntimeRole proves, as the role pool connects as, that it is a proper runtime role:
 // it can read only the managed views and agentmv's metadata tables in schema, and write
-// nothing (no table privilege but SELECT, no sequence use, no CREATE in any schema or the
-// database, not superuser, no BYPASSRLS). It returns an error naming every problem and what
+// nothing (no privilege in boundary.RuntimeWritePrivileges on any relation, no CREATE in any
+// schema or the database, not superuser, no BYPASSRLS). It counts privileges with the same
+// code as the doctor (boundary.RuntimeAccess, boundary.RoleRightsOf). It returns an error naming every problem and what
 // to fix; the runtime servers refuse to start on it. It is a cheap subset of `agent-mv
 // doctor`, which also checks the installed objects (as the admin).
 func CheckRuntimeRole(ctx context.Context, pool boundary.Querier, schema string) error {
@@ -47,65 +22,55 @@ func CheckRuntimeRole(ctx context.Context, pool boundary.Querier, schema string)
 		schema = boundary.DefaultSchema
 	}
 	var user string
-	var super, bypass, dbCreate, dbTemp bool
-	var createIn []string
-	if err := pool.QueryRow(ctx, selfCheckRoleSQL).Scan(&user, &super, &bypass, &createIn, &dbCreate, &dbTemp); err != nil {
+	if err := pool.QueryRow(ctx, "SELECT current_user").Scan(&user); err != nil {
 		return fmt.Errorf("runtime role self-check: %w", err)
 	}
+	rr, err := boundary.RoleRightsOf(ctx, pool, user)
+	if err != nil {
+		return fmt.Errorf("runtime role self-check: %w", err)
+	}
+	q := pgx.Identifier{user}.Sanitize()
 	var problems []string
-	if super {
+	if rr.Superuser {
 		problems = append(problems, fmt.Sprintf("role %s is a superuser (connect as the runtime role created by `agent-mv apply`, not the admin)", user))
 	}
-	if bypass {
-		problems = append(problems, fmt.Sprintf("role %s has BYPASSRLS (ALTER ROLE %s NOBYPASSRLS)", user, pgx.Identifier{user}.Sanitize()))
+	if rr.BypassRLS {
+		problems = append(problems, fmt.Sprintf("role %s has BYPASSRLS (ALTER ROLE %s NOBYPASSRLS)", user, q))
 	}
-	for _, s := range createIn {
+	for _, s := range rr.CreateInSchemas {
 		problems = append(problems, fmt.Sprintf("role %s can CREATE in schema %s (REVOKE CREATE ON SCHEMA %s FROM PUBLIC, %s)",
-			user, s, pgx.Identifier{s}.Sanitize(), pgx.Identifier{user}.Sanitize()))
+			user, s, pgx.Identifier{s}.Sanitize(), q))
 	}
-	if dbCreate {
-		problems = append(problems, fmt.Sprintf("role %s can CREATE schemas in this database (REVOKE CREATE ON DATABASE ... FROM PUBLIC, %s)", user, pgx.Identifier{user}.Sanitize()))
+	if rr.CreateOnDatabase {
+		problems = append(problems, fmt.Sprintf("role %s can CREATE schemas in this database (REVOKE CREATE ON DATABASE ... FROM PUBLIC, %s)", user, q))
 	}
-	if dbTemp {
-		problems = append(problems, fmt.Sprintf("role %s can create TEMP tables (REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC, %s; `agent-mv apply` does this by default)", user, pgx.Identifier{user}.Sanitize()))
+	if rr.TempOnDatabase {
+		problems = append(problems, fmt.Sprintf("role %s can create TEMP tables (REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC, %s; `agent-mv apply` does this by default)", user, q))
 	}
-	if !super {
-		rows, err := pool.Query(ctx, "SELECT name FROM "+pgx.Identifier{schema, "views"}.Sanitize())
-		var managed []string
-		if err == nil {
-			managed, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	if !rr.Superuser {
+		n := boundary.Names{Schema: schema}
+		recs, err := boundary.ReadRegistry(ctx, pool, n)
+		if err == nil && recs == nil {
+			err = fmt.Errorf("the registry table %s.%s does not exist", schema, boundary.TableViews)
 		}
 		if err != nil {
-			return fmt.Errorf("runtime role self-check: read %s.views as %s: %w; run `agent-mv apply` and check AGENT_MV_TARGET_SCHEMA (%s)", schema, user, err, schema)
+			return fmt.Errorf("runtime role self-check: read %s.%s as %s: %w; run `agent-mv apply` and check AGENT_MV_TARGET_SCHEMA (%s)", schema, boundary.TableViews, user, err, schema)
 		}
-		allowed := slices.Clone(metadataTables)
-		allowed = append(allowed, managed...)
-		rows, err = pool.Query(ctx, selfCheckSQL)
+		managed := make([]string, len(recs))
+		for i, r := range recs {
+			managed[i] = r.Name
+		}
+		acc, err := boundary.RuntimeAccess(ctx, pool, n, user, managed)
 		if err != nil {
 			return fmt.Errorf("runtime role self-check: %w", err)
 		}
-		var nsp, rel string
-		var canRead, canWrite bool
-		var reads, writes []string
-		if _, err := pgx.ForEachRow(rows, []any{&nsp, &rel, &canRead, &canWrite}, func() error {
-			name := nsp + "." + rel
-			if canRead && !(nsp == schema && slices.Contains(allowed, rel)) {
-				reads = append(reads, name)
-			}
-			if canWrite {
-				writes = append(writes, name)
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("runtime role self-check: %w", err)
-		}
-		if len(reads) > 0 {
+		if len(acc.Reads) > 0 {
 			problems = append(problems, fmt.Sprintf("role %s can read relations that are not managed views: %s (REVOKE SELECT ON them FROM PUBLIC, %s)",
-				user, capList(reads, 10), pgx.Identifier{user}.Sanitize()))
+				user, capList(acc.Reads, 10), q))
 		}
-		if len(writes) > 0 {
-			problems = append(problems, fmt.Sprintf("role %s can write %s (REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON them FROM PUBLIC, %s)",
-				user, capList(writes, 10), pgx.Identifier{user}.Sanitize()))
+		if len(acc.Writes) > 0 {
+			problems = append(problems, fmt.Sprintf("role %s can write %s (REVOKE those privileges ON them FROM PUBLIC, %s)",
+				user, capList(acc.Writes, 10), q))
 		}
 	}
 	if len(problems) > 0 {

@@ -1,0 +1,87 @@
+package boundary
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestTemplatesRender renders every statement with odd names: templates fail at run time
+// only, so each must be exercised here, and every identifier must come out quoted.
+func TestTemplatesRender(t *testing.T) {
+	n := Names{Schema: "we\"ird", RuntimeRole: "rt", OwnerRole: "ow"}
+	one := []string{"x"}
+	two := []string{"x", "y"}
+	cases := []struct {
+		s    sqlText
+		args []string
+	}{
+		{refreshFunctionSQL, nil}, {refreshViewCall, nil}, {runningRefreshesSQL, nil},
+		{applyLockSQL, nil}, {bootstrapLockSQL, nil}, {refreshLockKey, nil},
+		{refreshModesSQL, nil}, {relationAccessSQL, nil}, {roleRightsSQL, nil},
+		{registryColumnsSQL, nil}, {readRegistrySQL, two}, {upsertViewSQL, nil},
+		{deleteViewSQL, nil}, {readLineageSQL, nil}, {viewLineageSQL, nil}, {clearLineageSQL, nil},
+		{writeLineageSQL, nil}, {readGraphSQL, nil}, {lineageOfSQL, nil}, {columnSourcesSQL, nil},
+		{viewColumnLineageSQL, nil}, {clearColumnLineageSQL, nil}, {writeColumnLineageSQL, nil},
+		{recordCreatedSQL, nil}, {readHistorySQL, nil}, {viewStatesSQL, nil},
+		{recordMigrationSQL, nil}, {installedVersionSQL, nil}, {addColumnSQL, []string{"description"}},
+		{setOwnerRoleSQL, nil}, {resetRoleSQL, nil}, {relationExistsSQL, nil}, {functionExistsSQL, nil},
+		{createRuntimeRoleSQL, one}, {setRuntimePasswordSQL, one}, {runtimeLoginSQL, nil},
+		{createOwnerRoleSQL, nil}, {grantOwnerToAdminSQL, nil}, {revokePublicTempSQL, one},
+		{revokePublicCreateSQL, nil}, {grantOwnerTempSQL, one}, {createSchemaSQL, nil},
+		{schemaOwnerSQL, nil}, {revokeSchemaSQL, nil}, {grantSchemaUsageSQL, nil}, {grantSelectSQL, one},
+		{revokeFunctionSQL, nil}, {grantFunctionSQL, nil},
+		{createViewSQL, one}, {createIndexSQL, []string{"ix", "v", "a", "b"}},
+		{createUniqueIndexSQL, []string{"ix", "v", "a"}}, {dropIndexSQL, one}, {dropViewSQL, one},
+		{grantOwnerUsageSQL, one}, {revokeOwnerUsageSQL, one}, {grantOwnerSelectSQL, two},
+		{revokeOwnerSelectSQL, two}, {dependentsSQL, nil}, {doctorViewsSQL, nil}, {readNothingSQL, one},
+	}
+	for _, c := range cases {
+		got := c.s.render(n, c.args...)
+		if strings.Contains(got, "{{") || strings.Contains(got, "<no value>") {
+			t.Errorf("%s: unrendered template: %s", c.s.t.Name(), got)
+		}
+		if strings.Contains(got, "we\"ird") && !strings.Contains(got, `"we""ird"`) && !strings.Contains(got, `'we"ird'`) {
+			t.Errorf("%s: schema not quoted: %s", c.s.t.Name(), got)
+		}
+	}
+	for _, m := range migrations {
+		for _, s := range m.sql {
+			if got := s.render(n); strings.Contains(got, "{{") {
+				t.Errorf("migration %d: unrendered template", m.Version)
+			}
+		}
+	}
+	if got := createIndexSQL.render(n, "ix", "v", "a", "b"); got != `CREATE INDEX "ix" ON "we""ird"."v" ("a", "b")` {
+		t.Errorf("create index = %s", got)
+	}
+}
+
+// TestViewStatesNeverCounts: status must stay O(views), never O(rows).
+func TestViewStatesNeverCounts(t *testing.T) {
+	q := strings.ToLower(viewStatesSQL.render(DefaultNames()))
+	for _, bad := range []string{"count(", "count (", "pg_sleep"} {
+		if strings.Contains(q, bad) {
+			t.Errorf("status SQL contains %q: status must stay O(views)", bad)
+		}
+	}
+}
+
+// TestExpectedVersionIsLastMigration: adding a migration step must bump ExpectedVersion, and
+// versions run 1, 2, 3, ... without gaps.
+func TestExpectedVersionIsLastMigration(t *testing.T) {
+	for i, m := range migrations {
+		if m.Version != i+1 {
+			t.Fatalf("migration %d has version %d, want %d", i, m.Version, i+1)
+		}
+	}
+	if last := migrations[len(migrations)-1].Version; last != ExpectedVersion {
+		t.Fatalf("ExpectedVersion = %d, but the last migration is %d: bump ExpectedVersion", ExpectedVersion, last)
+	}
+	seen := map[string]bool{}
+	for _, c := range registryColumns() {
+		if seen[c.name] {
+			t.Errorf("registry column %s declared twice", c.name)
+		}
+		seen[c.name] = true
+	}
+}
