@@ -10,21 +10,13 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"gopkg.in/yaml.v3"
 
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/internal/yamledit"
 )
 
 // identPattern is the only accepted shape for names that become Postgres identifiers or file
 // names: lower case, so Postgres never folds them and quoting never changes their meaning.
 var identPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-
-// reservedObjectNames are the relations agentmv itself keeps in the target schema (tables,
-// their primary-key indexes, sequence and history index; see boundary/migrate.go); a view or
-// index with one of these names would collide with them.
-var reservedObjectNames = []string{
-	"lineage", "column_lineage", "views", "refresh_history", "schema_version",
-	"lineage_pkey", "column_lineage_pkey", "views_pkey", "refresh_history_pkey", "schema_version_pkey",
-	"refresh_history_id_seq", "refresh_history_view_name_started_at_idx",
-}
 
 // the error ("view name", "target_schema", …).
 func ValidateIdentifier(kind, name string) error {
@@ -48,7 +40,7 @@ func validateViewName(name string) error {
 	if strings.HasPrefix(name, "pg_") {
 		return fmt.Errorf("view name %q must not start with pg_ (pg_catalog comes first on the search path, so agents would read a system catalog instead)", name)
 	}
-	if slices.Contains(reservedObjectNames, name) {
+	if slices.Contains(boundary.OwnObjectNames(), name) {
 		return fmt.Errorf("view name %q is reserved: agentmv keeps its own table of that name in the target schema", name)
 	}
 	if isReservedKeyword(name) {
@@ -407,7 +399,7 @@ func (v *validator) indexNames() {
 					where, name, len(name), MaxIdentifierBytes)
 				continue
 			}
-			if slices.Contains(reservedObjectNames, name) {
+			if slices.Contains(boundary.OwnObjectNames(), name) {
 				v.bad(vc.Line, "%s: index name %q collides with agentmv's own object of that name", where, name)
 				continue
 			}
