@@ -90,6 +90,10 @@ func deniedFunction(name string) (FuncRule, bool) {
 	return FuncRule{}, false
 }
 
+// errNotManaged marks the rejection of a name of <S> that is not a managed view (it may have
+// been applied since the registry was read).
+var errNotManaged = errors.New("not a managed view")
+
 // CheckQuery is the single gate for SQL written by an agent. It parses sql with pg_query (via
 // package lineage: exactly one plain SELECT — no INTO, no locking clause, no data-modifying
 // CTE), then requires:
@@ -112,7 +116,7 @@ func CheckQuery(sql, schema string, allowed func(name string) bool) (*lineage.Qu
 				Hint:    fmt.Sprintf("query only the managed views of %s (call list_views), qualified with %s. or unqualified", schema, schema)}
 		}
 		if allowed == nil || !allowed(relName) {
-			return &ToolError{ErrorType: ErrNotAllowed,
+			return &ToolError{ErrorType: ErrNotAllowed, Err: errNotManaged,
 				Message: fmt.Sprintf("relation %s is not a managed view of schema %s", name, schema),
 				Hint:    "call list_views to see the views you can query"}
 		}

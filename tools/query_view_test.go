@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -100,4 +101,45 @@ func TestQueryViewBounded(t *testing.T) {
 		t.Errorf("slow query: %+v", slow)
 	}
 	t.Logf("bounded queries took %s", time.Since(start))
+}
+
+// TestQueryViewCachesFollowTheRegistry: query_view reuses the registry it read and its guard
+// verdicts, yet a view applied a moment later is queryable at once (a rejection under a
+// cached registry reads it again), and repeated text gets the same answer every time.
+func TestQueryViewCachesFollowTheRegistry(t *testing.T) {
+	env, cs := runtimeSession(t)
+	const q = "SELECT count(*) AS n FROM fresh_view"
+	for range 2 { // twice: the second rejection comes from the verdict cache
+		if te := toolErr(t, call(t, cs, "query_view", map[string]any{"sql": q})); te.ErrorType != tools.ErrNotAllowed {
+			t.Fatalf("unknown view: %+v, want not_allowed", te)
+		}
+	}
+	ctx := context.Background()
+	tx, err := env.Admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := boundary.CreateView(ctx, tx, env.Names, "fresh_view", "SELECT id FROM public.customers", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := boundary.UpsertView(ctx, tx, env.Names, boundary.ViewRecord{Name: "fresh_view", Description: "Applied after the first query.", SQLHash: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Within the registry cache's lifetime (1 s): the rejection makes query_view read it again.
+	for i := range 3 {
+		out := decode[tools.QueryOutput](t, call(t, cs, "query_view", map[string]any{"sql": q}))
+		if out.RowCount != 1 || len(out.Freshness) != 1 || out.Freshness[0].View != "fresh_view" {
+			t.Fatalf("call %d after apply: %+v %+v", i+1, out.Result, out.Freshness)
+		}
+	}
+	// The base table stays out of reach however often it is asked for.
+	for range 3 {
+		if te := toolErr(t, call(t, cs, "query_view", map[string]any{"sql": "SELECT * FROM public.customers"})); te.ErrorType != tools.ErrNotAllowed {
+			t.Fatalf("base table: %+v", te)
+		}
+	}
 }

@@ -61,7 +61,7 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	rt := &runtimeTools{cfg: cfg, refresher: &refresh.Client{DB: cfg.Pool, Schema: cfg.Schema},
-		names: boundary.Names{Schema: cfg.Schema}}
+		names: boundary.Names{Schema: cfg.Schema}, guards: newGuardCache()}
 	rs := newReplicaSet(rt)
 	reg := NewRegistry()
 	ro := []Option{ReadOnly(), OpenWorld(false), InToolset(ToolsetRuntime)}
@@ -88,34 +88,70 @@ type runtimeTools struct {
 	cfg       RuntimeConfig
 	refresher *refresh.Client
 	names     boundary.Names
+	guards    *guardCache // shared with the replicas' runtimeTools (verdicts are keyed by the allowed set)
 
-	cacheMu  sync.Mutex
-	cachedAt time.Time
-	cached   []refresh.ViewStatus
+	cacheMu sync.Mutex
+	cached  *statusSnapshot
+}
+
+// statusSnapshot is one read of the registry and freshness, with what query_view derives
+// from it once: the views by name and the key of the set of relations agents may read.
+type statusSnapshot struct {
+	views   []refresh.ViewStatus
+	byName  map[string]*refresh.ViewStatus
+	allowed allowedKey
+	at      time.Time
+	cached  bool // served from the cache (may be up to StatusCacheTTL old)
+}
+
+func newStatusSnapshot(views []refresh.ViewStatus) *statusSnapshot {
+	s := &statusSnapshot{views: views, byName: make(map[string]*refresh.ViewStatus, len(views)), at: time.Now()}
+	meta := boundary.MetadataTables()
+	names := make([]string, 0, len(views)+len(meta))
+	for i := range views {
+		s.byName[views[i].Name] = &views[i]
+		names = append(names, views[i].Name)
+	}
+	s.allowed = newAllowedKey(append(names, meta...))
+	return s
+}
+
+// allows reports whether query_view may read the relation of <S> named name: a managed view
+// or one of agentmv's read-only metadata tables.
+func (s *statusSnapshot) allows(name string) bool {
+	if _, ok := s.byName[name]; ok {
+		return true
+	}
+	return slices.Contains(boundary.MetadataTables(), name)
 }
 
 // status returns the views' status for query_view, from a cache at most StatusCacheTTL old.
-func (rt *runtimeTools) status(ctx context.Context) ([]refresh.ViewStatus, error) {
+func (rt *runtimeTools) status(ctx context.Context) (*statusSnapshot, error) {
 	ttl := rt.cfg.StatusCacheTTL
 	if ttl == 0 {
 		ttl = time.Second
 	}
 	if ttl > 0 {
 		rt.cacheMu.Lock()
-		st, at := rt.cached, rt.cachedAt
+		snap := rt.cached
 		rt.cacheMu.Unlock()
-		if st != nil && time.Since(at) < ttl {
-			return st, nil
+		if snap != nil && time.Since(snap.at) < ttl {
+			c := *snap
+			c.cached = true
+			return &c, nil
 		}
 	}
 	st, err := rt.refresher.Status(ctx)
-	if err != nil || ttl < 0 {
-		return st, err
+	if err != nil {
+		return nil, err
 	}
-	rt.cacheMu.Lock()
-	rt.cached, rt.cachedAt = st, time.Now()
-	rt.cacheMu.Unlock()
-	return st, nil
+	snap := newStatusSnapshot(st)
+	if ttl > 0 {
+		rt.cacheMu.Lock()
+		rt.cached = snap
+		rt.cacheMu.Unlock()
+	}
+	return snap, nil
 }
 
 // forgetStatus drops the cached status (after a refresh changed it).
@@ -352,44 +388,58 @@ type QueryOutput struct {
 }
 
 func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutput, error) {
-	st, err := rt.status(ctx)
+	snap, err := rt.status(ctx)
 	if err != nil {
 		return QueryOutput{}, registryError(rt.cfg.Schema, err)
 	}
-	byName := make(map[string]refresh.ViewStatus, len(st))
-	for _, s := range st {
-		byName[s.Name] = s
-	}
-	allowed := func(name string) bool {
-		if _, ok := byName[name]; ok {
-			return true
+	v := rt.check(in.SQL, snap)
+	if errors.Is(v.err, errNotManaged) && snap.cached {
+		// The cached registry may predate a view applied since: read it again before saying no.
+		rt.forgetStatus()
+		if snap, err = rt.status(ctx); err != nil {
+			return QueryOutput{}, registryError(rt.cfg.Schema, err)
 		}
-		return slices.Contains(boundary.MetadataTables(), name)
+		v = rt.check(in.SQL, snap)
 	}
-	deparsed, read, err := guardRuntime(in.SQL, rt.cfg.Schema, allowed)
-	if err != nil {
-		return QueryOutput{}, err
+	if v.err != nil {
+		var te *ToolError
+		if errors.As(v.err, &te) { // a copy: the cached verdict is shared, middleware may edit errors
+			c := *te
+			return QueryOutput{}, &c
+		}
+		return QueryOutput{}, v.err
 	}
 	limits := rt.cfg.Limits
 	if in.Limit > 0 && in.Limit < limits.MaxRows {
 		limits.MaxRows = in.Limit
 	}
-	res, err := ExecQuery(ctx, rt.cfg.Pool, rt.cfg.Schema, deparsed, limits)
+	res, err := ExecQuery(ctx, rt.cfg.Pool, rt.cfg.Schema, v.deparsed, limits)
 	if err != nil {
 		return QueryOutput{}, err
 	}
-	out := QueryOutput{Result: res, Freshness: []ViewFreshness{}}
-	seen := map[string]bool{}
-	for _, name := range read {
-		s, ok := byName[name]
-		if !ok || seen[name] {
+	out := QueryOutput{Result: res, Freshness: make([]ViewFreshness, 0, len(v.read))}
+	for i, name := range v.read {
+		s, ok := snap.byName[name]
+		if !ok || slices.Contains(v.read[:i], name) {
 			continue
 		}
-		seen[name] = true
 		out.Freshness = append(out.Freshness, ViewFreshness{View: name, LastRefreshedAt: s.LastSuccessAt,
 			DataAsOf: s.DataAsOf, Stale: s.Stale, Running: s.Running})
 	}
 	return out, nil
+}
+
+// check runs the guard on sql against the snapshot's managed views, or reuses its verdict on
+// the same text under the same set of views.
+func (rt *runtimeTools) check(sql string, snap *statusSnapshot) *guardVerdict {
+	k := guardCacheKey{allowed: snap.allowed, sql: sql}
+	if v, ok := rt.guards.get(k); ok {
+		return v
+	}
+	deparsed, read, err := guardRuntime(sql, rt.cfg.Schema, snap.allows)
+	v := &guardVerdict{deparsed: deparsed, read: read, err: err}
+	rt.guards.put(k, v)
+	return v
 }
 
 // ---- refresh_view ----
