@@ -56,12 +56,31 @@ type Column struct {
 // string for NaN/Infinity), RFC 3339 strings for timestamptz (UTC) and timestamp/date (no
 // offset), base64 strings for bytea, json.RawMessage for json/jsonb, []any for arrays, and
 // the Postgres text form as a string for everything else (uuid, interval, enums, ...).
+//
+// The runtime tools get the rows already encoded from the wire (Rows is nil then, and the
+// JSON encoding of the Result, or of the tool output embedding it, writes those bytes).
 type Result struct {
 	Columns         []Column `json:"columns"`
 	Rows            [][]any  `json:"rows"`
 	RowCount        int      `json:"row_count"`
 	Truncated       bool     `json:"truncated"`
 	TruncatedReason string   `json:"truncated_reason,omitempty"`
+
+	rowsJSON []byte // the rows as one JSON array, encoded from the wire (execOptions.encode)
+}
+
+// resultFields is Result without its methods, for embedding in the encoders' shadow structs.
+type resultFields Result
+
+// MarshalJSON writes the Result, with the rows encoded from the wire when it has them.
+func (r Result) MarshalJSON() ([]byte, error) { return r.encodeJSON() }
+
+func (r Result) encodeJSON() ([]byte, error) {
+	if r.rowsJSON == nil {
+		return json.Marshal(resultFields(r))
+	}
+	r.Rows = nil
+	return spliceRows(resultFields(r), r.rowsJSON)
 }
 
 // cursorName is the only cursor ExecQuery declares; it lives and dies in one transaction.
@@ -95,6 +114,40 @@ const typeNamesSQL = `SELECT t.oid::int8, pg_catalog.format_type(t.oid, NULL) FR
 //
 // Errors are returned wrapped; [AsToolError] maps them (57014 timeout, 42501 not_allowed...).
 func ExecQuery(ctx context.Context, pool *pgxpool.Pool, schema, deparsed string, limits Limits) (Result, error) {
+	return execQuery(ctx, pool, schema, deparsed, limits, execOptions{prepare: canPrepare(pool)})
+}
+
+// execOptions are the executor's internal switches.
+type execOptions struct {
+	// prepare runs the fixed statements (BEGIN READ ONLY, the settings, ROLLBACK) as named
+	// prepared statements, prepared once per connection: the server parses and plans them
+	// once. Only where the pool keeps named statements (see canPrepare).
+	prepare bool
+	// encode encodes the rows straight into JSON (Result.rowsJSON) instead of Go values.
+	encode bool
+}
+
+// canPrepare reports whether pool's connections may hold named prepared statements: pgx's
+// default exec mode caches them per connection; the other modes are chosen for poolers that
+// do not carry them across transactions (PgBouncer transaction pooling, RuntimeOptions.Pooler).
+func canPrepare(pool *pgxpool.Pool) bool {
+	return pool.Config().ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement
+}
+
+// Names of the executor's prepared statements (one set per connection).
+const (
+	stmtBegin    = "agentmv_begin_ro"
+	stmtLocals   = "agentmv_set_locals"
+	stmtRollback = "agentmv_rollback"
+)
+
+var fixedStatements = [...]struct{ name, sql string }{
+	{stmtBegin, "BEGIN READ ONLY"},
+	{stmtLocals, setLocalsSQL},
+	{stmtRollback, "ROLLBACK"},
+}
+
+func execQuery(ctx context.Context, pool *pgxpool.Pool, schema, deparsed string, limits Limits, opts execOptions) (Result, error) {
 	limits = limits.withDefaults()
 	if schema == "" {
 		return Result{}, fmt.Errorf("exec query: empty schema; pass the target schema (default agent_mv)")
@@ -112,8 +165,16 @@ func ExecQuery(ctx context.Context, pool *pgxpool.Pool, schema, deparsed string,
 		return Result{}, fmt.Errorf("exec query: acquire connection: %w", err)
 	}
 	defer pc.Release() // destroys the connection if it is still in a transaction or busy
+	if opts.prepare {
+		// Idempotent: a round trip only the first time on this connection.
+		for _, st := range fixedStatements {
+			if _, err := pc.Conn().Prepare(ctx, st.name, st.sql); err != nil {
+				return Result{}, fmt.Errorf("exec query: prepare %s: %w", st.name, err)
+			}
+		}
+	}
 	conn := pc.Conn().PgConn()
-	r := &cursorReader{conn: conn, tm: pc.Conn().TypeMap(), schema: schema, limits: limits, start: start}
+	r := &cursorReader{conn: conn, tm: pc.Conn().TypeMap(), schema: schema, limits: limits, start: start, opts: opts}
 	res, err := r.run(ctx, deparsed)
 	if err != nil {
 		r.abort(ctx)
@@ -148,13 +209,16 @@ type cursorReader struct {
 	schema string
 	limits Limits
 	start  time.Time
+	opts   execOptions
 
 	fields    []pgconn.FieldDescription // copied from the first FETCH
+	enc       *rowsEncoder              // opts.encode: the rows kept, as JSON
 	unknown   []uint32                  // OIDs the type map cannot name
 	typeNames map[uint32]string
-	rows      [][]any
-	used      int // bytes of the rows kept
-	seenRows  int // rows read from the server (kept or not), for the size estimate
+	rows      [][]any // !opts.encode: the rows kept, as Go values
+	kept      int     // rows kept
+	used      int     // bytes of the rows kept
+	seenRows  int     // rows read from the server (kept or not), for the size estimate
 	seenBytes int
 	exhausted bool // the cursor returned fewer rows than asked
 	truncated string
@@ -172,23 +236,23 @@ func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error)
 	need := r.limits.MaxRows + 1
 	n := r.chunk(need)
 	b := &pgconn.Batch{}
-	b.ExecParams("BEGIN READ ONLY", nil, nil, nil, nil)
-	b.ExecParams(setLocalsSQL, [][]byte{
+	r.fixed(b, stmtBegin, nil)
+	r.fixed(b, stmtLocals, [][]byte{
 		ms(r.limits.StatementTimeout),
 		ms(r.limits.IdleInTxTimeout),
 		[]byte(r.searchPath()),
-	}, nil, nil, nil)
+	})
 	b.ExecParams("DECLARE "+cursorName+" NO SCROLL CURSOR FOR "+deparsed, nil, nil, nil, nil)
 	b.ExecParams("FETCH FORWARD "+strconv.Itoa(n)+" FROM "+cursorName, nil, nil, nil, nil)
 	final := n == need
 	if final { // the usual case: one round trip in all
-		b.ExecParams("ROLLBACK", nil, nil, nil, nil)
+		r.fixed(b, stmtRollback, nil)
 	}
 	err := r.exec(ctx, b, 3, n)
 	for err == nil && !final {
 		b := &pgconn.Batch{}
 		fetchIdx := -1
-		need := r.limits.MaxRows + 1 - len(r.rows)
+		need := r.limits.MaxRows + 1 - r.kept
 		n = 0
 		if !r.exhausted && r.truncated == "" && need > 0 {
 			remaining := r.limits.StatementTimeout - time.Since(r.start)
@@ -205,7 +269,7 @@ func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error)
 		}
 		final = fetchIdx < 0 || n == need
 		if final {
-			b.ExecParams("ROLLBACK", nil, nil, nil, nil)
+			r.fixed(b, stmtRollback, nil)
 		}
 		err = r.exec(ctx, b, fetchIdx, n)
 	}
@@ -219,6 +283,21 @@ func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error)
 		r.lookupTypeNames(ctx)
 	}
 	return r.result(), nil
+}
+
+// fixed queues one of the fixedStatements: prepared when opts.prepare, else unnamed.
+func (r *cursorReader) fixed(b *pgconn.Batch, name string, params [][]byte) {
+	if r.opts.prepare {
+		b.ExecPrepared(name, params, nil, nil)
+		return
+	}
+	for _, st := range fixedStatements {
+		if st.name == name {
+			b.ExecParams(st.sql, params, nil, nil, nil)
+			return
+		}
+	}
+	panic("tools: unknown fixed statement " + name)
 }
 
 func (r *cursorReader) searchPath() string {
@@ -271,10 +350,15 @@ func (r *cursorReader) consume(ctx context.Context, rr *pgconn.ResultReader, n i
 		fds := rr.FieldDescriptions()
 		r.fields = make([]pgconn.FieldDescription, len(fds))
 		copy(r.fields, fds)
-		for _, f := range r.fields {
+		oids := make([]uint32, len(r.fields))
+		for i, f := range r.fields {
+			oids[i] = f.DataTypeOID
 			if _, ok := r.tm.TypeForOID(f.DataTypeOID); !ok {
 				r.unknown = append(r.unknown, f.DataTypeOID)
 			}
+		}
+		if r.opts.encode {
+			r.enc = newRowsEncoder(r.tm, oids)
 		}
 	}
 	got, discarded := 0, 0
@@ -298,7 +382,7 @@ func (r *cursorReader) consume(ctx context.Context, rr *pgconn.ResultReader, n i
 			}
 			continue
 		}
-		if len(r.rows) == r.limits.MaxRows {
+		if r.kept == r.limits.MaxRows {
 			r.truncated = TruncatedMaxRows
 			continue
 		}
@@ -307,11 +391,18 @@ func (r *cursorReader) consume(ctx context.Context, rr *pgconn.ResultReader, n i
 			discarded = 0
 			continue
 		}
-		row, err := r.decodeRow(vals)
-		if err != nil {
-			return err
+		if r.enc != nil {
+			if err := r.enc.add(vals, r.columnName); err != nil {
+				return err
+			}
+		} else {
+			row, err := r.decodeRow(vals)
+			if err != nil {
+				return err
+			}
+			r.rows = append(r.rows, row)
 		}
-		r.rows = append(r.rows, row)
+		r.kept++
 		r.used += size
 	}
 	if _, err := rr.Close(); err != nil {
@@ -348,8 +439,13 @@ func oidArray(oids []uint32) []byte {
 }
 
 func (r *cursorReader) result() Result {
-	res := Result{Columns: make([]Column, len(r.fields)), Rows: r.rows, RowCount: len(r.rows)}
-	if res.Rows == nil {
+	res := Result{Columns: make([]Column, len(r.fields)), Rows: r.rows, RowCount: r.kept}
+	switch {
+	case r.opts.encode && r.enc != nil:
+		res.Rows, res.rowsJSON = nil, r.enc.bytes()
+	case r.opts.encode:
+		res.Rows, res.rowsJSON = nil, []byte("[]")
+	case res.Rows == nil:
 		res.Rows = [][]any{}
 	}
 	for i, f := range r.fields {
@@ -382,6 +478,8 @@ func (r *cursorReader) abort(ctx context.Context) {
 		r.conn.Close(rctx)
 	}
 }
+
+func (r *cursorReader) columnName(i int) string { return r.fields[i].Name }
 
 func (r *cursorReader) decodeRow(vals [][]byte) ([]any, error) {
 	row := make([]any, len(vals))
@@ -438,7 +536,10 @@ func normalize(oid uint32, v any) (any, bool) {
 	case nil, bool, string, int8, int16, int32, int64, int, uint8, uint16, uint32, uint64:
 		return x, true
 	case float32:
-		return normalize(oid, float64(x))
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return normalize(oid, float64(x))
+		}
+		return formatFloat32(x), true
 	case float64:
 		switch {
 		case math.IsNaN(x):

@@ -225,8 +225,21 @@ func errorResult(te *ToolError) *mcp.CallToolResult {
 	}
 }
 
+// selfEncoder is an output that encodes itself without encoding/json re-validating the bytes
+// (query results whose rows were encoded from the wire).
+type selfEncoder interface {
+	encodeJSON() ([]byte, error)
+}
+
+// successResult encodes out once; the text block and structuredContent share those bytes.
 func successResult(out any, textOnly bool) *mcp.CallToolResult {
-	b, err := json.Marshal(out)
+	var b []byte
+	var err error
+	if e, ok := out.(selfEncoder); ok {
+		b, err = e.encodeJSON()
+	} else {
+		b, err = json.Marshal(out)
+	}
 	if err != nil {
 		return errorResult(&ToolError{ErrorType: ErrInternal, Err: err,
 			Message: "cannot encode the tool result as JSON: " + err.Error(),

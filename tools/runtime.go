@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -61,7 +62,8 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	rt := &runtimeTools{cfg: cfg, refresher: &refresh.Client{DB: cfg.Pool, Schema: cfg.Schema},
-		names: boundary.Names{Schema: cfg.Schema}, guards: newGuardCache()}
+		names: boundary.Names{Schema: cfg.Schema}, guards: newGuardCache(),
+		execOpts: execOptions{prepare: canPrepare(cfg.Pool), encode: true}}
 	rs := newReplicaSet(rt)
 	reg := NewRegistry()
 	ro := []Option{ReadOnly(), OpenWorld(false), InToolset(ToolsetRuntime)}
@@ -89,6 +91,7 @@ type runtimeTools struct {
 	refresher *refresh.Client
 	names     boundary.Names
 	guards    *guardCache // shared with the replicas' runtimeTools (verdicts are keyed by the allowed set)
+	execOpts  execOptions // how query_view runs on cfg.Pool
 
 	cacheMu sync.Mutex
 	cached  *statusSnapshot
@@ -387,6 +390,22 @@ type QueryOutput struct {
 	ReadInfo
 }
 
+// MarshalJSON writes the output with the rows as encoded from the wire (see [Result]).
+func (o QueryOutput) MarshalJSON() ([]byte, error) { return o.encodeJSON() }
+
+func (o QueryOutput) encodeJSON() ([]byte, error) {
+	v := struct {
+		resultFields
+		Freshness []ViewFreshness `json:"freshness"`
+		ReadInfo
+	}{resultFields(o.Result), o.Freshness, o.ReadInfo}
+	if o.rowsJSON == nil {
+		return json.Marshal(v)
+	}
+	v.Rows = nil
+	return spliceRows(v, o.rowsJSON)
+}
+
 func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutput, error) {
 	snap, err := rt.status(ctx)
 	if err != nil {
@@ -413,7 +432,7 @@ func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutp
 	if in.Limit > 0 && in.Limit < limits.MaxRows {
 		limits.MaxRows = in.Limit
 	}
-	res, err := ExecQuery(ctx, rt.cfg.Pool, rt.cfg.Schema, v.deparsed, limits)
+	res, err := execQuery(ctx, rt.cfg.Pool, rt.cfg.Schema, v.deparsed, limits, rt.execOpts)
 	if err != nil {
 		return QueryOutput{}, err
 	}

@@ -95,7 +95,8 @@ func newReplicaSet(primary *runtimeTools) *replicaSet {
 		cfg := primary.cfg
 		cfg.Pool, cfg.Replicas = p, nil
 		rs.replicas = append(rs.replicas, &replica{
-			tools:  &runtimeTools{cfg: cfg, refresher: &refresh.Client{DB: p, Schema: cfg.Schema}, names: primary.names, guards: primary.guards},
+			tools: &runtimeTools{cfg: cfg, refresher: &refresh.Client{DB: p, Schema: cfg.Schema}, names: primary.names, guards: primary.guards,
+				execOpts: execOptions{prepare: canPrepare(p), encode: true}},
 			server: poolServer(p),
 			verify: primary.cfg.VerifyReplica,
 		})
