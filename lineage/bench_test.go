@@ -2,6 +2,7 @@ package lineage_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -186,4 +187,66 @@ func BenchmarkPgQueryFloor(b *testing.B) {
 		}
 	}
 	reportViews(b, cpu0)
+}
+
+// BenchmarkLineageVsFloor times the full analysis (Analyze: parse, validation, scoped walk,
+// column lineage, canonical hash, round-trip check) and pg_query's own Parse + Deparse of the
+// same 40-line view back to back, alternating which goes first, and reports the median of
+// the per-pair throughput ratios (floor time ÷ analysis time): 1 would be lineage for free.
+// Goal ≥ 0.8.
+func BenchmarkLineageVsFloor(b *testing.B) {
+	ctx := context.Background()
+	opts := benchOptions()
+	analyze := func() {
+		if _, err := lineage.Analyze(ctx, benchView, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	floor := func() {
+		tree, err := pg_query.Parse(benchView)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pg_query.Deparse(tree); err != nil {
+			b.Fatal(err)
+		}
+	}
+	timed := func(f func()) time.Duration {
+		t0 := time.Now()
+		f()
+		return time.Since(t0)
+	}
+	for range 20 {
+		analyze()
+		floor()
+	}
+	var ratios, at, ft []float64
+	i := 0
+	for b.Loop() {
+		var a, f time.Duration
+		if i%2 == 0 {
+			a, f = timed(analyze), timed(floor)
+		} else {
+			f, a = timed(floor), timed(analyze)
+		}
+		i++
+		ratios = append(ratios, float64(f)/float64(a))
+		at = append(at, float64(a)/float64(time.Microsecond))
+		ft = append(ft, float64(f)/float64(time.Microsecond))
+	}
+	b.ReportMetric(median(ratios), "lineage/floor")
+	b.ReportMetric(median(at), "lineage-µs/op")
+	b.ReportMetric(median(ft), "floor-µs/op")
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -111,13 +111,16 @@ func (f FuncRef) String() string {
 // Query is one validated plain SELECT.
 type Query struct {
 	sql        string
+	pb         []byte // the parse tree as pg_query's C side serialised it (Deparse reuses it)
 	tree       *pg_query.ParseResult
 	stmt       *pg_query.SelectStmt
 	relations  []Relation
 	functions  []FuncRef
 	tableFns   []FuncRef
-	deparsed   string
+	deparsed   string // verified (Deparse)
 	deparseErr error
+	canon      string // the deparsed text, verified only where the tree needs it (canonical)
+	plainNodes bool   // every node of the tree is in plainNode's set
 }
 
 // Parse parses sql and checks that it is exactly one plain SELECT: no SELECT INTO, no
@@ -128,7 +131,14 @@ func Parse(sql string) (*Query, error) {
 		// pg_query reads a C string: it would silently stop at the NUL byte.
 		return nil, newError(ErrSyntax, sql, i, "the SQL text contains a NUL byte: remove it")
 	}
-	tree, err := pg_query.Parse(sql)
+	// pg_query.Parse, keeping the serialised tree: Deparse hands it back to the C side as it
+	// is instead of re-serialising the Go tree (which nothing changes).
+	pb, err := parser.ParseToProtobuf(sql)
+	var tree *pg_query.ParseResult
+	if err == nil {
+		tree = &pg_query.ParseResult{}
+		err = proto.Unmarshal(pb, tree)
+	}
 	if err != nil {
 		var pe *parser.Error
 		if errors.As(err, &pe) {
@@ -151,7 +161,7 @@ func Parse(sql string) (*Query, error) {
 	if sel == nil {
 		return nil, newError(ErrNotSelect, sql, int(raw.StmtLocation), "only a SELECT is allowed, found %s", stmtKind(raw.Stmt))
 	}
-	q := &Query{sql: sql, tree: tree, stmt: sel}
+	q := &Query{sql: sql, pb: pb, tree: tree, stmt: sel}
 	if err := q.validate(sel, true); err != nil {
 		return nil, err
 	}
@@ -209,10 +219,12 @@ func stmtKind(n *pg_query.Node) string {
 // validate rejects INTO, locking clauses and data-modifying CTEs anywhere in the tree.
 func (q *Query) validate(sel *pg_query.SelectStmt, top bool) error {
 	var err error
+	plain := true
 	walkTree(sel, func(m proto.Message) bool {
 		if err != nil {
 			return false
 		}
+		plain = plain && plainNode(m)
 		switch n := m.(type) {
 		case *pg_query.SelectStmt:
 			if n.IntoClause != nil {
@@ -227,6 +239,7 @@ func (q *Query) validate(sel *pg_query.SelectStmt, top bool) error {
 		}
 		return err == nil
 	})
+	q.plainNodes = plain
 	return err
 }
 
@@ -252,12 +265,14 @@ func (q *Query) Deparse() (string, error) {
 	if q.deparsed != "" || q.deparseErr != nil {
 		return q.deparsed, q.deparseErr
 	}
-	s, err := pg_query.Deparse(q.tree)
+	// All on pg_query's C side: deparse the tree as parsed, then parse that text and deparse
+	// it again. The Go tree is neither re-serialised nor rebuilt for the check.
+	s, err := parser.DeparseFromProtobuf(q.pb)
 	if err == nil {
-		var again *pg_query.ParseResult
-		if again, err = pg_query.Parse(s); err == nil {
+		var again []byte
+		if again, err = parser.ParseToProtobuf(s); err == nil {
 			var s2 string
-			if s2, err = pg_query.Deparse(again); err == nil && s2 != s {
+			if s2, err = parser.DeparseFromProtobuf(again); err == nil && s2 != s {
 				err = fmt.Errorf("the canonical text is not stable: %q becomes %q", s, s2)
 			}
 		}
@@ -271,10 +286,29 @@ func (q *Query) Deparse() (string, error) {
 	return s, nil
 }
 
+// canonical returns the deparsed text for lineage and the hash. When every node of the tree
+// is a plain one (plainNode: the core of SELECT that pg_query's deparser prints directly and
+// that TestPlainNodesRoundTrip checks on the whole corpus), one deparse is enough; any other
+// construct (XMLTABLE, JSON_TABLE, ranges of rows, type modifiers, ...) gets the full
+// round-trip check of Deparse. Execution of agent SQL always uses Deparse.
+func (q *Query) canonical() (string, error) {
+	if q.deparsed != "" || q.deparseErr != nil || !q.plainNodes {
+		return q.Deparse()
+	}
+	if q.canon == "" {
+		s, err := parser.DeparseFromProtobuf(q.pb)
+		if err != nil {
+			return q.Deparse() // reported (and classified) by the full check
+		}
+		q.canon = s
+	}
+	return q.canon, nil
+}
+
 // Hash is the hex sha256 of the deparsed tree: formatting, comments and keyword case do not
 // change it; every constant, alias, identifier and column order does.
 func (q *Query) Hash() string {
-	s, err := q.Deparse()
+	s, err := q.canonical()
 	if err != nil {
 		// No faithful text (ErrDeparse): hash the tree itself, positions included.
 		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(q.tree)
@@ -282,6 +316,25 @@ func (q *Query) Hash() string {
 	}
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// plainNode reports whether m is one of the parse nodes of plain SELECTs whose deparse needs
+// no round-trip check: relations, joins, subqueries, CTEs, target lists, column references,
+// constants, operators, function calls (aggregates, windows), CASE, COALESCE, casts,
+// NULL/boolean tests, sorting. Everything else is verified (Deparse).
+func plainNode(m proto.Message) bool {
+	switch m.(type) {
+	case *pg_query.Node, *pg_query.List, *pg_query.SelectStmt, *pg_query.ResTarget,
+		*pg_query.ColumnRef, *pg_query.A_Const, *pg_query.A_Expr, *pg_query.A_Star,
+		*pg_query.FuncCall, *pg_query.JoinExpr, *pg_query.RangeVar, *pg_query.RangeSubselect,
+		*pg_query.Alias, *pg_query.BoolExpr, *pg_query.SubLink, *pg_query.CaseExpr,
+		*pg_query.CaseWhen, *pg_query.CoalesceExpr, *pg_query.NullTest, *pg_query.BooleanTest,
+		*pg_query.TypeCast, *pg_query.TypeName, *pg_query.SortBy, *pg_query.WindowDef,
+		*pg_query.CommonTableExpr, *pg_query.WithClause, *pg_query.String, *pg_query.Integer,
+		*pg_query.Float, *pg_query.Boolean, *pg_query.SQLValueFunction, *pg_query.MinMaxExpr:
+		return true
+	}
+	return false
 }
 
 // SQL returns the text the query was parsed from.

@@ -201,7 +201,7 @@ func Analyze(ctx context.Context, sql string, opts Options) (*Analysis, error) {
 
 // Analyze resolves the query's lineage (see the package function).
 func (q *Query) Analyze(ctx context.Context, opts Options) (*Analysis, error) {
-	deparsed, err := q.Deparse()
+	deparsed, err := q.canonical()
 	if err != nil {
 		return nil, err
 	}
