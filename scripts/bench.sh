@@ -38,6 +38,7 @@ fi
 
 # The goals: package (last path element), benchmark, metric, goal, what it measures.
 goals=$(cat <<'GOALS'
+bench|BenchmarkQueryView/rows=1|call/raw|<=2|query_view in process ÷ same SELECT on raw pgxpool, 1 row
 bench|BenchmarkQueryView/rows=1|mcp/raw|<=1.3|query_view tool via MCP ÷ same SELECT on raw pgxpool, 1 row
 bench|BenchmarkQueryView/rows=1000|mcp/raw|<=1.3|query_view tool via MCP ÷ same SELECT on raw pgxpool, 1,000 rows
 bench|BenchmarkListViews|1M/1k|<=1.1|list_views, 50 views of 1M rows ÷ 50 views of 1k rows
@@ -49,6 +50,9 @@ refresh|BenchmarkRefreshFunctionVsRaw|function/raw|<=1.05|refresh_view function 
 refresh|BenchmarkRefreshAllParallel/pg-workers=default|parallel2/serial|<=0.62|refresh-all --parallel 2 ÷ serial, 2 heavy branches
 refresh|BenchmarkRefreshAllParallel/pg-workers=0|parallel2/serial|<=0.62|same, Postgres' own parallel workers off
 lineage|BenchmarkParseLineage|views/s|>=5000|lineage parse + column lineage of a 40-line view (views/s)
+lineage|BenchmarkLineageVsFloor|lineage/floor|>=0.8|lineage analysis throughput ÷ pg_query Parse+Deparse (same view, paired)
+bench|BenchmarkPeerStdio|rows=1-ours/ref|<=0.7|query_view ÷ reference server query over stdio, 1 row (peer benchmark)
+bench|BenchmarkPeerStdio|rows=1000-ours/ref|<=0.5|query_view ÷ reference server query over stdio, 1,000 rows (peer benchmark)
 dashboard|BenchmarkRender500Views10kHistory|ms/build|<=1000|dashboard build, 500 views, 10k history (ms)
 GOALS
 )
