@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -246,39 +245,20 @@ func (p *Project) execute(ctx context.Context, tx pgx.Tx, plan *Plan) error {
 // reindex replaces only the indexes whose definition changed.
 func (p *Project) reindex(ctx context.Context, tx pgx.Tx, s Step) error {
 	n := p.Names()
-	key := func(ix boundary.Index) string {
-		name := ix.Name
-		if name == "" {
-			name = boundary.IndexName(s.View, ix.Columns)
-		}
-		return fmt.Sprintf("%s:%s:%v", name, strings.Join(ix.Columns, ","), ix.Unique)
-	}
-	want := map[string]boundary.Index{}
-	for _, ix := range s.Indexes {
-		want[key(ix)] = ix
-	}
-	have := map[string]boundary.Index{}
+	var recorded []boundary.Index
 	if s.recorded != nil {
-		for _, ix := range s.recorded.Indexes {
-			have[key(ix)] = ix
+		recorded = s.recorded.Indexes
+	}
+	removed, added := indexDiff(recorded, s.Indexes, s.View)
+	for _, ix := range removed {
+		name := indexName(s.View, ix)
+		if err := boundary.DropIndex(ctx, tx, n, name); err != nil {
+			return fmt.Errorf("drop index %s of %s: %w", name, s.View, err)
 		}
 	}
-	for k, ix := range have {
-		if _, ok := want[k]; !ok {
-			name := ix.Name
-			if name == "" {
-				name = boundary.IndexName(s.View, ix.Columns)
-			}
-			if err := boundary.DropIndex(ctx, tx, n, name); err != nil {
-				return fmt.Errorf("drop index %s of %s: %w", name, s.View, err)
-			}
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		if _, ok := have[k]; !ok {
-			if err := boundary.CreateIndex(ctx, tx, n, s.View, want[k]); err != nil {
-				return fmt.Errorf("create index on %s: %w", s.View, err)
-			}
+	for _, ix := range added {
+		if err := boundary.CreateIndex(ctx, tx, n, s.View, ix); err != nil {
+			return fmt.Errorf("create index on %s: %w", s.View, err)
 		}
 	}
 	return nil

@@ -47,8 +47,8 @@ type Config struct {
 	TargetSchema string
 	// Views are the configured views in file order.
 	Views []ViewConfig
-	// Warnings lists harmless oddities found while loading (unknown keys, which are kept in
-	// the file but otherwise ignored). Callers print them once.
+	// Warnings lists harmless oddities found while loading, for callers to print once. Unknown
+	// keys are errors, not warnings; keys starting with x- are the user's own and are ignored.
 	Warnings []string
 
 	display string // the path as the caller gave it, used in messages

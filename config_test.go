@@ -130,8 +130,8 @@ func TestWriteSourcesTwentyViews(t *testing.T) {
 	if !os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime()) {
 		t.Errorf("unchanged WriteSources rewrote the file")
 	}
-	if len(cfg.Warnings) != 2 {
-		t.Errorf("warnings = %q, want 2 (owner_team, owner)", cfg.Warnings)
+	if len(cfg.Warnings) != 0 {
+		t.Errorf("warnings = %q, want none (x-owner_team and x-owner are the user's own keys)", cfg.Warnings)
 	}
 	_ = time.Second
 	_ = errors.Is
@@ -252,6 +252,14 @@ func TestLoadConfigErrors(t *testing.T) {
 			"invalid sql_file for view 'a': {dir}/a.sql: larger than 1048576 bytes (1 MiB); a view body should be one SELECT ({path} line 4)"},
 		{"several problems", "version: 1\ntarget_schema: S\nviews:\n  - name: Bad\n    sql_file: a.sql\n    description: d\n", nil,
 			"invalid config {path}:\n  line 2: target_schema \"S\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)\n  line 4: view name \"Bad\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)"},
+		{"typo in a view key drops nothing silently", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexs:\n      - columns: [x]\n        unique: true\n", nil,
+			"invalid config {path}: line 7: unknown key \"indexs\" in view \"a\"; did you mean \"indexes\"? (the keys there are name, sql_file, description, indexes, sources, sql, min_refresh_interval, max_staleness)"},
+		{"typo in an index key", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [x]\n        unqiue: true\n", nil,
+			"invalid config {path}: line 9: unknown key \"unqiue\" in view \"a\": indexes[0]; did you mean \"unique\"? (the keys there are columns, unique)"},
+		{"unknown top-level key", "version: 1\ntarget_schema: s\nowner_team: data\nviews: []\n", nil,
+			"invalid config {path}: line 3: unknown key \"owner_team\" in the top level; the keys there are version, target_schema, views, and keys of your own must start with x- (e.g. x-owner_team)"},
+		{"typo in a top-level key", "version: 1\ntarget_shema: s\nviews: []\n", nil,
+			"invalid config {path}:\n  line 2: unknown key \"target_shema\" in the top level; did you mean \"target_schema\"? (the keys there are version, target_schema, views)\n  line 1: target_schema is required (add `target_schema: agent_mv`)"},
 		{"view name too long", "version: 1\ntarget_schema: s\nviews:\n  - name: " + long + "\n    sql_file: a.sql\n    description: d\n", nil,
 			"invalid config {path}: line 4: view name \"" + long + "\" is 64 bytes; Postgres identifiers are at most 63 bytes (it would silently truncate it), use a shorter name"},
 	}
@@ -377,7 +385,7 @@ func TestLoadConfigValid(t *testing.T) {
 	}
 	body := `version: 1
 target_schema: agent_mv
-extra: 1
+x-extra: 1
 views:
   - name: daily_revenue
     sql_file: materialize/daily_revenue.sql
@@ -386,11 +394,11 @@ views:
     indexes:
       - columns: [day, product_id]
         unique: true
-        method: btree
+        x-method: btree
     sources: [public.orders]
     min_refresh_interval: 5m
     max_staleness: 1h30m
-    owner: finance
+    x-owner: finance
   - name: top
     sql_file: ` + abs + `
     description: "Top rows."
@@ -422,11 +430,8 @@ views:
 		}, {
 			Name: "top", SQLFile: abs, SQLPath: abs, SQL: "/* c */ SELECT 2;\n", Description: "Top rows.", Line: 17,
 		}},
-		Warnings: []string{
-			path + " line 3: unknown key \"extra\" at the top level is ignored (kept in the file)",
-			path + " line 12: unknown key \"method\" in view \"daily_revenue\": indexes[0] is ignored (kept in the file)",
-			path + " line 16: unknown key \"owner\" in view \"daily_revenue\" is ignored (kept in the file)",
-		},
+		// Keys starting with x- are the user's own: ignored, kept, no warning.
+		Warnings: nil,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("config mismatch (-want +got):\n%s", diff)

@@ -42,7 +42,11 @@ type Step struct {
 	Upstream []string              `json:"upstream,omitempty"`
 	Columns  []boundary.ColumnEdge `json:"-"`
 	Indexes  []boundary.Index      `json:"indexes,omitempty"`
-	body     string
+	// IndexesRemoved and IndexesAdded name the indexes this step drops and creates compared
+	// with the last apply (a rebuild or reindex; a dropped view loses all of them).
+	IndexesRemoved []string `json:"indexes_removed,omitempty"`
+	IndexesAdded   []string `json:"indexes_added,omitempty"`
+	body           string
 	// reused: the SQL file is byte-identical to the last apply, so its lineage comes from the
 	// catalog instead of parsing it; body is filled in only if the view must be rebuilt.
 	reused bool
@@ -118,7 +122,7 @@ func (p *Plan) Drops() []string {
 func (p *Plan) Fingerprint() string {
 	h := sha256.New()
 	for _, s := range p.Steps {
-		fmt.Fprintf(h, "%s\x00%s\x00%s\n", s.View, s.Action, s.Hash)
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00%v\n", s.View, s.Action, s.Hash, s.IndexesRemoved, s.IndexesAdded)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
@@ -149,7 +153,33 @@ func (p *Plan) String() string {
 	fmt.Fprintf(&b, "Plan: %d to create, %d to rebuild, %d to reindex, %d to update, %d to drop, %d unchanged.\n",
 		p.Count(ActionCreate), p.Count(ActionRebuild)+p.Count(ActionRebuildUpstream), p.Count(ActionReindex),
 		p.Count(ActionUpdate), p.Count(ActionDrop), p.Count(ActionUnchanged))
+	if removed := p.RemovedIndexes(); len(removed) > 0 {
+		noun := "index"
+		if len(removed) > 1 {
+			noun = "indexes"
+		}
+		fmt.Fprintf(&b, "⚠ This plan removes %d %s: %s.\n", len(removed), noun, strings.Join(removed, ", "))
+	}
 	return b.String()
+}
+
+// Done says what applying the plan did, for apply's summary line: "2 created or rebuilt,
+// 1 reindexed, 0 updated, 1 dropped".
+func (p *Plan) Done() string {
+	return fmt.Sprintf("%d created or rebuilt, %d reindexed, %d updated, %d dropped",
+		len(p.CreateOrder), p.Count(ActionReindex), p.Count(ActionUpdate), p.Count(ActionDrop))
+}
+
+// RemovedIndexes lists, as "index on view", every index the plan removes from a view that
+// stays (rebuilt or reindexed without it). Dropped views are listed as drops, not here.
+func (p *Plan) RemovedIndexes() []string {
+	var out []string
+	for _, s := range p.Steps {
+		for _, ix := range s.IndexesRemoved {
+			out = append(out, ix+" on "+s.View)
+		}
+	}
+	return out
 }
 
 // Plan compares materialize.yaml with the database and says what Apply would do. It changes
@@ -233,9 +263,9 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 				s.Reason = "registered but missing from the database"
 			}
 		case r.SQLHash != s.Hash:
-			s.Action, s.Reason = ActionRebuild, "SQL changed"
+			s.Action, s.Reason = ActionRebuild, "SQL changed"+indexChange(r.Indexes, s.Indexes, s.View, &s)
 		case !sameIndexes(r.Indexes, s.Indexes, s.View):
-			s.Action, s.Reason = ActionReindex, "indexes changed"
+			s.Action, s.Reason = ActionReindex, "indexes changed"+indexChange(r.Indexes, s.Indexes, s.View, &s)
 		case !boundary.SameMetadata(r, s.record):
 			s.Action, s.Reason = ActionUpdate, "description or refresh settings changed"
 		default:
@@ -309,19 +339,73 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 }
 
 func sameIndexes(recorded, desired []boundary.Index, view string) bool {
-	norm := func(ixs []boundary.Index) string {
-		var parts []string
-		for _, ix := range ixs {
-			name := ix.Name
-			if name == "" {
-				name = boundary.IndexName(view, ix.Columns)
-			}
-			parts = append(parts, fmt.Sprintf("%s:%s:%v", name, strings.Join(ix.Columns, ","), ix.Unique))
-		}
-		sort.Strings(parts)
-		return strings.Join(parts, ";")
+	removed, added := indexDiff(recorded, desired, view)
+	return len(removed) == 0 && len(added) == 0
+}
+
+// indexName is the index's name on view (its own, or the seed's naming).
+func indexName(view string, ix boundary.Index) string {
+	if ix.Name != "" {
+		return ix.Name
 	}
-	return norm(recorded) == norm(desired)
+	return boundary.IndexName(view, ix.Columns)
+}
+
+// indexDiff compares the recorded indexes of view with the desired ones by name, columns and
+// uniqueness: removed are recorded but not desired, added desired but not recorded, both
+// sorted by name. A changed definition under the same name is both removed and added.
+func indexDiff(recorded, desired []boundary.Index, view string) (removed, added []boundary.Index) {
+	key := func(ix boundary.Index) string {
+		return fmt.Sprintf("%s:%s:%v", indexName(view, ix), strings.Join(ix.Columns, ","), ix.Unique)
+	}
+	minus := func(a, b []boundary.Index) []boundary.Index {
+		in := map[string]bool{}
+		for _, ix := range b {
+			in[key(ix)] = true
+		}
+		var out []boundary.Index
+		for _, ix := range a {
+			if !in[key(ix)] {
+				out = append(out, ix)
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return key(out[i]) < key(out[j]) })
+		return out
+	}
+	return minus(recorded, desired), minus(desired, recorded)
+}
+
+// indexChange describes, for a plan reason, what happens to the view's indexes (empty when
+// nothing), and records the names in s. Removing the last unique index is called out: the
+// view's refreshes then fall back to blocking mode, which locks out readers.
+func indexChange(recorded, desired []boundary.Index, view string, s *Step) string {
+	removed, added := indexDiff(recorded, desired, view)
+	describe := func(ix boundary.Index) string {
+		kind := "index"
+		if ix.Unique {
+			kind = "unique index"
+		}
+		return fmt.Sprintf("%s %s (%s)", kind, indexName(view, ix), strings.Join(ix.Columns, ", "))
+	}
+	var parts []string
+	for _, ix := range removed {
+		parts = append(parts, "removes "+describe(ix))
+		s.IndexesRemoved = append(s.IndexesRemoved, indexName(view, ix))
+	}
+	for _, ix := range added {
+		parts = append(parts, "adds "+describe(ix))
+		s.IndexesAdded = append(s.IndexesAdded, indexName(view, ix))
+	}
+	hasUnique := func(ixs []boundary.Index) bool {
+		return slices.ContainsFunc(ixs, func(ix boundary.Index) bool { return ix.Unique })
+	}
+	if hasUnique(recorded) && !hasUnique(desired) {
+		parts = append(parts, "no unique index is left, so refreshes fall back to blocking (readers wait while it runs)")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(parts, "; ")
 }
 
 // describeDependent names a dependent object, schema-qualified when it is a relation.

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/internal/suggest"
 	"github.com/agentmv/agentmv/internal/yamledit"
 )
 
@@ -72,8 +73,26 @@ func (v *validator) bad(line int, format string, args ...any) {
 	v.invalid = append(v.invalid, Problem{Line: line, Message: fmt.Sprintf(format, args...)})
 }
 
-func (v *validator) warn(line int, format string, args ...any) {
-	v.cfg.Warnings = append(v.cfg.Warnings, fmt.Sprintf("%s line %d: %s", v.cfg.display, line, fmt.Sprintf(format, args...)))
+// Keys each mapping of materialize.yaml accepts. A key agentmv does not know is an error (a
+// typo such as `indexs:` must not silently drop indexes), with a suggestion when one is close;
+// keys starting with x- are the user's own annotations and are ignored.
+var (
+	topLevelKeys = []string{"version", "target_schema", "views"}
+	viewKeys     = []string{"name", "sql_file", "description", "indexes", "sources", "sql", "min_refresh_interval", "max_staleness"}
+	indexKeys    = []string{"columns", "unique"}
+)
+
+// unknownKey reports key k, found in where, unless it is one of the user's own x- keys.
+func (v *validator) unknownKey(k *yaml.Node, where string, known []string) {
+	if strings.HasPrefix(k.Value, "x-") {
+		return
+	}
+	if c, ok := suggest.Closest(k.Value, known); ok {
+		v.bad(k.Line, "unknown key %q in %s; did you mean %q? (the keys there are %s)", k.Value, where, c, strings.Join(known, ", "))
+		return
+	}
+	v.bad(k.Line, "unknown key %q in %s; the keys there are %s, and keys of your own must start with x- (e.g. x-%s)",
+		k.Value, where, strings.Join(known, ", "), k.Value)
 }
 
 // pairs returns a mapping's key/value pairs, reporting duplicate keys.
@@ -143,7 +162,7 @@ func (v *validator) document(doc *yaml.Node) {
 			haveViews = true
 			v.views(val)
 		default:
-			v.warn(k.Line, "unknown key %q at the top level is ignored (kept in the file)", k.Value)
+			v.unknownKey(k, "the top level", topLevelKeys)
 		}
 	}
 	if !haveVersion {
@@ -258,7 +277,7 @@ func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
 		case "max_staleness":
 			vc.MaxStaleness = v.duration(val, label+": max_staleness")
 		default:
-			v.warn(k.Line, "unknown key %q in %s is ignored (kept in the file)", k.Value, label)
+			v.unknownKey(k, label, viewKeys)
 		}
 	}
 	if !haveName {
@@ -337,7 +356,7 @@ func (v *validator) indexes(n *yaml.Node, label string) []IndexConfig {
 				}
 				_ = val.Decode(&ix.Unique)
 			default:
-				v.warn(k.Line, "unknown key %q in %s is ignored (kept in the file)", k.Value, where)
+				v.unknownKey(k, where, indexKeys)
 			}
 		}
 		if !haveCols {

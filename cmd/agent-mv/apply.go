@@ -89,8 +89,7 @@ func newApplyCmd(o *rootOptions) *cobra.Command {
 				fmt.Fprintf(out, "✓ dry run: every statement ran and was rolled back; nothing changed (%s)\n", res.Elapsed.Round(1e6))
 				return nil
 			}
-			fmt.Fprintf(out, "✓ applied %d view(s) (%d created or rebuilt, %d dropped) in %s\n", len(p.Config().Views),
-				len(res.Plan.CreateOrder), len(res.Plan.Drops()), res.Elapsed.Round(1e6))
+			fmt.Fprintf(out, "✓ applied %d view(s) (%s) in %s\n", len(p.Config().Views), res.Plan.Done(), res.Elapsed.Round(1e6))
 			fmt.Fprintln(out, "Next: `agent-mv doctor` to prove the access boundary, then `agent-mv refresh-all`.")
 			return nil
 		}),

@@ -88,3 +88,87 @@ func TestApplyPlanDropCLI(t *testing.T) {
 		t.Fatalf("status after drop: exit %d\n%s", code, out)
 	}
 }
+
+// TestIndexRemovalIsSaidInWords: a typo in materialize.yaml (`indexs:`) is an error naming the
+// line and the key meant, not a silent reindex that drops the unique index; a deliberate
+// removal is spelled out by plan (which index, and that refreshes fall back to blocking) and
+// counted by apply's summary.
+func TestIndexRemovalIsSaidInWords(t *testing.T) {
+	bin := agentMV(t)
+	c, err := pglocal.Start(context.Background(), pglocal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const head = "version: 1\ntarget_schema: agent_mv\nviews:\n  - name: daily\n    sql_file: materialize/daily.sql\n    description: one row per day\n"
+	write("materialize/daily.sql", "SELECT d::date AS day, 1 AS n FROM generate_series('2026-01-01'::date, '2026-01-10', '1 day') d\n")
+	write("materialize.yaml", head+"    indexes:\n      - columns: [day]\n        unique: true\n")
+	env := append(withoutDatabaseEnv(os.Environ()),
+		"DATABASE_URL="+c.URL("postgres"),
+		"AGENT_MV_RUNTIME_URL="+c.URLFor("agent_mv_runtime", "pw-ix", "postgres"),
+		"AGENT_MV_RUNTIME_PASSWORD=pw-ix")
+	run := func(args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return code, string(out)
+	}
+	if code, out := run("apply", "--yes"); code != 0 {
+		t.Fatalf("apply: exit %d\n%s", code, out)
+	}
+	if code, out := run("refresh", "daily"); code != 0 || !strings.Contains(out, "concurrent") {
+		t.Fatalf("refresh with the unique index: exit %d\n%s", code, out)
+	}
+
+	// The typo: plan and apply refuse, naming the file, the line and the key meant.
+	write("materialize.yaml", head+"    indexs:\n      - columns: [day]\n        unique: true\n")
+	for _, verb := range []string{"plan", "apply"} {
+		code, out := run(verb, "--yes")
+		if verb == "plan" {
+			code, out = run(verb)
+		}
+		if code == 0 || !strings.Contains(out, "materialize.yaml: line 7: unknown key \"indexs\" in view \"daily\"; did you mean \"indexes\"?") {
+			t.Errorf("%s with `indexs:`: exit %d, want an error naming line 7 and \"indexes\":\n%s", verb, code, out)
+		}
+	}
+	// Nothing changed: with the typo fixed the plan is a no-op and the unique index still serves.
+	write("materialize.yaml", head+"    indexes:\n      - columns: [day]\n        unique: true\n")
+	if code, out := run("plan"); code != 0 || !strings.Contains(out, "1 unchanged") {
+		t.Errorf("after the refused apply: exit %d\n%s", code, out)
+	}
+	if code, out := run("refresh", "daily"); code != 0 || !strings.Contains(out, "concurrent") {
+		t.Errorf("after the refused apply the unique index must still be there: exit %d\n%s", code, out)
+	}
+
+	// A deliberate removal is said in words and counted.
+	write("materialize.yaml", head)
+	code, out := run("plan")
+	if code != 0 || !strings.Contains(out, "removes unique index daily_day_idx (day)") ||
+		!strings.Contains(out, "refreshes fall back to blocking") || !strings.Contains(out, "⚠ This plan removes 1 index: daily_day_idx on daily") {
+		t.Errorf("plan of an index removal does not say so in words: exit %d\n%s", code, out)
+	}
+	code, out = run("apply", "--yes")
+	if code != 0 || !strings.Contains(out, "(0 created or rebuilt, 1 reindexed, 0 updated, 0 dropped)") {
+		t.Errorf("apply summary does not count the reindex: exit %d\n%s", code, out)
+	}
+	if code, out := run("refresh", "daily"); code != 0 || !strings.Contains(out, "blocking") {
+		t.Errorf("refresh after removing the index: exit %d\n%s", code, out)
+	}
+}

@@ -388,7 +388,7 @@ func (d *demoRun) planAndApply() error {
 	for _, c := range res.Bootstrap.Changes {
 		fmt.Fprintln(d.out, "  · "+c)
 	}
-	fmt.Fprintf(d.out, "✓ applied %d view(s) in %s (%d created or rebuilt)\n", len(d.project.Config().Views), res.Elapsed.Round(time.Millisecond), len(res.Plan.CreateOrder))
+	fmt.Fprintf(d.out, "✓ applied %d view(s) in %s (%s)\n", len(d.project.Config().Views), res.Elapsed.Round(time.Millisecond), res.Plan.Done())
 	return nil
 }
 
