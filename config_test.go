@@ -2,7 +2,6 @@ package agentmv
 
 import (
 	"errors"
-	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,9 +10,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-var update = flag.Bool("update", false, "rewrite the .golden files under testdata/config")
+	"github.com/agentmv/agentmv/internal/testutil"
+)
 
 // copyProject copies testdata/config/project into a temp dir and returns the YAML's path there.
 func copyProject(t *testing.T, yamlName string) string {
@@ -38,23 +37,6 @@ func copyProject(t *testing.T, yamlName string) string {
 		t.Fatal(err)
 	}
 	return filepath.Join(dst, yamlName)
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "config", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run go test -run %s -update to create it): %v", t.Name(), err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
-	}
 }
 
 // stripSources removes every `sources:` key and its block list items from a YAML text.
@@ -112,7 +94,7 @@ func TestWriteSourcesTwentyViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "twenty.sources", got)
+	testutil.CheckGolden(t, filepath.Join("testdata", "config", "twenty.sources.golden"), got)
 	if diff := cmp.Diff(stripSources(string(orig)), stripSources(string(got))); diff != "" {
 		t.Errorf("write-back changed more than the sources lists (-before +after):\n%s", diff)
 	}
@@ -608,7 +590,7 @@ func TestAddViews(t *testing.T) {
 		if err := cfg.AddViews(newViews...); err != nil {
 			t.Fatal(err)
 		}
-		checkGolden(t, "addviews.list", []byte(readFile(t, path)))
+		testutil.CheckGolden(t, filepath.Join("testdata", "config", "addviews.list.golden"), []byte(readFile(t, path)))
 		got := readFile(t, path)
 		if !strings.HasPrefix(got, strings.TrimSuffix(threeViews, "# footer\n")) {
 			t.Errorf("AddViews changed the existing text:\n%s", got)
@@ -626,7 +608,7 @@ func TestAddViews(t *testing.T) {
 		if err := cfg.AddViews(newViews...); err != nil {
 			t.Fatal(err)
 		}
-		checkGolden(t, "addviews.empty", []byte(readFile(t, path)))
+		testutil.CheckGolden(t, filepath.Join("testdata", "config", "addviews.empty.golden"), []byte(readFile(t, path)))
 		if len(cfg.Views) != 2 {
 			t.Errorf("got %d views", len(cfg.Views))
 		}

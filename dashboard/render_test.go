@@ -2,17 +2,15 @@ package dashboard
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata golden files")
+	"github.com/agentmv/agentmv/internal/testutil"
+)
 
 func render(t testing.TB, s State) []byte {
 	t.Helper()
@@ -43,19 +41,7 @@ func TestRenderGolden(t *testing.T) {
 			if !bytes.Equal(first, second) {
 				t.Fatalf("two renders of the same state differ:\n%s", cmp.Diff(string(first), string(second)))
 			}
-			golden := filepath.Join("testdata", tc.name+".html")
-			if *update {
-				if err := os.WriteFile(golden, first, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden file (run go test ./dashboard -update to create it): %v", err)
-			}
-			if diff := cmp.Diff(string(want), string(first)); diff != "" {
-				t.Errorf("render differs from %s (-want +got); run with -update if intended:\n%s", golden, diff)
-			}
+			testutil.CheckGolden(t, filepath.Join("testdata", tc.name+".html"), first)
 		})
 	}
 }

@@ -4,19 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/lineage"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // managedViews stands for materialize.yaml in the corpus.
 var managedViews = []string{"customer_rollup", "orders_daily", "top_customers"}
@@ -142,25 +138,11 @@ func TestCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := analyzeCase(string(sql))
-			path := strings.TrimSuffix(f, ".sql") + ".json"
-			if *update {
-				b, _ := json.MarshalIndent(got, "", "  ")
-				if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			b, err := os.ReadFile(path)
+			b, err := json.MarshalIndent(got, "", "  ")
 			if err != nil {
-				t.Fatalf("%v (run go test ./lineage -run TestCorpus -update)", err)
-			}
-			var want golden
-			if err := json.Unmarshal(b, &want); err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("%s (-want +got):\n%s", path, diff)
-			}
+			testutil.CheckGolden(t, strings.TrimSuffix(f, ".sql")+".json", append(b, '\n'))
 		})
 	}
 }

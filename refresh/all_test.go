@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/refresh"
 )
 
@@ -62,7 +62,7 @@ func TestRefreshAllFailingMiddle(t *testing.T) {
 	if sum.Parallel != 2 {
 		t.Errorf("default parallel = %d, want 2 (two independent branches)", sum.Parallel)
 	}
-	checkGolden(t, "refresh_all_failing_middle.golden", describeSummary(sum))
+	testutil.CheckGolden(t, filepath.Join("testdata", "refresh_all_failing_middle.golden"), []byte(describeSummary(sum)))
 
 	// Progress: every view ends once; refreshed views start once, before they end; waves.
 	started, ended := map[string]int{}, map[string]int{}
@@ -204,21 +204,4 @@ func describeSummary(s refresh.Summary) string {
 	sort.Strings(lines)
 	return strings.Join(lines, "\n") + fmt.Sprintf("\nsucceeded=%d failed=%d skipped=%d busy=%d fresh=%d parallel=%d\n",
 		s.Succeeded, s.Failed, s.Skipped, s.Busy, s.Fresh, s.Parallel)
-}
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create it): %v", err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s mismatch (-want +got; run with -update if intended):\n%s", name, d)
-	}
 }

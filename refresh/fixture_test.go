@@ -2,7 +2,6 @@ package refresh_test
 
 import (
 	"context"
-	"flag"
 	"strconv"
 	"testing"
 	"time"
@@ -16,8 +15,6 @@ import (
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 const runtimePassword = "Refresh-test_pw1"
 

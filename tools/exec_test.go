@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentmv/agentmv/internal/pgtest"
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -97,9 +99,9 @@ func TestExecQueryTypes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("result is not JSON-encodable: %v", err)
 	}
-	golden(t, "typed_row.json", indent(t, b))
+	testutil.CheckGolden(t, filepath.Join("testdata", "typed_row.json"), indent(t, b))
 	tb, _ := json.Marshal(types)
-	golden(t, "typed_columns.json", indent(t, tb))
+	testutil.CheckGolden(t, filepath.Join("testdata", "typed_columns.json"), indent(t, tb))
 	assertCleanConn(t, pool)
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,10 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/tools"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 type echoIn struct {
 	Name  string `json:"name" jsonschema:"description=Name of the thing to echo"`
@@ -154,7 +151,7 @@ func TestListToolsSchemasAndAnnotations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "tools_list.json", got)
+	testutil.CheckGolden(t, filepath.Join("testdata", "tools_list.json"), got)
 
 	echo := byName["echo"]
 	a := echo.Annotations
@@ -165,26 +162,6 @@ func TestListToolsSchemasAndAnnotations(t *testing.T) {
 	ref := byName["refuse"].Annotations
 	if ref.ReadOnlyHint || !ref.IdempotentHint || ref.DestructiveHint == nil || *ref.DestructiveHint {
 		t.Errorf("refuse annotations = %+v, want idempotent, not destructive, not read-only", ref)
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -run %s -update to create it)", err, t.Name())
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
 	}
 }
 
