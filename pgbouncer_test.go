@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/internal/pglocal"
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -45,8 +45,8 @@ func TestRuntimeThroughPgBouncer(t *testing.T) {
 	ctx := context.Background()
 	oc := startOwnCluster(t)
 	bouncer, err := oc.primary.StartPgBouncer(ctx, "transaction", []pglocal.BouncerUser{{Name: ownRuntimeRole, Password: runtimePassword}})
-	if errors.Is(err, pglocal.ErrNoPgBouncer) && os.Getenv("CI") != "true" {
-		t.Skip(err)
+	if errors.Is(err, pglocal.ErrNoPgBouncer) {
+		testutil.SkipOrFail(t, "%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

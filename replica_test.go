@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/examples/demo"
 	"github.com/agentmv/agentmv/internal/pglocal"
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -34,8 +34,8 @@ func startOwnCluster(t testing.TB) *ownCluster {
 	t.Helper()
 	ctx := context.Background()
 	primary, err := pglocal.Start(ctx, pglocal.Options{})
-	if errors.Is(err, pglocal.ErrNoBinaries) && os.Getenv("CI") != "true" {
-		t.Skip(err)
+	if errors.Is(err, pglocal.ErrNoBinaries) {
+		testutil.SkipOrFail(t, "%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
-// chromiumPath finds the Debian chromium binary. Under CI=true a missing browser fails the
-// test; elsewhere it skips with the install command.
+// chromiumPath finds the Debian chromium binary. A missing browser skips the test with the
+// install command (fails it under CI=true).
 func chromiumPath(t *testing.T) string {
 	t.Helper()
 	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
@@ -25,10 +27,7 @@ func chromiumPath(t *testing.T) string {
 	if p, err := exec.LookPath("chromium"); err == nil {
 		return p
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not found at /usr/bin/chromium; install it with: apt-get install -y chromium")
-	}
-	t.Skip("chromium not found; install it with `apt-get install -y chromium` to run the browser test")
+	testutil.SkipOrFail(t, "chromium not found at /usr/bin/chromium; install it with `apt-get install -y chromium` to run the browser test")
 	return ""
 }
 

@@ -3,25 +3,26 @@ package pglocal
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 func TestPgBouncerTransactionMode(t *testing.T) {
 	ctx := context.Background()
 	c, err := Start(ctx, Options{})
-	if errors.Is(err, ErrNoBinaries) && os.Getenv("CI") != "true" {
-		t.Skip(err)
+	if errors.Is(err, ErrNoBinaries) {
+		testutil.SkipOrFail(t, "%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	b, err := c.StartPgBouncer(ctx, "transaction", nil)
-	if errors.Is(err, ErrNoPgBouncer) && os.Getenv("CI") != "true" {
-		t.Skip(err)
+	if errors.Is(err, ErrNoPgBouncer) {
+		testutil.SkipOrFail(t, "%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -11,11 +11,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 func TestStartQueryStop(t *testing.T) {
-	if _, err := FindBinDir(); errors.Is(err, ErrNoBinaries) && os.Getenv("CI") != "true" {
-		t.Skip(err)
+	if _, err := FindBinDir(); errors.Is(err, ErrNoBinaries) {
+		testutil.SkipOrFail(t, "%v", err)
 	}
 	ctx := context.Background()
 	begin := time.Now()
@@ -87,8 +89,8 @@ func TestFindBinDirMissing(t *testing.T) {
 // version, which would make a compatibility run test the wrong server).
 func TestFindBinDirFromEnv(t *testing.T) {
 	bin, err := FindBinDir()
-	if errors.Is(err, ErrNoBinaries) && os.Getenv("CI") != "true" {
-		t.Skip(err)
+	if errors.Is(err, ErrNoBinaries) {
+		testutil.SkipOrFail(t, "%v", err)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -3,16 +3,17 @@ package pglocal
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 func TestStreamingReplica(t *testing.T) {
-	if _, err := FindBinDir(); errors.Is(err, ErrNoBinaries) && os.Getenv("CI") != "true" {
-		t.Skip(err)
+	if _, err := FindBinDir(); errors.Is(err, ErrNoBinaries) {
+		testutil.SkipOrFail(t, "%v", err)
 	}
 	ctx := context.Background()
 	primary, err := Start(ctx, Options{})

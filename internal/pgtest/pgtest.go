@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentmv/agentmv/internal/pglocal"
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // EnvURL names the variable that points the tests at an existing server. Its role must be
@@ -47,7 +48,7 @@ var (
 func Main(m *testing.M) {
 	s, err := startServer()
 	if err != nil {
-		if os.Getenv("CI") == "true" {
+		if testutil.CI() {
 			fmt.Fprintf(os.Stderr, "pgtest: no Postgres for the tests under CI=true: %v\n", err)
 			os.Exit(1)
 		}
@@ -109,7 +110,7 @@ func NewDB(t testing.TB) *DB {
 		t.Fatal("pgtest: call pgtest.Main(m) from TestMain")
 	}
 	if srv.skipWhy != "" {
-		t.Skipf("no Postgres for this test: %s (set %s, or install PostgreSQL server binaries)", srv.skipWhy, EnvURL)
+		testutil.SkipOrFail(t, "no Postgres for this test: %s (set %s, or install PostgreSQL server binaries)", srv.skipWhy, EnvURL)
 	}
 	n := counter.Add(1)
 	prefix := fmt.Sprintf("t%d%s", n, randomHex(2))
