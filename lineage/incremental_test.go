@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/lineage"
 )
 
@@ -185,22 +185,7 @@ func TestIncrementalSQL(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := "-- " + sql + "\n-- " + inc.Describe() + "\n" + m + ";\n" + inc.FullSQL(n) + ";\n"
-			path := filepath.Join("testdata", "incremental", name+".sql")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./lineage -run TestIncrementalSQL -update)", err)
-			}
-			if string(want) != got {
-				t.Fatalf("maintenance SQL of %s changed (go test ./lineage -run TestIncrementalSQL -update, then review the diff):\n%s", name, got)
-			}
+			testutil.CheckGolden(t, filepath.Join("testdata", "incremental", name+".sql"), []byte(got))
 		})
 	}
 }
