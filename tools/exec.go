@@ -67,6 +67,7 @@ type Result struct {
 	TruncatedReason string   `json:"truncated_reason,omitempty"`
 
 	rowsJSON []byte // the rows as one JSON array, encoded from the wire (execOptions.encode)
+	mark     string // the value of execOptions.mark
 }
 
 // resultFields is Result without its methods, for embedding in the encoders' shadow structs.
@@ -125,6 +126,10 @@ type execOptions struct {
 	prepare bool
 	// encode encodes the rows straight into JSON (Result.rowsJSON) instead of Go values.
 	encode bool
+	// mark, when set, is a statement without parameters returning one text value
+	// (boundary.StatusMarkSQL), run inside the transaction before the DECLARE, in the same
+	// round trip; its value is Result.mark.
+	mark string
 }
 
 // canPrepare reports whether pool's connections may hold named prepared statements: pgx's
@@ -165,6 +170,8 @@ func execQuery(ctx context.Context, pool *pgxpool.Pool, schema, deparsed string,
 		return Result{}, fmt.Errorf("exec query: acquire connection: %w", err)
 	}
 	defer pc.Release() // destroys the connection if it is still in a transaction or busy
+	conn := pc.Conn().PgConn()
+	r := &cursorReader{conn: conn, tm: pc.Conn().TypeMap(), schema: schema, limits: limits, start: start, opts: opts}
 	if opts.prepare {
 		// Idempotent: a round trip only the first time on this connection.
 		for _, st := range fixedStatements {
@@ -172,9 +179,14 @@ func execQuery(ctx context.Context, pool *pgxpool.Pool, schema, deparsed string,
 				return Result{}, fmt.Errorf("exec query: prepare %s: %w", st.name, err)
 			}
 		}
+		if opts.mark != "" {
+			sd, err := pc.Conn().Prepare(ctx, opts.mark, opts.mark) // named after the text's digest
+			if err != nil {
+				return Result{}, fmt.Errorf("exec query: prepare the status mark: %w", err)
+			}
+			r.markStmt = sd.Name
+		}
 	}
-	conn := pc.Conn().PgConn()
-	r := &cursorReader{conn: conn, tm: pc.Conn().TypeMap(), schema: schema, limits: limits, start: start, opts: opts}
 	res, err := r.run(ctx, deparsed)
 	if err != nil {
 		r.abort(ctx)
@@ -213,7 +225,10 @@ type cursorReader struct {
 
 	fields    []pgconn.FieldDescription // copied from the first FETCH
 	enc       *rowsEncoder              // opts.encode: the rows kept, as JSON
-	unknown   []uint32                  // OIDs the type map cannot name
+	markStmt  string                    // the prepared opts.mark, if prepared
+	markIdx   int                       // index of the mark's result in the pipeline being read
+	mark      string
+	unknown   []uint32 // OIDs the type map cannot name
 	typeNames map[uint32]string
 	rows      [][]any // !opts.encode: the rows kept, as Go values
 	kept      int     // rows kept
@@ -242,13 +257,24 @@ func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error)
 		ms(r.limits.IdleInTxTimeout),
 		[]byte(r.searchPath()),
 	})
+	markIdx, fetchIdx := -1, 3
+	switch {
+	case r.markStmt != "":
+		b.ExecPrepared(r.markStmt, nil, nil, nil)
+		markIdx, fetchIdx = 2, 4
+	case r.opts.mark != "":
+		b.ExecParams(r.opts.mark, nil, nil, nil, nil)
+		markIdx, fetchIdx = 2, 4
+	}
 	b.ExecParams("DECLARE "+cursorName+" NO SCROLL CURSOR FOR "+deparsed, nil, nil, nil, nil)
 	b.ExecParams("FETCH FORWARD "+strconv.Itoa(n)+" FROM "+cursorName, nil, nil, nil, nil)
 	final := n == need
 	if final { // the usual case: one round trip in all
 		r.fixed(b, stmtRollback, nil)
 	}
-	err := r.exec(ctx, b, 3, n)
+	r.markIdx = markIdx
+	err := r.exec(ctx, b, fetchIdx, n)
+	r.markIdx = -1
 	for err == nil && !final {
 		b := &pgconn.Batch{}
 		fetchIdx := -1
@@ -311,6 +337,10 @@ func (r *cursorReader) exec(ctx context.Context, b *pgconn.Batch, fetchIdx, n in
 	for i := 0; mrr.NextResult(); i++ {
 		rr := mrr.ResultReader()
 		switch i {
+		case r.markIdx:
+			if rr.NextRow() && len(rr.Values()) == 1 {
+				r.mark = string(rr.Values()[0])
+			}
 		case fetchIdx:
 			if err := r.consume(ctx, rr, n); err != nil {
 				if !errors.Is(err, errConnDropped) {
@@ -439,7 +469,7 @@ func oidArray(oids []uint32) []byte {
 }
 
 func (r *cursorReader) result() Result {
-	res := Result{Columns: make([]Column, len(r.fields)), Rows: r.rows, RowCount: r.kept}
+	res := Result{Columns: make([]Column, len(r.fields)), Rows: r.rows, RowCount: r.kept, mark: r.mark}
 	switch {
 	case r.opts.encode && r.enc != nil:
 		res.Rows, res.rowsJSON = nil, r.enc.bytes()

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/refresh"
+	"github.com/agentmv/agentmv/test/mcpclient"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -140,6 +142,36 @@ func TestQueryViewCachesFollowTheRegistry(t *testing.T) {
 	for range 3 {
 		if te := toolErr(t, call(t, cs, "query_view", map[string]any{"sql": "SELECT * FROM public.customers"})); te.ErrorType != tools.ErrNotAllowed {
 			t.Fatalf("base table: %+v", te)
+		}
+	}
+}
+
+// TestQueryViewFreshnessFollowsRefresh: query_view keeps the status it read (here for an
+// hour), yet a refresh that finished elsewhere before the next query shows in that query's
+// freshness: the query's own round trip carries the status mark, and a changed mark makes
+// query_view read the status again.
+func TestQueryViewFreshnessFollowsRefresh(t *testing.T) {
+	env := mcpclient.Setup(t)
+	pool := env.RuntimePool(t)
+	reg, err := tools.RuntimeTools(tools.RuntimeConfig{Pool: pool, Schema: env.Names.Schema, StatusCacheTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := session(t, reg)
+	q := map[string]any{"sql": "SELECT count(*) AS n FROM daily_revenue"}
+	first := decode[tools.QueryOutput](t, call(t, cs, "query_view", q))
+	if len(first.Freshness) != 1 {
+		t.Fatalf("freshness: %+v", first.Freshness)
+	}
+	for i := range 2 { // two refreshes by another client, each seen by the next query
+		res, err := (&refresh.Client{DB: pool, Schema: env.Names.Schema}).Refresh(context.Background(), "daily_revenue")
+		if err != nil || res.FinishedAt == nil {
+			t.Fatalf("refresh %d: %+v %v", i+1, res, err)
+		}
+		out := decode[tools.QueryOutput](t, call(t, cs, "query_view", q))
+		got := out.Freshness[0].LastRefreshedAt
+		if got == nil || !got.Equal(*res.FinishedAt) {
+			t.Fatalf("after refresh %d (finished %s): query_view reports last_refreshed_at %v", i+1, res.FinishedAt, got)
 		}
 	}
 }

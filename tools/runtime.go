@@ -64,6 +64,7 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	rt := &runtimeTools{cfg: cfg, refresher: &refresh.Client{DB: cfg.Pool, Schema: cfg.Schema},
 		names: boundary.Names{Schema: cfg.Schema}, guards: newGuardCache(),
 		execOpts: execOptions{prepare: canPrepare(cfg.Pool), encode: true}}
+	rt.execOpts.mark = boundary.StatusMarkSQL(rt.names)
 	rs := newReplicaSet(rt)
 	reg := NewRegistry()
 	ro := []Option{ReadOnly(), OpenWorld(false), InToolset(ToolsetRuntime)}
@@ -104,7 +105,8 @@ type statusSnapshot struct {
 	byName  map[string]*refresh.ViewStatus
 	allowed allowedKey
 	at      time.Time
-	cached  bool // served from the cache (may be up to StatusCacheTTL old)
+	mark    string // boundary.StatusMarkSQL, read just before views
+	cached  bool   // served from the cache (may be up to StatusCacheTTL old)
 }
 
 func newStatusSnapshot(views []refresh.ViewStatus) *statusSnapshot {
@@ -144,11 +146,18 @@ func (rt *runtimeTools) status(ctx context.Context) (*statusSnapshot, error) {
 			return &c, nil
 		}
 	}
+	// The mark first: a change between the two reads makes the next query read again,
+	// never hides a change.
+	var mark string
+	if err := rt.cfg.Pool.QueryRow(ctx, rt.execOpts.mark).Scan(&mark); err != nil {
+		return nil, err
+	}
 	st, err := rt.refresher.Status(ctx)
 	if err != nil {
 		return nil, err
 	}
 	snap := newStatusSnapshot(st)
+	snap.mark = mark
 	if ttl > 0 {
 		rt.cacheMu.Lock()
 		rt.cached = snap
@@ -435,6 +444,14 @@ func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutp
 	res, err := execQuery(ctx, rt.cfg.Pool, rt.cfg.Schema, v.deparsed, limits, rt.execOpts)
 	if err != nil {
 		return QueryOutput{}, err
+	}
+	if res.mark != snap.mark {
+		// A refresh finished, or the registry changed, after the cached status was read (the
+		// query's own round trip says so): report the freshness the query saw.
+		rt.forgetStatus()
+		if fresh, err := rt.status(ctx); err == nil {
+			snap = fresh
+		}
 	}
 	out := QueryOutput{Result: res, Freshness: make([]ViewFreshness, 0, len(v.read))}
 	for i, name := range v.read {

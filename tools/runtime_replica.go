@@ -96,7 +96,7 @@ func newReplicaSet(primary *runtimeTools) *replicaSet {
 		cfg.Pool, cfg.Replicas = p, nil
 		rs.replicas = append(rs.replicas, &replica{
 			tools: &runtimeTools{cfg: cfg, refresher: &refresh.Client{DB: p, Schema: cfg.Schema}, names: primary.names, guards: primary.guards,
-				execOpts: execOptions{prepare: canPrepare(p), encode: true}},
+				execOpts: execOptions{prepare: canPrepare(p), encode: true, mark: primary.execOpts.mark}},
 			server: poolServer(p),
 			verify: primary.cfg.VerifyReplica,
 		})
