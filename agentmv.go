@@ -32,7 +32,8 @@ type Options struct {
 	Environ func(string) (string, bool)
 	// Logger receives warnings (unknown YAML keys, lineage drift). Default: discard.
 	Logger *slog.Logger
-	// PoolMaxConns bounds each connection pool. Default 4 (admin) and 8 (runtime).
+	// PoolMaxConns bounds each connection pool: neither the admin nor the runtime pool opens
+	// more connections than this. Zero (or less) means the defaults, 4 (admin) and 8 (runtime).
 	PoolMaxConns int32
 }
 
@@ -144,7 +145,7 @@ func (p *Project) AdminPool(ctx context.Context) (*pgxpool.Pool, error) {
 	if p.settings.DatabaseURL == "" {
 		return nil, ErrNoDatabaseURL
 	}
-	pool, err := openPool(ctx, p.settings.DatabaseURL, "DATABASE_URL", max(p.maxConns, 4), false)
+	pool, err := openPool(ctx, p.settings.DatabaseURL, "DATABASE_URL", p.poolBound(4), false)
 	if err != nil {
 		return nil, err
 	}
@@ -162,12 +163,20 @@ func (p *Project) RuntimePool(ctx context.Context) (*pgxpool.Pool, error) {
 	if p.settings.RuntimeURL == "" {
 		return nil, ErrNoRuntimeURL
 	}
-	pool, err := openPool(ctx, p.settings.RuntimeURL, "AGENT_MV_RUNTIME_URL", max(p.maxConns, 8), false)
+	pool, err := openPool(ctx, p.settings.RuntimeURL, "AGENT_MV_RUNTIME_URL", p.poolBound(8), false)
 	if err != nil {
 		return nil, err
 	}
 	p.runtime = pool
 	return pool, nil
+}
+
+// poolBound is Options.PoolMaxConns when set, else def.
+func (p *Project) poolBound(def int32) int32 {
+	if p.maxConns > 0 {
+		return p.maxConns
+	}
+	return def
 }
 
 // openPool opens a pool on dsn (name is the setting it came from, for messages). Behind a

@@ -46,7 +46,10 @@ type Step struct {
 	// with the last apply (a rebuild or reindex; a dropped view loses all of them).
 	IndexesRemoved []string `json:"indexes_removed,omitempty"`
 	IndexesAdded   []string `json:"indexes_added,omitempty"`
-	body           string
+	// Refresh is how refresh_view will refresh the view once the plan is applied (nil for
+	// drops): CONCURRENTLY or blocking readers, and why.
+	Refresh *boundary.RefreshMode `json:"refresh,omitempty"`
+	body    string
 	// reused: the SQL file is byte-identical to the last apply, so its lineage comes from the
 	// catalog instead of parsing it; body is filled in only if the view must be rebuilt.
 	reused bool
@@ -146,6 +149,11 @@ func (p *Plan) String() string {
 		ActionReindex: "~", ActionUpdate: "~", ActionDrop: "-", ActionUnchanged: "="}
 	for _, s := range p.Steps {
 		fmt.Fprintf(&b, "  %s %-28s %-17s %s\n", symbol[s.Action], s.View, s.Action, s.Reason)
+	}
+	for _, s := range p.Steps {
+		if s.Refresh != nil && !s.Refresh.Concurrent && declaresUnique(s.Indexes) && s.Refresh.Reason != boundary.ReasonNotPopulated {
+			fmt.Fprintf(&b, "  ! %s refreshes block readers: %s\n", s.View, s.Refresh.Reason)
+		}
 	}
 	for _, bl := range p.Blockers {
 		fmt.Fprintf(&b, "  ✗ %s depends on %s.%s and is not managed by agentmv\n", bl.Dependent, p.Schema, bl.View)
@@ -335,7 +343,38 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 	for _, name := range slices.Sorted(maps.Keys(steps)) {
 		plan.Steps = append(plan.Steps, *steps[name])
 	}
+	if err := addRefreshModes(ctx, tx, n, plan); err != nil {
+		return nil, err
+	}
 	return plan, nil
+}
+
+// addRefreshModes says for each step how refresh_view will refresh the view after the apply:
+// the catalog's answer (boundary.RefreshModes, the function's own rule) for a view the apply
+// keeps as it is, boundary.PlannedRefreshMode for one it creates or re-indexes.
+func addRefreshModes(ctx context.Context, tx pgx.Tx, n boundary.Names, plan *Plan) error {
+	modes, err := boundary.RefreshModes(ctx, tx, n, "")
+	if err != nil {
+		return err
+	}
+	for i := range plan.Steps {
+		s := &plan.Steps[i]
+		m, exists := modes[s.View]
+		switch {
+		case s.Action == ActionDrop:
+			continue
+		case (s.Action == ActionUnchanged || s.Action == ActionUpdate) && exists:
+		default:
+			m = boundary.PlannedRefreshMode(s.View, s.Indexes)
+		}
+		s.Refresh = &m
+	}
+	return nil
+}
+
+// declaresUnique reports whether materialize.yaml gives the view a unique index.
+func declaresUnique(ixs []boundary.Index) bool {
+	return slices.ContainsFunc(ixs, func(ix boundary.Index) bool { return ix.Unique })
 }
 
 func sameIndexes(recorded, desired []boundary.Index, view string) bool {
@@ -396,10 +435,7 @@ func indexChange(recorded, desired []boundary.Index, view string, s *Step) strin
 		parts = append(parts, "adds "+describe(ix))
 		s.IndexesAdded = append(s.IndexesAdded, indexName(view, ix))
 	}
-	hasUnique := func(ixs []boundary.Index) bool {
-		return slices.ContainsFunc(ixs, func(ix boundary.Index) bool { return ix.Unique })
-	}
-	if hasUnique(recorded) && !hasUnique(desired) {
+	if declaresUnique(recorded) && !declaresUnique(desired) {
 		parts = append(parts, "no unique index is left, so refreshes fall back to blocking (readers wait while it runs)")
 	}
 	if len(parts) == 0 {

@@ -103,6 +103,7 @@ func Doctor(ctx context.Context, admin Querier, runtimeURL string, n Names, mana
 	d.boundary(ctx)
 	d.create(ctx)
 	d.views(ctx)
+	d.refreshModes(ctx)
 	d.runtime(ctx, runtimeURL)
 	return r
 }
@@ -413,6 +414,52 @@ func (d doctor) views(ctx context.Context) {
 	if len(missing)+len(unregistered)+len(unpopulated) == 0 {
 		d.r.add("views", CheckOK, fmt.Sprintf("%d managed views exist, registered and populated", len(d.managed)), "")
 	}
+}
+
+// refreshModes reports how refresh_view will refresh each managed view (RefreshModes, the
+// function's own rule). A view whose materialize.yaml declares a unique index but that cannot
+// refresh CONCURRENTLY (the index was replaced, or is invalid) is a warning; the others are
+// listed with their reasons.
+func (d doctor) refreshModes(ctx context.Context) {
+	modes, err := RefreshModes(ctx, d.admin, d.n, "")
+	if err != nil {
+		d.errCheck("refresh mode", err)
+		return
+	}
+	recs, err := ReadRegistry(ctx, d.admin, d.n)
+	if err != nil {
+		d.errCheck("refresh mode", err)
+		return
+	}
+	declared := map[string]bool{}
+	for _, r := range recs {
+		declared[r.Name] = slices.ContainsFunc(r.Indexes, func(ix Index) bool { return ix.Unique })
+	}
+	var concurrent int
+	var broken, blocking []string
+	for _, v := range d.managed {
+		m, ok := modes[v]
+		switch {
+		case !ok: // missing: the views check reports it
+		case m.Concurrent:
+			concurrent++
+		case declared[v] && m.Reason != ReasonNotPopulated:
+			broken = append(broken, v+" ("+m.Reason+")")
+		default:
+			blocking = append(blocking, v+" ("+m.Reason+")")
+		}
+	}
+	msg := fmt.Sprintf("%d of %d managed views refresh CONCURRENTLY", concurrent, len(d.managed))
+	if len(blocking) > 0 {
+		msg += "; refreshes of " + strings.Join(blocking, ", ") + " block readers"
+	}
+	if len(broken) > 0 {
+		d.r.add("refresh mode", CheckWarn,
+			"declared unique index cannot be used, so refreshes block readers: "+strings.Join(broken, ", ")+"; "+msg,
+			"recreate the index as materialize.yaml declares it (drop it and run `agent-mv apply`); an invalid index means the view has duplicate keys: fix its SQL")
+		return
+	}
+	d.r.add("refresh mode", CheckOK, msg, "")
 }
 
 var readNothingSQL = mustSQL("read_nothing", `SELECT 1 FROM {{.Rel (index .Args 0)}} LIMIT 0`)

@@ -3,6 +3,7 @@ package boundary
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -62,6 +63,31 @@ type RefreshMode struct {
 	Reason string `json:"reason"`
 	// Index is the unique index CONCURRENTLY uses ("" when blocking).
 	Index string `json:"index,omitempty"`
+}
+
+// ReasonNotPopulated is the reason of a view that has never been filled (WITH NO DATA).
+const ReasonNotPopulated = "not populated yet"
+
+// PlannedRefreshMode is RefreshModes' answer for a view that apply is about to create (WITH
+// DATA) or re-index with exactly these indexes: every index agentmv creates is a plain btree
+// index on columns (valid, ready, live, immediate, no WHERE, no expressions), so the rule
+// reduces to "one of them is unique", and the function takes the first by name.
+func PlannedRefreshMode(view string, indexes []Index) RefreshMode {
+	var names []string
+	for _, ix := range indexes {
+		if ix.Unique {
+			name, err := ix.resolvedName(view)
+			if err != nil {
+				name = IndexName(view, ix.Columns)
+			}
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return RefreshMode{Mode: ModeBlocking, Reason: "no usable unique index"}
+	}
+	slices.Sort(names)
+	return RefreshMode{Concurrent: true, Mode: ModeConcurrent, Reason: "unique index " + names[0], Index: names[0]}
 }
 
 var refreshModesSQL = mustSQL("refresh_modes", `

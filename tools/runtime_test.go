@@ -198,6 +198,9 @@ func TestCheckRuntimeRoleRefuses(t *testing.T) {
 		{`GRANT SELECT ON public.secrets TO PUBLIC`, `REVOKE SELECT ON public.secrets FROM PUBLIC`, "public.secrets"},
 		{`GRANT INSERT ON agent_mv.lineage TO ` + env.Names.RuntimeRole, `REVOKE INSERT ON agent_mv.lineage FROM ` + env.Names.RuntimeRole, "can write agent_mv.lineage"},
 		{`GRANT CREATE ON SCHEMA public TO PUBLIC`, `REVOKE CREATE ON SCHEMA public FROM PUBLIC`, "CREATE in schema public"},
+		// Counted by the doctor before the self-check did (boundary.RuntimeWritePrivileges).
+		{`GRANT REFERENCES ON public.secrets TO ` + env.Names.RuntimeRole, `REVOKE REFERENCES ON public.secrets FROM ` + env.Names.RuntimeRole, "can write public.secrets (REFERENCES)"},
+		{`GRANT TRIGGER ON public.secrets TO PUBLIC`, `REVOKE TRIGGER ON public.secrets FROM PUBLIC`, "can write public.secrets (TRIGGER)"},
 	}
 	for _, c := range cases {
 		env.Exec(t, c.grant)
