@@ -316,7 +316,9 @@ func (inc *Incremental) fromClause(ctx context.Context, a *Analysis, opts Increm
 			case j.Jointype != pg_query.JoinType_JOIN_INNER && j.Jointype != pg_query.JoinType_JOIN_LEFT:
 				return q.notIncremental(int(rv.Location), "%s is not supported: only INNER and LEFT joins are (put the preserved table first)",
 					map[pg_query.JoinType]string{pg_query.JoinType_JOIN_RIGHT: "RIGHT JOIN", pg_query.JoinType_JOIN_FULL: "FULL JOIN"}[j.Jointype])
-			case j.Quals == nil && len(j.UsingClause) == 0:
+			case len(j.UsingClause) > 0:
+				return q.notIncremental(int(rv.Location), "JOIN ... USING is not supported: write JOIN ... ON a.col = b.col")
+			case j.Quals == nil:
 				return q.notIncremental(int(rv.Location), "a join without ON is not supported: add the join condition")
 			case j.JoinUsingAlias != nil || j.Alias != nil:
 				return q.notIncremental(int(rv.Location), "an alias on a join is not supported: alias the tables instead")

@@ -109,8 +109,6 @@ type gen struct {
 	n   IncrementalNames
 }
 
-func (g gen) src(i int) CaptureSource { return g.inc.Sources[g.inc.occ[i].src] }
-
 func (g gen) table(k int) string {
 	s := g.inc.Sources[k]
 	return pgx.Identifier{s.Schema, s.Name}.Sanitize()
@@ -121,28 +119,29 @@ func (g gen) images(k int) string {
 	return fmt.Sprintf("SELECT %s FROM %s WHERE %s <> 't'", idents(g.inc.Sources[k].Columns, ""), cte("c", k), ident(g.n.Image))
 }
 
-// superset: the table now plus the before-images: every version a row had in the previous
-// state or has now.
-func (g gen) superset(k int) string {
-	cols := idents(g.inc.Sources[k].Columns, "")
-	return fmt.Sprintf("SELECT %s FROM %s UNION ALL SELECT %s FROM %s WHERE %s = 'o'", cols, g.table(k), cols, cte("c", k), ident(g.n.Image))
-}
-
 // previous: the table as it was when the changes started: unchanged rows from the table, and
 // for each changed key its earliest image if that is a before-image (a key first inserted
-// did not exist).
-func (g gen) previous(k int) string {
+// did not exist). restrict, when set, filters both parts (a condition on the key columns).
+func (g gen) previous(k int, restrict string) string {
 	s := g.inc.Sources[k]
 	cols, pk := idents(s.Columns, ""), idents(s.Key, "")
 	img, stmt := ident(g.n.Image), ident(g.n.Stmt)
-	return fmt.Sprintf("SELECT %[1]s FROM %[3]s WHERE (%[2]s) NOT IN (SELECT %[2]s FROM %[4]s WHERE %[5]s <> 't')"+
-		" UNION ALL SELECT %[1]s FROM (SELECT DISTINCT ON (%[2]s) %[1]s, %[5]s FROM %[4]s WHERE %[5]s <> 't' ORDER BY %[2]s, %[6]s, %[5]s = 'n') \"$f\" WHERE %[5]s = 'o'",
-		cols, pk, g.table(k), cte("c", k), img, stmt)
+	and := ""
+	if restrict != "" {
+		and = " AND " + restrict
+	}
+	return fmt.Sprintf("SELECT %[1]s FROM %[3]s WHERE (%[2]s) NOT IN (SELECT %[2]s FROM %[4]s WHERE %[5]s <> 't')%[7]s"+
+		" UNION ALL SELECT %[1]s FROM (SELECT DISTINCT ON (%[2]s) %[1]s, %[5]s FROM %[4]s WHERE %[5]s <> 't'%[7]s ORDER BY %[2]s, %[6]s, %[5]s = 'n') \"$f\" WHERE %[5]s = 'o'",
+		cols, pk, g.table(k), cte("c", k), img, stmt, and)
 }
 
 // roots: the primary keys of the first table's rows whose view rows the changes can affect.
-// For each table, the rows of the join that contain a changed row's image, in any version of
-// the other tables (see CONTRACTS.md).
+// For each later table, the tables up to it joined as in the view, that table replaced by the
+// changed rows' images and joined INNER, the others as they are now: for any row of the view
+// (before or after) that contains a changed row, the first changed row in it is reached from
+// its root row this way, since every row before it in the join is unchanged (see
+// CONTRACTS.md). WHERE conditions on those tables are kept only when all their joins are
+// inner (a condition can hold for a null-extended row and not for the matched one).
 func (g gen) roots() (string, error) {
 	inc := g.inc
 	root := inc.occ[0]
@@ -153,24 +152,17 @@ func (g gen) roots() (string, error) {
 		targets[i] = ident(root.alias) + "." + ident(c) + " AS " + ident(c)
 	}
 	for i := 1; i < len(inc.occ); i++ {
-		v := variant{subst: map[int]string{}, upTo: -1, innerAt: -1, targets: targets}
-		if inc.left {
-			// Only the tables up to this one, this one joined INNER, without WHERE: rows of
-			// the root whose joins reach a changed row, including those that change between
-			// matching and null-extended.
-			v.upTo, v.innerAt = i, i
-		} else {
-			v.keepWhere = true
+		v := variant{subst: map[int]string{i: g.images(inc.occ[i].src)}, upTo: i, innerAt: i, targets: targets}
+		inner := true
+		for _, o := range inc.occ[:i+1] {
+			inner = inner && !o.left
 		}
-		for j := range inc.occ {
-			if v.upTo >= 0 && j > v.upTo {
-				break
+		if inner {
+			conj, err := inc.conjunctsWithin(i)
+			if err != nil {
+				return "", err
 			}
-			if j == i {
-				v.subst[j] = g.images(inc.occ[j].src)
-			} else {
-				v.subst[j] = g.superset(inc.occ[j].src)
-			}
+			v.extra = conj
 		}
 		s, err := inc.render(v)
 		if err != nil {
@@ -181,10 +173,52 @@ func (g gen) roots() (string, error) {
 	return strings.Join(parts, "\nUNION\n"), nil
 }
 
-// rootsIn restricts the query to the affected root rows.
-func (g gen) rootsIn() string {
-	root := g.inc.occ[0]
-	return fmt.Sprintf("(%s) IN (SELECT %s FROM \"$r\")", idents(g.inc.rootPK, ident(root.alias)), idents(g.inc.rootPK, ""))
+// conjunctsWithin returns the WHERE conjuncts that read only occurrences 0..i.
+func (inc *Incremental) conjunctsWithin(i int) ([]string, error) {
+	var out []string
+	for _, c := range conjuncts(inc.q.stmt.WhereClause) {
+		refs, err := inc.refs(c)
+		if err != nil {
+			return nil, err
+		}
+		ok := true
+		for _, r := range refs {
+			ok = ok && r <= i
+		}
+		if ok {
+			s, err := inc.deparseExpr(c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// rootsIn is the condition "the root row is affected", on the root's alias (or unqualified).
+func (g gen) rootsIn(qualified bool) string {
+	qual := ""
+	if qualified {
+		qual = ident(g.inc.occ[0].alias)
+	}
+	return fmt.Sprintf("(%s) IN (SELECT %s FROM \"$r\")", idents(g.inc.rootPK, qual), idents(g.inc.rootPK, ""))
+}
+
+// keyOnRoot: every group key expression reads only the root table.
+func (inc *Incremental) keyOnRoot() bool {
+	for _, e := range inc.keyExp {
+		refs, err := inc.refs(e)
+		if err != nil || len(refs) == 0 {
+			return false
+		}
+		for _, r := range refs {
+			if r != 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func keyCol(j int) string { return ident(fmt.Sprintf("$k%d", j+1)) }
@@ -194,24 +228,40 @@ func (g gen) groups() (string, error) {
 	inc := g.inc
 	var targets []string
 	for j, e := range inc.keyExp {
-		s, err := g.inc.deparseExpr(e)
+		s, err := inc.deparseExpr(e)
 		if err != nil {
 			return "", err
 		}
 		targets = append(targets, s+" AS "+keyCol(j))
 	}
-	if len(targets) == 0 {
-		targets = []string{"1 AS \"$one\""}
-	}
 	if !inc.join {
+		if len(targets) == 0 {
+			targets = []string{"1 AS \"$one\""}
+		}
+		// One table: the keys of the images that pass WHERE (a row that fails it in both
+		// versions is in no group).
 		return inc.render(variant{subst: map[int]string{0: g.images(inc.occ[0].src)}, upTo: -1, innerAt: -1,
 			targets: targets, keepWhere: true, distinct: true})
 	}
-	before := variant{subst: map[int]string{}, upTo: -1, innerAt: -1, targets: targets, keepWhere: true, extra: []string{g.rootsIn()}}
-	for j, o := range inc.occ {
-		before.subst[j] = g.previous(o.src)
+	if len(targets) == 0 {
+		return `SELECT DISTINCT 1 AS "$one" FROM "$r"`, nil
 	}
-	after := variant{upTo: -1, innerAt: -1, targets: targets, keepWhere: true, extra: []string{g.rootsIn()}}
+	root := inc.occ[0]
+	if inc.keyOnRoot() {
+		// The key reads only the root: the affected roots' keys before (their images) and
+		// now (their rows) are all the groups that can change.
+		cols := idents(inc.Sources[root.src].Columns, "")
+		sub := g.images(root.src) + fmt.Sprintf(" UNION ALL SELECT %s FROM %s WHERE %s", cols, g.table(root.src), g.rootsIn(false))
+		return inc.render(variant{subst: map[int]string{0: sub}, upTo: 0, innerAt: -1, targets: targets, distinct: true})
+	}
+	// The affected roots' rows of the view as it was (every table as it was: see previous)
+	// and as it is now.
+	before := variant{subst: map[int]string{}, lateral: true, upTo: -1, innerAt: -1, targets: targets, keepWhere: true}
+	before.subst[0] = g.previous(root.src, g.rootsIn(false))
+	for j := 1; j < len(inc.occ); j++ {
+		before.subst[j] = g.previous(inc.occ[j].src, "")
+	}
+	after := variant{upTo: -1, innerAt: -1, targets: targets, keepWhere: true, extra: []string{g.rootsIn(true)}}
 	b, err := inc.render(before)
 	if err != nil {
 		return "", err
@@ -274,13 +324,13 @@ func (g gen) groupDML() (del, ins string, err error) {
 				switch {
 				case isNull[j]:
 					gc = append(gc, "\"$g\"."+keyCol(j)+" IS NULL")
-					sc = append(sc, "\"$s\"."+ident(k)+" IS NULL")
+					sc = append(sc, ident(k)+" IS NULL")
 					nullQ = append(nullQ, "("+keyText[j]+") IS NULL")
 				default:
 					if inc.KeyNullable[j] {
 						gc = append(gc, "\"$g\"."+keyCol(j)+" IS NOT NULL")
 					}
-					sc = append(sc, fmt.Sprintf("\"$s\".%s = \"$g\".%s", ident(k), keyCol(j)))
+					sc = append(sc, fmt.Sprintf("%s = \"$g\".%s", ident(k), keyCol(j)))
 					eqG = append(eqG, "\"$g\"."+keyCol(j))
 					eqQ = append(eqQ, "("+keyText[j]+")")
 					eqS = append(eqS, k)
@@ -290,7 +340,12 @@ func (g gen) groupDML() (del, ins string, err error) {
 			if len(gc) > 0 {
 				gWhere = " WHERE " + strings.Join(gc, " AND ")
 			}
-			delArms = append(delArms, fmt.Sprintf(`SELECT "$s".ctid FROM %s "$s", "$g" WHERE %s`, g.n.Storage, strings.Join(append(sc, gc...), " AND ")))
+			gw := ""
+			if len(gc) > 0 {
+				gw = " WHERE " + strings.Join(gc, " AND ")
+			}
+			delArms = append(delArms, fmt.Sprintf(`SELECT "$s".ctid FROM "$g", LATERAL (SELECT ctid FROM %s WHERE %s OFFSET 0) "$s"%s`,
+				g.n.Storage, strings.Join(sc, " AND "), gw))
 			var extra []string
 			if len(eqQ) > 0 {
 				extra = append(extra, fmt.Sprintf(`(%s) IN (SELECT %s FROM "$g"%s)`, strings.Join(eqQ, ", "), strings.Join(eqG, ", "), gWhere))
@@ -318,11 +373,11 @@ func (g gen) rowsDML() (del, ins string, err error) {
 	inc := g.inc
 	var on []string
 	for j, k := range inc.Key {
-		on = append(on, fmt.Sprintf("\"$s\".%s = \"$r\".%s", ident(k), ident(inc.rootPK[j])))
+		on = append(on, fmt.Sprintf("%s = \"$r\".%s", ident(k), ident(inc.rootPK[j])))
 	}
-	del = fmt.Sprintf(`DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT "$s".ctid FROM %s "$s", "$r" WHERE %s))`,
+	del = fmt.Sprintf(`DELETE FROM %s WHERE ctid = ANY (ARRAY(SELECT "$s".ctid FROM "$r", LATERAL (SELECT ctid FROM %s WHERE %s OFFSET 0) "$s"))`,
 		g.n.Storage, g.n.Storage, strings.Join(on, " AND "))
-	q, err := inc.render(variant{upTo: -1, innerAt: -1, keepWhere: true, keepGroup: true, extra: []string{g.rootsIn()}})
+	q, err := inc.render(variant{upTo: -1, innerAt: -1, keepWhere: true, keepGroup: true, extra: []string{g.rootsIn(true)}})
 	if err != nil {
 		return "", "", err
 	}
@@ -333,6 +388,7 @@ func (g gen) rowsDML() (del, ins string, err error) {
 // variant is the view's query changed for one part of the maintenance.
 type variant struct {
 	subst     map[int]string // occurrence -> subquery replacing its table (same alias)
+	lateral   bool           // joined substitutes become LATERAL subqueries carrying the join condition
 	upTo      int            // keep FROM up to this occurrence (joins only); -1 all
 	innerAt   int            // this occurrence's join becomes INNER; -1 none
 	targets   []string       // replacement SELECT list; nil keeps it
@@ -353,12 +409,29 @@ func (inc *Incremental) render(v variant) (string, error) {
 		}
 	}
 	for i, sub := range v.subst {
+		if v.lateral && i > 0 {
+			// Postgres does not push a join condition into a UNION ALL subquery; as a
+			// LATERAL subquery (kept apart by OFFSET 0) the condition reaches each arm and
+			// its indexes, once per row of the tables before it.
+			cond, err := inc.joinCondition(i)
+			if err != nil {
+				return "", err
+			}
+			sub = fmt.Sprintf("SELECT * FROM (%s) %s%s OFFSET 0", sub, ident(inc.occ[i].alias), cond)
+			if !inc.comma {
+				t, err := parseExpr("true")
+				if err != nil {
+					return "", err
+				}
+				joinNodes[i-1].GetJoinExpr().Quals = t
+			}
+		}
 		node, err := parseSelectNode(sub)
 		if err != nil {
 			return "", err
 		}
 		slots[i].Node = &pg_query.Node_RangeSubselect{RangeSubselect: &pg_query.RangeSubselect{
-			Subquery: node, Alias: &pg_query.Alias{Aliasname: inc.occ[i].alias}}}
+			Lateral: v.lateral && i > 0, Subquery: node, Alias: &pg_query.Alias{Aliasname: inc.occ[i].alias}}}
 	}
 	if v.innerAt > 0 && !inc.comma {
 		joinNodes[v.innerAt-1].GetJoinExpr().Jointype = pg_query.JoinType_JOIN_INNER
@@ -406,6 +479,42 @@ func (inc *Incremental) render(v variant) (string, error) {
 	}
 	sel.SortClause = nil
 	return deparseSelect(inc.q.tree.Version, sel)
+}
+
+// joinCondition is " WHERE <condition>" joining occurrence i to the ones before it: its ON
+// condition, or (FROM a, b) the WHERE conjuncts that read it and only earlier ones.
+func (inc *Incremental) joinCondition(i int) (string, error) {
+	var conds []*pg_query.Node
+	if inc.comma {
+		for _, c := range conjuncts(inc.q.stmt.WhereClause) {
+			refs, err := inc.refs(c)
+			if err != nil {
+				return "", err
+			}
+			mine, later := false, false
+			for _, r := range refs {
+				mine = mine || r == i
+				later = later || r > i
+			}
+			if mine && !later {
+				conds = append(conds, c)
+			}
+		}
+	} else {
+		conds = conjuncts(inc.occ[i].on)
+	}
+	var parts []string
+	for _, c := range conds {
+		s, err := inc.deparseExpr(c)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, "("+s+")")
+	}
+	if len(parts) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(parts, " AND "), nil
 }
 
 // fromSlots returns, in FROM order, the nodes holding each table, and the join nodes

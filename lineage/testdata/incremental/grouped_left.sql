@@ -4,13 +4,11 @@ WITH "$c1" AS (DELETE FROM agent_mv."v$log1" RETURNING *),
 "$c2" AS (DELETE FROM agent_mv."v$log2" RETURNING *),
 "$r" AS (SELECT "id" FROM "$c1" WHERE "$img" <> 't'
 UNION
-SELECT c.id AS id FROM (SELECT id, name FROM public.customers UNION ALL SELECT id, name FROM "$c1" WHERE "$img" = 'o') c JOIN (SELECT id, customer_id, amount FROM "$c2" WHERE "$img" <> 't') o ON o.customer_id = c.id),
-"$g" AS (SELECT c.id AS "$k1", c.name AS "$k2" FROM (SELECT id, name FROM public.customers WHERE NOT id IN (SELECT id FROM "$c1" WHERE "$img" <> 't') UNION ALL SELECT id, name FROM (SELECT DISTINCT ON (id) id, name, "$img" FROM "$c1" WHERE "$img" <> 't' ORDER BY id, "$stmt", "$img" = 'n') "$f" WHERE "$img" = 'o') c LEFT JOIN (SELECT id, customer_id, amount FROM public.orders WHERE NOT id IN (SELECT id FROM "$c2" WHERE "$img" <> 't') UNION ALL SELECT id, customer_id, amount FROM (SELECT DISTINCT ON (id) id, customer_id, amount, "$img" FROM "$c2" WHERE "$img" <> 't' ORDER BY id, "$stmt", "$img" = 'n') "$f" WHERE "$img" = 'o') o ON o.customer_id = c.id WHERE c.id IN (SELECT id FROM "$r")
-UNION
-SELECT c.id AS "$k1", c.name AS "$k2" FROM public.customers c LEFT JOIN public.orders o ON o.customer_id = c.id WHERE c.id IN (SELECT id FROM "$r")),
-"$del" AS (DELETE FROM agent_mv.v WHERE ctid = ANY (ARRAY(SELECT "$s".ctid FROM agent_mv.v "$s", "$g" WHERE "$s"."id" = "$g"."$k1" AND "$s"."name" = "$g"."$k2" AND "$g"."$k2" IS NOT NULL
+SELECT c.id AS id FROM public.customers c JOIN (SELECT id, customer_id, amount FROM "$c2" WHERE "$img" <> 't') o ON o.customer_id = c.id),
+"$g" AS (SELECT DISTINCT c.id AS "$k1", c.name AS "$k2" FROM (SELECT id, name FROM "$c1" WHERE "$img" <> 't' UNION ALL SELECT id, name FROM public.customers WHERE id IN (SELECT id FROM "$r")) c),
+"$del" AS (DELETE FROM agent_mv.v WHERE ctid = ANY (ARRAY(SELECT "$s".ctid FROM "$g", LATERAL (SELECT ctid FROM agent_mv.v WHERE "id" = "$g"."$k1" AND "name" = "$g"."$k2" OFFSET 0) "$s" WHERE "$g"."$k2" IS NOT NULL
 UNION ALL
-SELECT "$s".ctid FROM agent_mv.v "$s", "$g" WHERE "$s"."id" = "$g"."$k1" AND "$s"."name" IS NULL AND "$g"."$k2" IS NULL)) RETURNING 1),
+SELECT "$s".ctid FROM "$g", LATERAL (SELECT ctid FROM agent_mv.v WHERE "id" = "$g"."$k1" AND "name" IS NULL OFFSET 0) "$s" WHERE "$g"."$k2" IS NULL)) RETURNING 1),
 "$ins" AS (INSERT INTO agent_mv.v SELECT * FROM ((SELECT c.id, c.name, count(o.id) AS n, sum(o.amount) AS total FROM public.customers c LEFT JOIN public.orders o ON o.customer_id = c.id WHERE (c.id, c.name) IN (SELECT "$g"."$k1", "$g"."$k2" FROM "$g" WHERE "$g"."$k2" IS NOT NULL) GROUP BY c.id, c.name)
 UNION ALL
 (SELECT c.id, c.name, count(o.id) AS n, sum(o.amount) AS total FROM public.customers c LEFT JOIN public.orders o ON o.customer_id = c.id WHERE c.id IN (SELECT "$g"."$k1" FROM "$g" WHERE "$g"."$k2" IS NULL) AND c.name IS NULL GROUP BY c.id, c.name)) "$q" WHERE (SELECT count(*) FROM "$del") >= 0 RETURNING 1)

@@ -4,8 +4,8 @@ WITH "$c1" AS (DELETE FROM agent_mv."v$log1" RETURNING *),
 "$c2" AS (DELETE FROM agent_mv."v$log2" RETURNING *),
 "$r" AS (SELECT "id" FROM "$c2" WHERE "$img" <> 't'
 UNION
-SELECT o.id AS id FROM (SELECT id, customer_id, amount FROM public.orders UNION ALL SELECT id, customer_id, amount FROM "$c2" WHERE "$img" = 'o') o JOIN (SELECT id, name FROM "$c1" WHERE "$img" <> 't') c ON c.id = o.customer_id),
-"$del" AS (DELETE FROM agent_mv.v WHERE ctid = ANY (ARRAY(SELECT "$s".ctid FROM agent_mv.v "$s", "$r" WHERE "$s"."id" = "$r"."id")) RETURNING 1),
+SELECT o.id AS id FROM public.orders o JOIN (SELECT id, name FROM "$c1" WHERE "$img" <> 't') c ON c.id = o.customer_id),
+"$del" AS (DELETE FROM agent_mv.v WHERE ctid = ANY (ARRAY(SELECT "$s".ctid FROM "$r", LATERAL (SELECT ctid FROM agent_mv.v WHERE "id" = "$r"."id" OFFSET 0) "$s")) RETURNING 1),
 "$ins" AS (INSERT INTO agent_mv.v SELECT * FROM (SELECT o.id, o.amount, c.name FROM public.orders o JOIN public.customers c ON c.id = o.customer_id WHERE o.id IN (SELECT id FROM "$r")) "$q" WHERE (SELECT count(*) FROM "$del") >= 0 RETURNING 1)
 SELECT (SELECT count(*) FROM "$c1") + (SELECT count(*) FROM "$c2") AS changes, (SELECT count(*) FROM "$c1" WHERE "$img" = 't') + (SELECT count(*) FROM "$c2" WHERE "$img" = 't') AS markers, (SELECT count(*) FROM "$del") AS deleted, (SELECT count(*) FROM "$ins") AS inserted;
 WITH "$c1" AS (DELETE FROM agent_mv."v$log1" RETURNING 1), "$c2" AS (DELETE FROM agent_mv."v$log2" RETURNING 1), "$ins" AS (INSERT INTO agent_mv.v SELECT * FROM agent_mv."v$def" RETURNING 1) SELECT (SELECT count(*) FROM "$c1") + (SELECT count(*) FROM "$c2") AS changes, (SELECT count(*) FROM "$ins") AS inserted;
