@@ -19,10 +19,6 @@ import (
 // ConfigFileName is the default name of the project file that lists the managed views.
 const ConfigFileName = "materialize.yaml"
 
-// MaxIdentifierBytes is Postgres's identifier length limit (NAMEDATALEN-1). Longer names are
-// silently truncated by Postgres, so agentmv rejects them instead.
-const MaxIdentifierBytes = 63
-
 // MaxSQLFileBytes bounds the size of one view's SQL file.
 const MaxSQLFileBytes = 1 << 20
 
@@ -146,9 +142,6 @@ func problemsError(path, prefix string, probs []Problem) *ConfigError {
 	}
 	return &ConfigError{Path: path, Problems: probs, msg: b.String()}
 }
-
-// ValidateIdentifier checks that name is usable as a Postgres identifier or file name for
-// agentmv: it matches ^[a-z_][a-z0-9_]*$ and is at most 63 bytes. kind names the thing in
 
 // LoadConfig reads and validates the materialize.yaml at path and reads each view's SQL file.
 //

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/internal/testutil"
 )
 
@@ -324,7 +325,7 @@ func TestNameRules(t *testing.T) {
 			if !tt.ok && (err == nil || !strings.HasPrefix(err.Error(), "invalid config ")) {
 				t.Errorf("%s %q: err = %v, want invalid config", kind, tt.name, err)
 			}
-			if err := ValidateIdentifier(kind, tt.name); (err == nil) != tt.ok {
+			if err := boundary.ValidateIdentifier(kind, tt.name); (err == nil) != tt.ok {
 				t.Errorf("ValidateIdentifier(%q) = %v, want ok=%v", tt.name, err, tt.ok)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/internal/fileio"
 	"github.com/agentmv/agentmv/internal/yamledit"
 )
@@ -84,7 +85,7 @@ func (c *Config) AddViews(views ...ViewConfig) error {
 	}
 	nodes := make([]*yaml.Node, 0, len(views))
 	for _, v := range views {
-		if err := validateViewName(v.Name); err != nil {
+		if err := boundary.ValidateViewName(v.Name); err != nil {
 			return fmt.Errorf("add view: %w", err)
 		}
 		if _, dup := items[v.Name]; dup {

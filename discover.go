@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -125,7 +126,7 @@ func candidates(d *Discovery) []Candidate {
 				// parent and parentCols are already quoted identifiers (quote_ident).
 				pname := parent[strings.LastIndex(parent, ".")+1:]
 				name := pname + "_" + t.Name + "_rollup"
-				if ValidateIdentifier("view name", name) != nil {
+				if boundary.ValidateViewName(name) != nil {
 					continue // names that need quoting cannot be view names
 				}
 				var on, group, sel []string

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -58,7 +59,7 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 	if opts.Schema == "" {
 		opts.Schema = DefaultTargetSchema
 	}
-	if err := ValidateIdentifier("target schema", opts.Schema); err != nil {
+	if err := boundary.ValidateSchemaName(opts.Schema); err != nil {
 		return nil, err
 	}
 	if opts.MaxConns <= 0 {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/joho/godotenv"
+
+	"github.com/agentmv/agentmv/boundary"
 )
 
 // Environment variable names (the seed's, plus the two role names).
@@ -130,20 +132,18 @@ func splitDSNList(v string) []string {
 }
 
 // Validate checks the names in s: the schema and both roles must match ^[a-z_][a-z0-9_]*$,
-// be at most 63 bytes and not start with pg_ (reserved by Postgres), and the roles must differ.
+// be at most 63 bytes and not start with pg_ (reserved by Postgres), and the roles must differ
+// (boundary.ValidateSchemaName and boundary.ValidateRoleName).
 func (s Settings) Validate() error {
-	if err := validateSchemaName(s.TargetSchema); err != nil {
+	if err := boundary.ValidateSchemaName(s.TargetSchema); err != nil {
 		return fmt.Errorf("invalid settings: %w (set %s or target_schema)", err, EnvTargetSchema)
 	}
 	for _, r := range []struct{ kind, name, env string }{
 		{"runtime role", s.RuntimeRole, EnvRuntimeRole},
 		{"owner role", s.OwnerRole, EnvOwnerRole},
 	} {
-		if err := ValidateIdentifier(r.kind, r.name); err != nil {
+		if err := boundary.ValidateRoleName(r.kind, r.name); err != nil {
 			return fmt.Errorf("invalid settings: %w (set %s)", err, r.env)
-		}
-		if strings.HasPrefix(r.name, "pg_") {
-			return fmt.Errorf("invalid settings: %s %q must not start with pg_ (Postgres reserves those role names; set %s)", r.kind, r.name, r.env)
 		}
 	}
 	if s.RuntimeRole == s.OwnerRole {

@@ -132,7 +132,7 @@ func TestSettingsValidate(t *testing.T) {
 		{"empty owner role", func(s *Settings) { s.OwnerRole = "" },
 			`invalid settings: owner role must not be empty (set AGENT_MV_OWNER_ROLE)`},
 		{"pg_ role", func(s *Settings) { s.OwnerRole = "pg_owner" },
-			`invalid settings: owner role "pg_owner" must not start with pg_ (Postgres reserves those role names; set AGENT_MV_OWNER_ROLE)`},
+			`invalid settings: owner role "pg_owner" is reserved by Postgres (pg_* roles and PUBLIC); choose another name (set AGENT_MV_OWNER_ROLE)`},
 		{"same roles", func(s *Settings) { s.OwnerRole = "r" },
 			`invalid settings: the runtime role and the owner role are both "r"; they must differ or the boundary is gone (set AGENT_MV_RUNTIME_ROLE or AGENT_MV_OWNER_ROLE)`},
 	}

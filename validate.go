@@ -2,64 +2,16 @@ package agentmv
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
-	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"gopkg.in/yaml.v3"
 
 	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/internal/suggest"
 	"github.com/agentmv/agentmv/internal/yamledit"
 )
-
-// identPattern is the only accepted shape for names that become Postgres identifiers or file
-// names: lower case, so Postgres never folds them and quoting never changes their meaning.
-var identPattern = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-
-// the error ("view name", "target_schema", …).
-func ValidateIdentifier(kind, name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("%s must not be empty", kind)
-	case len(name) > MaxIdentifierBytes:
-		return fmt.Errorf("%s %q is %d bytes; Postgres identifiers are at most %d bytes (it would silently truncate it), use a shorter name",
-			kind, name, len(name), MaxIdentifierBytes)
-	case !identPattern.MatchString(name):
-		return fmt.Errorf("%s %q must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)", kind, name)
-	}
-	return nil
-}
-
-// validateViewName adds the view-specific rules to ValidateIdentifier.
-func validateViewName(name string) error {
-	if err := ValidateIdentifier("view name", name); err != nil {
-		return err
-	}
-	if strings.HasPrefix(name, "pg_") {
-		return fmt.Errorf("view name %q must not start with pg_ (pg_catalog comes first on the search path, so agents would read a system catalog instead)", name)
-	}
-	if slices.Contains(boundary.OwnObjectNames(), name) {
-		return fmt.Errorf("view name %q is reserved: agentmv keeps its own table of that name in the target schema", name)
-	}
-	if isReservedKeyword(name) {
-		return fmt.Errorf("view name %q is an SQL reserved word: agents would have to quote it in every query; choose another name", name)
-	}
-	return nil
-}
-
-// isReservedKeyword asks Postgres' own scanner whether name is a reserved keyword (one that
-// cannot be used as an unquoted table name).
-func isReservedKeyword(name string) bool {
-	res, err := pg_query.Scan(name)
-	if err != nil || len(res.Tokens) != 1 {
-		return false
-	}
-	k := res.Tokens[0].KeywordKind
-	return k == pg_query.KeywordKind_RESERVED_KEYWORD || k == pg_query.KeywordKind_TYPE_FUNC_NAME_KEYWORD
-}
 
 // validator walks the YAML node tree, fills the Config and collects problems by class.
 type validator struct {
@@ -153,7 +105,7 @@ func (v *validator) document(doc *yaml.Node) {
 		case "target_schema":
 			haveSchema = true
 			if s, ok := v.str(val, "target_schema"); ok {
-				if err := validateSchemaName(s); err != nil {
+				if err := boundary.ValidateSchemaName(s); err != nil {
 					v.bad(val.Line, "%v", err)
 				}
 				v.cfg.TargetSchema = s
@@ -188,16 +140,6 @@ func (v *validator) versionValue(n *yaml.Node) {
 		return
 	}
 	v.cfg.Version = ver
-}
-
-func validateSchemaName(s string) error {
-	if err := ValidateIdentifier("target_schema", s); err != nil {
-		return err
-	}
-	if strings.HasPrefix(s, "pg_") || s == "information_schema" || s == "public" {
-		return fmt.Errorf("target_schema %q is not allowed: use a dedicated schema such as agent_mv (pg_* schemas are reserved by Postgres)", s)
-	}
-	return nil
 }
 
 func (v *validator) views(n *yaml.Node) {
@@ -245,7 +187,7 @@ func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
 		case "name":
 			haveName = true
 			if s, ok := v.str(val, label+": name"); ok {
-				if err := validateViewName(s); err != nil {
+				if err := boundary.ValidateViewName(s); err != nil {
 					v.bad(val.Line, "%v", err)
 				}
 				vc.Name = s
@@ -381,7 +323,7 @@ func (v *validator) columns(n *yaml.Node, where string) []string {
 		if !ok {
 			continue
 		}
-		if err := ValidateIdentifier("index column", s); err != nil {
+		if err := boundary.ValidateIdentifier("index column", s); err != nil {
 			v.bad(c.Line, "%s: %v", where, err)
 			continue
 		}
@@ -413,9 +355,9 @@ func (v *validator) indexNames() {
 			}
 			name := ix.Name(vc.Name)
 			where := fmt.Sprintf("view %q: indexes[%d]", vc.Name, i)
-			if len(name) > MaxIdentifierBytes {
+			if len(name) > boundary.MaxIdentifierBytes {
 				v.bad(vc.Line, "%s: index name %q is %d bytes; Postgres truncates names to %d bytes, so use fewer or shorter columns or a shorter view name",
-					where, name, len(name), MaxIdentifierBytes)
+					where, name, len(name), boundary.MaxIdentifierBytes)
 				continue
 			}
 			if slices.Contains(boundary.OwnObjectNames(), name) {

@@ -100,7 +100,7 @@ var ErrUnknownView = errors.New("unknown materialized view")
 
 // names carries the schema for boundary's SQL builders; the role names are not needed here.
 func (c *Client) names() (boundary.Names, error) {
-	if err := boundary.ValidateName("target_schema", c.Schema); err != nil {
+	if err := boundary.ValidateSchemaName(c.Schema); err != nil {
 		return boundary.Names{}, err
 	}
 	return boundary.Names{Schema: c.Schema}, nil

@@ -57,7 +57,7 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	if cfg.Schema == "" {
 		cfg.Schema = boundary.DefaultSchema
 	}
-	if err := boundary.ValidateName("schema", cfg.Schema); err != nil {
+	if err := boundary.ValidateSchemaName(cfg.Schema); err != nil {
 		return nil, fmt.Errorf("tools: runtime tools: %w", err)
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
@@ -481,7 +481,7 @@ func (rt *runtimeTools) check(sql string, snap *statusSnapshot) *guardVerdict {
 // ---- refresh_view ----
 
 func (rt *runtimeTools) refreshView(ctx context.Context, in NameInput) (refresh.Result, error) {
-	if err := boundary.ValidateName("view name", in.Name); err != nil {
+	if err := boundary.ValidateIdentifier("view name", in.Name); err != nil {
 		return refresh.Result{}, unknownView(in.Name)
 	}
 	res, err := rt.refresher.Refresh(ctx, in.Name)

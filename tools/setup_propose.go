@@ -80,9 +80,9 @@ func (st *setupTools) writeStaging(sf stagingFile) error {
 }
 
 func (st *setupTools) proposeView(ctx context.Context, in ProposeInput) (StagingOutput, error) {
-	if err := boundary.ValidateName("view name", in.Name); err != nil {
+	if err := boundary.ValidateViewName(in.Name); err != nil {
 		return StagingOutput{}, &ToolError{ErrorType: ErrInvalidArgument, Err: err, Message: err.Error(),
-			Hint: "use lower-case letters, digits and _ only, starting with a letter or _, at most 63 bytes"}
+			Hint: "choose a lower-case name (letters, digits and _, not starting with a digit, at most 63 bytes) that is not an SQL reserved word, does not start with pg_ and is not one of agentmv's own tables"}
 	}
 	if st.cfg.ViewNames != nil && slices.Contains(st.cfg.ViewNames(), in.Name) {
 		return StagingOutput{}, &ToolError{ErrorType: ErrInvalidArgument,
@@ -209,7 +209,7 @@ func (st *setupTools) finalizeConfig(ctx context.Context, in FinalizeInput) (Fin
 	var views []NewView
 	seen := map[string]bool{}
 	for _, name := range in.ApprovedNames {
-		if err := boundary.ValidateName("view name", name); err != nil {
+		if err := boundary.ValidateViewName(name); err != nil {
 			return FinalizeOutput{}, &ToolError{ErrorType: ErrInvalidArgument, Err: err, Message: err.Error(),
 				Hint: "pass the names of staged proposals"}
 		}
