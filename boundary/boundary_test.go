@@ -104,7 +104,7 @@ func TestNamesValidate(t *testing.T) {
 		{"upper", boundary.Names{Schema: "Agent", RuntimeRole: "r", OwnerRole: "o"}, "unsafe target_schema"},
 		{"quote", boundary.Names{Schema: "a", RuntimeRole: `r"x`, OwnerRole: "o"}, "unsafe runtime role"},
 		{"same roles", boundary.Names{Schema: "a", RuntimeRole: "r", OwnerRole: "r"}, "must differ"},
-		{"public schema", boundary.Names{Schema: "public", RuntimeRole: "r", OwnerRole: "o"}, "schema of its own"},
+		{"public schema", boundary.Names{Schema: "public", RuntimeRole: "r", OwnerRole: "o"}, "use a dedicated schema"},
 		{"pg_ role", boundary.Names{Schema: "a", RuntimeRole: "pg_x", OwnerRole: "o"}, "reserved"},
 		{"too long", boundary.Names{Schema: strings.Repeat("a", 64), RuntimeRole: "r", OwnerRole: "o"}, "63 bytes"},
 	}

@@ -3,7 +3,6 @@ package boundary
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -29,49 +28,25 @@ func DefaultNames() Names {
 	return Names{Schema: DefaultSchema, RuntimeRole: DefaultRuntimeRole, OwnerRole: DefaultOwnerRole}
 }
 
-var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
-
-// ValidateName checks that name is a safe lower-case identifier: ^[a-z_][a-z0-9_]*$ and at most
-// 63 bytes (Postgres would silently truncate longer names). what names the thing in the error.
-func ValidateName(what, name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("%s is empty: set it to a lower-case identifier such as %q", what, "agent_mv")
-	case len(name) > 63:
-		return fmt.Errorf("unsafe %s %q: longer than 63 bytes (Postgres would truncate it); choose a shorter name", what, name)
-	case !identRE.MatchString(name):
-		return fmt.Errorf("unsafe %s %q: use only lower-case letters, digits and _ (not starting with a digit)", what, name)
-	}
-	return nil
-}
-
-// Validate checks all three names and that they are distinct and not reserved.
+// Validate checks all three names (ValidateSchemaName, ValidateRoleName) and that the roles
+// differ.
 func (n Names) Validate() error {
-	for _, f := range []struct{ what, v string }{
-		{"target_schema", n.Schema}, {"runtime role", n.RuntimeRole}, {"owner role", n.OwnerRole},
-	} {
-		if err := ValidateName(f.what, f.v); err != nil {
-			return err
-		}
-		if strings.HasPrefix(f.v, "pg_") {
-			return fmt.Errorf("unsafe %s %q: names starting with pg_ are reserved by Postgres", f.what, f.v)
-		}
+	if err := ValidateSchemaName(n.Schema); err != nil {
+		return fmt.Errorf("unsafe %w", err)
 	}
-	switch n.Schema {
-	case "public", "information_schema":
-		return fmt.Errorf("unsafe target_schema %q: agentmv needs a schema of its own (default %q)", n.Schema, DefaultSchema)
+	for _, r := range []struct{ what, v string }{{"runtime role", n.RuntimeRole}, {"owner role", n.OwnerRole}} {
+		if err := ValidateRoleName(r.what, r.v); err != nil {
+			return fmt.Errorf("unsafe %w", err)
+		}
 	}
 	if n.RuntimeRole == n.OwnerRole {
 		return fmt.Errorf("runtime role and owner role are both %q: they must differ, or the runtime role would own the views", n.RuntimeRole)
-	}
-	if n.RuntimeRole == "public" || n.OwnerRole == "public" {
-		return fmt.Errorf("role name %q is reserved (PUBLIC)", "public")
 	}
 	return nil
 }
 
 // validSchema checks only the schema: readers that the runtime role calls know no role names.
-func (n Names) validSchema() error { return ValidateName("target_schema", n.Schema) }
+func (n Names) validSchema() error { return ValidateSchemaName(n.Schema) }
 
 // rel returns "<S>"."<name>", for binding to to_regclass.
 func (n Names) rel(name string) string { return sqlData{n: n}.Rel(name) }

@@ -30,7 +30,7 @@ func (ix Index) resolvedName(view string) (string, error) {
 	if name == "" {
 		name = IndexName(view, ix.Columns)
 	}
-	if err := ValidateName("index name", name); err != nil {
+	if err := ValidateIdentifier("index name", name); err != nil {
 		return "", fmt.Errorf("view %s: %w (set indexes[].name in materialize.yaml)", view, err)
 	}
 	return name, nil
@@ -82,7 +82,7 @@ func CreateViewRows(ctx context.Context, tx pgx.Tx, n Names, name, body string, 
 	if err := n.Validate(); err != nil {
 		return 0, err
 	}
-	if err := ValidateName("view name", name); err != nil {
+	if err := ValidateIdentifier("view name", name); err != nil {
 		return 0, err
 	}
 	body = strings.TrimSpace(body)
@@ -115,7 +115,7 @@ func CreateIndex(ctx context.Context, tx pgx.Tx, n Names, view string, ix Index)
 	if err := n.Validate(); err != nil {
 		return err
 	}
-	if err := ValidateName("view name", view); err != nil {
+	if err := ValidateIdentifier("view name", view); err != nil {
 		return err
 	}
 	return asOwner(ctx, tx, n, func() error { return createIndex(ctx, tx, n, view, ix) })
@@ -130,7 +130,7 @@ func createIndex(ctx context.Context, tx pgx.Tx, n Names, view string, ix Index)
 		return fmt.Errorf("view %s: index %s has no columns", view, name)
 	}
 	for _, c := range ix.Columns {
-		if err := ValidateName("index column", c); err != nil {
+		if err := ValidateIdentifier("index column", c); err != nil {
 			return fmt.Errorf("view %s: %w", view, err)
 		}
 	}
@@ -146,7 +146,7 @@ func DropIndex(ctx context.Context, tx pgx.Tx, n Names, index string) error {
 	if err := n.Validate(); err != nil {
 		return err
 	}
-	if err := ValidateName("index name", index); err != nil {
+	if err := ValidateIdentifier("index name", index); err != nil {
 		return err
 	}
 	return asOwner(ctx, tx, n, func() error {
@@ -161,7 +161,7 @@ func DropView(ctx context.Context, tx pgx.Tx, n Names, name string) error {
 	if err := n.Validate(); err != nil {
 		return err
 	}
-	if err := ValidateName("view name", name); err != nil {
+	if err := ValidateIdentifier("view name", name); err != nil {
 		return err
 	}
 	return asOwner(ctx, tx, n, func() error {
@@ -175,7 +175,7 @@ func GrantView(ctx context.Context, tx pgx.Tx, n Names, name string) error {
 	if err := n.Validate(); err != nil {
 		return err
 	}
-	if err := ValidateName("view name", name); err != nil {
+	if err := ValidateIdentifier("view name", name); err != nil {
 		return err
 	}
 	return asOwner(ctx, tx, n, func() error {

@@ -205,7 +205,7 @@ func UpsertView(ctx context.Context, tx pgx.Tx, n Names, rec ViewRecord) error {
 	if err := n.validSchema(); err != nil {
 		return err
 	}
-	if err := ValidateName("view name", rec.Name); err != nil {
+	if err := ValidateIdentifier("view name", rec.Name); err != nil {
 		return err
 	}
 	args := []any{rec.Name}
