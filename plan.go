@@ -256,7 +256,30 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	steps := classifySteps(desired, rec)
 	plan := &Plan{Schema: n.Schema, InstalledVersion: rec.version}
+	if err := p.planDrops(ctx, tx, plan, steps, rec); err != nil {
+		return nil, err
+	}
+	if plan.CreateOrder, err = createOrder(desired, steps); err != nil {
+		return nil, err
+	}
+	if err := p.analyzeRebuilt(ctx, tx, plan.CreateOrder, steps); err != nil {
+		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(steps)) {
+		plan.Steps = append(plan.Steps, *steps[name])
+	}
+	if err := addRefreshModes(ctx, tx, n, plan); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// classifySteps compares each desired view with what the database records and gives it an
+// action (create, rebuild, reindex, update, unchanged); a recorded view no longer desired is
+// dropped.
+func classifySteps(desired []Step, rec recordedState) map[string]*Step {
 	steps := map[string]*Step{}
 	for _, d := range desired {
 		s := d
@@ -290,8 +313,14 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 			steps[name] = &Step{View: name, Action: ActionDrop, Reason: "removed from materialize.yaml"}
 		}
 	}
-	// An unmanaged materialized view with a configured name is replaced: it must be dropped.
-	// Closure over the catalog: whatever depends on a dropped view must be dropped too.
+	return steps
+}
+
+// planDrops computes what must be dropped: every existing view the plan drops, rebuilds or
+// replaces (an unmanaged materialized view with a configured name is replaced), and, closed
+// over the catalog, whatever depends on one. Managed dependents pulled in become
+// ActionRebuildUpstream; unmanaged ones are blockers.
+func (p *Project) planDrops(ctx context.Context, tx pgx.Tx, plan *Plan, steps map[string]*Step, rec recordedState) error {
 	var roots []string
 	for name, s := range steps {
 		if rec.exists[name] && (s.Action == ActionDrop || s.Action == ActionRebuild || s.Action == ActionCreate) {
@@ -300,20 +329,25 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 	}
 	closure, err := p.dropClosure(ctx, tx, roots)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	plan.Blockers, plan.DropOrder = closure.blockers, closure.order
 	for _, v := range closure.order {
 		s, ok := steps[v]
 		if !ok { // managed but unknown to the plan: cannot happen, the registry covers it
-			plan.Blockers = append(plan.Blockers, Blocker{View: closure.dependsOn[v], Dependent: "materialized view " + n.Schema + "." + v})
+			plan.Blockers = append(plan.Blockers, Blocker{View: closure.dependsOn[v], Dependent: "materialized view " + plan.Schema + "." + v})
 			continue
 		}
 		if up, pulledIn := closure.dependsOn[v]; pulledIn && s.Action != ActionDrop {
 			s.Action, s.Reason = ActionRebuildUpstream, "upstream view "+up+" is rebuilt"
 		}
 	}
-	// Create order: dependencies first over the desired graph.
+	return nil
+}
+
+// createOrder lists the views to create or rebuild, dependencies first over the desired
+// graph; a cycle in materialize.yaml is an error.
+func createOrder(desired []Step, steps map[string]*Step) ([]string, error) {
 	g := map[string][]string{}
 	for _, d := range desired {
 		g[d.View] = d.Upstream
@@ -322,31 +356,31 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("materialize.yaml: %w; break the cycle by changing one of these views' SQL", err)
 	}
+	var out []string
 	for _, v := range order {
 		switch steps[v].Action {
 		case ActionCreate, ActionRebuild, ActionRebuildUpstream:
-			plan.CreateOrder = append(plan.CreateOrder, v)
+			out = append(out, v)
 		}
 	}
-	// Views rebuilt only because an upstream view is rebuilt may have skipped parsing.
+	return out, nil
+}
+
+// analyzeRebuilt parses the views about to be created whose analysis was skipped (views
+// rebuilt only because an upstream view is rebuilt reuse the catalog's lineage).
+func (p *Project) analyzeRebuilt(ctx context.Context, tx pgx.Tx, order []string, steps map[string]*Step) error {
 	managed := p.managedViews()
-	for _, v := range plan.CreateOrder {
+	for _, v := range order {
 		if s := steps[v]; s.body == "" {
 			cfg, _ := p.cfg.View(v)
 			full, err := p.analyzeView(ctx, cfg, lineage.NewPgxResolver(tx), managed)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			s.body, s.Columns, s.Tables, s.Upstream, s.reused = full.body, full.Columns, full.Tables, full.Upstream, false
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(steps)) {
-		plan.Steps = append(plan.Steps, *steps[name])
-	}
-	if err := addRefreshModes(ctx, tx, n, plan); err != nil {
-		return nil, err
-	}
-	return plan, nil
+	return nil
 }
 
 // addRefreshModes says for each step how refresh_view will refresh the view after the apply:
