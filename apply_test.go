@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/examples/demo"
 	"github.com/agentmv/agentmv/internal/pgtest"
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -78,6 +80,27 @@ func (pr *project) write(name, content string) {
 	if err := os.WriteFile(filepath.Join(pr.dir, name), []byte(content), 0o644); err != nil {
 		pr.t.Fatal(err)
 	}
+}
+
+// edit replaces old with new in a project file; old must occur, or the edit would silently
+// leave the file as it was and the test would prove nothing.
+func (pr *project) edit(name, old, new string) {
+	pr.t.Helper()
+	body := string(testutil.ReadFile(pr.t, filepath.Join(pr.dir, name)))
+	if !strings.Contains(body, old) {
+		pr.t.Fatalf("%s does not contain %q:\n%s", name, old, body)
+	}
+	pr.write(name, strings.Replace(body, old, new, 1))
+}
+
+// config loads the project's materialize.yaml (for edits through the config API).
+func (pr *project) config() *agentmv.Config {
+	pr.t.Helper()
+	cfg, err := agentmv.LoadConfig(filepath.Join(pr.dir, "materialize.yaml"))
+	if err != nil {
+		pr.t.Fatalf("load materialize.yaml: %v", err)
+	}
+	return cfg
 }
 
 func (pr *project) open() *agentmv.Project {
@@ -149,9 +172,9 @@ func TestApplyDemoTwiceIsNoOp(t *testing.T) {
 		t.Fatalf("first apply created %d views, want 3: %s", got, res.Plan)
 	}
 	// customer_rollup before top_customers_30d (a view on a view).
-	order := strings.Join(res.Plan.CreateOrder, ",")
-	if strings.Index(order, "customer_rollup") > strings.Index(order, "top_customers_30d") {
-		t.Errorf("create order %s puts the dependent first", order)
+	up, down := slices.Index(res.Plan.CreateOrder, "customer_rollup"), slices.Index(res.Plan.CreateOrder, "top_customers_30d")
+	if up < 0 || down < 0 || up > down {
+		t.Errorf("create order %v: want customer_rollup before its dependent top_customers_30d", res.Plan.CreateOrder)
 	}
 	if len(res.Drift) != 0 {
 		t.Errorf("lineage drift on a fresh apply: %v", res.Drift)
@@ -183,8 +206,7 @@ func TestApplyUpstreamChangeRebuildsDependents(t *testing.T) {
 	pr := demoProject(t)
 	pr.apply()
 	before := pr.oids()
-	body, _ := os.ReadFile(filepath.Join(pr.dir, "materialize", "customer_rollup.sql"))
-	pr.write("materialize/customer_rollup.sql", strings.Replace(string(body), "count(DISTINCT o.id)", "count(o.id)", 1))
+	pr.edit("materialize/customer_rollup.sql", "count(DISTINCT o.id)", "count(o.id)")
 	res := pr.apply()
 	want := map[string]agentmv.Action{
 		"customer_rollup":   agentmv.ActionRebuild,
@@ -209,10 +231,19 @@ func TestApplyIndexOnlyChange(t *testing.T) {
 	pr := demoProject(t)
 	pr.apply()
 	before := pr.oids()
-	y, _ := os.ReadFile(filepath.Join(pr.dir, "materialize.yaml"))
-	cfg := strings.Replace(string(y), "      - columns: [day, product_id]\n        unique: true\n",
-		"      - columns: [day, product_id]\n        unique: true\n      - columns: [sku]\n", 1)
-	pr.write("materialize.yaml", cfg)
+	// One more (non-unique) index on daily_revenue, written through the config API.
+	cfg := pr.config()
+	v, ok := cfg.View("daily_revenue")
+	if !ok || len(v.Indexes) != 1 {
+		t.Fatalf("demo daily_revenue: %+v (found %v), want one index", v, ok)
+	}
+	v.Indexes = append(v.Indexes, agentmv.IndexConfig{Columns: []string{"sku"}})
+	if err := cfg.RemoveView("daily_revenue"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.config().AddViews(v); err != nil {
+		t.Fatal(err)
+	}
 	res := pr.apply()
 	if s, _ := res.Plan.Step("daily_revenue"); s.Action != agentmv.ActionReindex {
 		t.Fatalf("daily_revenue: action %s, want reindex\n%s", s.Action, res.Plan)
@@ -232,12 +263,11 @@ func TestApplyIndexOnlyChange(t *testing.T) {
 func TestApplyRemoveTwoDependentViews(t *testing.T) {
 	pr := demoProject(t)
 	pr.apply()
-	y, _ := os.ReadFile(filepath.Join(pr.dir, "materialize.yaml"))
-	cut := strings.Index(string(y), "  - name: customer_rollup")
-	end := strings.Index(string(y), "  - name: daily_revenue")
-	rest := string(y)[end:]
-	cut2 := strings.Index(rest, "  - name: top_customers_30d")
-	pr.write("materialize.yaml", string(y)[:cut]+rest[:cut2])
+	for _, name := range []string{"customer_rollup", "top_customers_30d"} {
+		if err := pr.config().RemoveView(name); err != nil {
+			t.Fatal(err)
+		}
+	}
 	res := pr.apply()
 	if got := strings.Join(res.Plan.Drops(), ","); got != "customer_rollup,top_customers_30d" {
 		t.Fatalf("drops = %s\n%s", got, res.Plan)
@@ -262,8 +292,7 @@ func TestApplyRefusesUnmanagedDependent(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := pr.snapshot()
-	body, _ := os.ReadFile(filepath.Join(pr.dir, "materialize", "customer_rollup.sql"))
-	pr.write("materialize/customer_rollup.sql", strings.Replace(string(body), "count(DISTINCT o.id)", "count(o.id)", 1))
+	pr.edit("materialize/customer_rollup.sql", "count(DISTINCT o.id)", "count(o.id)")
 	_, err := pr.open().Apply(context.Background(), agentmv.ApplyOptions{})
 	var blocked *agentmv.BlockedError
 	if !errors.As(err, &blocked) {
@@ -342,9 +371,10 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if err := pr.admin.QueryRow(context.Background(), "SELECT to_regnamespace('agent_mv') IS NOT NULL").Scan(&exists); err != nil || exists {
 		t.Errorf("dry run left schema agent_mv behind (exists=%v, err=%v)", exists, err)
 	}
-	y, _ := os.ReadFile(filepath.Join(pr.dir, "materialize.yaml"))
-	if strings.Contains(string(y), "sources:") {
-		t.Error("dry run wrote sources to the YAML")
+	for _, v := range pr.config().Views {
+		if len(v.Sources) != 0 {
+			t.Errorf("dry run wrote sources to the YAML: %s: %v", v.Name, v.Sources)
+		}
 	}
 }
 
@@ -399,13 +429,20 @@ func TestStatusAfterApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var names []string
+	for _, v := range st {
+		names = append(names, v.Name)
+	}
+	if want := []string{"customer_rollup", "daily_revenue", "top_customers_30d"}; !slices.Equal(names, want) {
+		t.Fatalf("status lists %v, want %v", names, want)
+	}
 	for _, v := range st {
 		if v.LastStatus != "success" || v.LastSuccessAt == nil || v.Stale || v.LastRowsAfter == nil || !v.Populated {
 			t.Errorf("%s after apply: %+v", v.Name, v)
 		}
-		if v.Name == "customer_rollup" && *v.LastRowsAfter != 3 {
-			t.Errorf("customer_rollup rows_after = %d, want 3", *v.LastRowsAfter)
-		}
+	}
+	if rows := st[0].LastRowsAfter; rows == nil || *rows != 3 {
+		t.Errorf("customer_rollup rows_after = %v, want 3 (one row per user)", rows)
 	}
 }
 
@@ -423,7 +460,7 @@ func TestApplyReusesUnchangedFiles(t *testing.T) {
 	if res.Plan.Changes() {
 		t.Fatalf("apply after renaming a base table is not a no-op:\n%s", res.Plan)
 	}
-	body, _ := os.ReadFile(filepath.Join(pr.dir, "materialize", "customer_rollup.sql"))
+	body := testutil.ReadFile(t, filepath.Join(pr.dir, "materialize", "customer_rollup.sql"))
 	pr.write("materialize/customer_rollup.sql", string(body)+"\n-- edited\n")
 	_, err := pr.open().Apply(context.Background(), agentmv.ApplyOptions{})
 	if err == nil || !strings.Contains(err.Error(), "customer_rollup") || !strings.Contains(err.Error(), "public.users does not exist") {

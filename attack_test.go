@@ -8,6 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentmv/agentmv/internal/pgtest"
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // TestAttackSuite connects as the runtime role over TCP with its password and tries to get
@@ -18,10 +21,6 @@ func TestAttackSuite(t *testing.T) {
 	pr := demoProject(t)
 	pr.apply()
 	ctx := context.Background()
-	// Extensions an attacker would love, installed by the admin so the attack is real.
-	for _, ext := range []string{"dblink"} {
-		_, _ = pr.admin.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS "+ext)
-	}
 	before := pr.snapshot() + baseTablesDigest(t, pr)
 
 	owner := pr.settings.OwnerRole
@@ -62,7 +61,6 @@ func TestAttackSuite(t *testing.T) {
 		{"copy to program", "COPY (SELECT 1) TO PROGRAM 'id'", nil},
 		{"copy from a server file", "COPY public.users FROM '/etc/passwd'", nil},
 		{"import a large object", "SELECT lo_import('/etc/passwd')", nil},
-		{"dblink to the database as superuser", "SELECT * FROM dblink('dbname=postgres user=postgres', 'SELECT 1') AS t(x int)", []string{"42501", "42883", "3F000", "2F003", "08001"}},
 		{"refresh an unmanaged name", "SELECT agent_mv.refresh_view('users')", []string{"42704"}},
 		{"refresh a schema-qualified base table", "SELECT agent_mv.refresh_view('public.users')", []string{"42704"}},
 		{"refresh with injection", "SELECT agent_mv.refresh_view('x; drop table users')", []string{"42704"}},
@@ -122,6 +120,46 @@ func TestAttackSuite(t *testing.T) {
 	if after := pr.snapshot() + baseTablesDigest(t, pr); after != before {
 		t.Errorf("the attacks changed something:\nbefore %s\nafter  %s", before, after)
 	}
+}
+
+// TestAttackDblink: with dblink installed by the admin, the runtime role tries to reach the
+// server as the superuser through a connection that needs no password (the cluster's Unix
+// socket, trust authentication). The same statement run by the admin succeeds and reads
+// pg_authid, so the attack is real; as the runtime role it must be refused — dblink's own
+// rule that a non-superuser must authenticate with a password (2F003), or no EXECUTE on
+// dblink (42501). "function does not exist" (42883) would mean the test proved nothing, so
+// a missing dblink skips locally and fails under CI=true.
+func TestAttackDblink(t *testing.T) {
+	pr := demoProject(t)
+	pr.apply()
+	ctx := context.Background()
+	cluster := pgtest.Cluster()
+	if cluster == nil {
+		testutil.SkipOrFail(t, "needs the throwaway pgtest cluster (its trust socket); the server is from %s", pgtest.Source())
+	}
+	if _, err := pr.admin.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS dblink"); err != nil {
+		testutil.SkipOrFail(t, "CREATE EXTENSION dblink: %v (install the server's contrib modules, e.g. apt-get install -y postgresql-contrib)", err)
+	}
+	const attack = "SELECT n FROM dblink($1, 'SELECT count(*)::int FROM pg_catalog.pg_authid') AS t(n int)"
+	target := cluster.SocketURL("postgres")
+	var n int
+	if err := pr.admin.QueryRow(ctx, attack, target).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("the admin's dblink to %q: %d rows of pg_authid, %v; the attack below would prove nothing", target, n, err)
+	}
+	runtime, err := pgx.Connect(ctx, pr.settings.RuntimeURL)
+	if err != nil {
+		t.Fatalf("runtime role login over TCP: %v", err)
+	}
+	defer runtime.Close(ctx)
+	err = runtime.QueryRow(ctx, attack, target).Scan(&n)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		t.Fatalf("dblink as the runtime role: %d, %v; want a refusal", n, err)
+	}
+	if pgErr.Code != "2F003" && pgErr.Code != "42501" {
+		t.Fatalf("dblink as the runtime role failed with %s %q, want 2F003 (password required) or 42501", pgErr.Code, pgErr.Message)
+	}
+	t.Logf("refused: %s %s", pgErr.Code, pgErr.Message)
 }
 
 // baseTablesDigest summarises the base tables' contents.

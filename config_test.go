@@ -109,7 +109,10 @@ func TestWriteSourcesTwentyViews(t *testing.T) {
 	if err := cfg.WriteSources(sources); err != nil {
 		t.Fatal(err)
 	}
-	after, _ := os.Stat(path)
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime()) {
 		t.Errorf("unchanged WriteSources rewrote the file")
 	}
@@ -460,15 +463,6 @@ func TestFormatDuration(t *testing.T) {
 	}
 }
 
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 const threeViews = `# project
 version: 1
 target_schema: agent_mv
@@ -560,7 +554,7 @@ views: []
 					t.Errorf("view %s still in the config after RemoveView", name)
 				}
 			}
-			if diff := cmp.Diff(tt.want, readFile(t, path)); diff != "" {
+			if diff := cmp.Diff(tt.want, string(testutil.ReadFile(t, path))); diff != "" {
 				t.Errorf("file after RemoveView (-want +got):\n%s", diff)
 			}
 		})
@@ -570,7 +564,7 @@ views: []
 	if err := cfg.RemoveView("zzz"); err == nil || err.Error() != `remove view: view "zzz" is not in `+path {
 		t.Errorf("RemoveView(unknown) = %v", err)
 	}
-	if readFile(t, path) != threeViews {
+	if string(testutil.ReadFile(t, path)) != threeViews {
 		t.Error("a failed RemoveView changed the file")
 	}
 }
@@ -591,8 +585,8 @@ func TestAddViews(t *testing.T) {
 		if err := cfg.AddViews(newViews...); err != nil {
 			t.Fatal(err)
 		}
-		testutil.CheckGolden(t, filepath.Join("testdata", "config", "addviews.list.golden"), []byte(readFile(t, path)))
-		got := readFile(t, path)
+		testutil.CheckGolden(t, filepath.Join("testdata", "config", "addviews.list.golden"), testutil.ReadFile(t, path))
+		got := string(testutil.ReadFile(t, path))
 		if !strings.HasPrefix(got, strings.TrimSuffix(threeViews, "# footer\n")) {
 			t.Errorf("AddViews changed the existing text:\n%s", got)
 		}
@@ -609,7 +603,7 @@ func TestAddViews(t *testing.T) {
 		if err := cfg.AddViews(newViews...); err != nil {
 			t.Fatal(err)
 		}
-		testutil.CheckGolden(t, filepath.Join("testdata", "config", "addviews.empty.golden"), []byte(readFile(t, path)))
+		testutil.CheckGolden(t, filepath.Join("testdata", "config", "addviews.empty.golden"), testutil.ReadFile(t, path))
 		if len(cfg.Views) != 2 {
 			t.Errorf("got %d views", len(cfg.Views))
 		}
@@ -638,7 +632,7 @@ func TestAddViews(t *testing.T) {
 			if err == nil || err.Error() != want {
 				t.Errorf("got  %v\nwant %s", err, want)
 			}
-			if readFile(t, path) != threeViews {
+			if string(testutil.ReadFile(t, path)) != threeViews {
 				t.Error("a failed AddViews changed the file")
 			}
 			if len(cfg.Views) != 3 {
@@ -693,7 +687,7 @@ func TestWriteSourcesEdgeCases(t *testing.T) {
 			if err := cfg.WriteSources(tt.sources); err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, readFile(t, path)); diff != "" {
+			if diff := cmp.Diff(tt.want, string(testutil.ReadFile(t, path))); diff != "" {
 				t.Errorf("file (-want +got):\n%s", diff)
 			}
 		})
@@ -723,7 +717,7 @@ func TestWriteSourcesSafety(t *testing.T) {
 		if want := "write " + path + ": the file changed on disk since it was loaded; nothing written, reload it and retry"; err == nil || err.Error() != want {
 			t.Errorf("got %v, want %s", err, want)
 		}
-		if readFile(t, path) != edited {
+		if string(testutil.ReadFile(t, path)) != edited {
 			t.Error("the human's edit was overwritten")
 		}
 	})
@@ -750,8 +744,8 @@ func TestWriteSourcesSafety(t *testing.T) {
 		if st.Mode().Perm() != 0o600 {
 			t.Errorf("mode = %v, want 0600", st.Mode().Perm())
 		}
-		if !strings.Contains(readFile(t, path), "sources:\n      - public.t") {
-			t.Errorf("sources not written:\n%s", readFile(t, path))
+		if !strings.Contains(string(testutil.ReadFile(t, path)), "sources:\n      - public.t") {
+			t.Errorf("sources not written:\n%s", string(testutil.ReadFile(t, path)))
 		}
 		entries, _ := os.ReadDir(filepath.Dir(path))
 		for _, e := range entries {
@@ -769,13 +763,19 @@ func TestWriteSourcesNoChangeNoWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, _ := os.Stat(path)
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// a: absent = empty; b: null = empty; c: same set in another order.
 	if err := cfg.WriteSources(map[string][]string{"a": nil, "b": {}, "c": {"y", "x", "y"}}); err != nil {
 		t.Fatal(err)
 	}
-	after, _ := os.Stat(path)
-	if !os.SameFile(before, after) || readFile(t, path) != body {
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || string(testutil.ReadFile(t, path)) != body {
 		t.Error("a no-op WriteSources replaced the file")
 	}
 }
@@ -792,17 +792,26 @@ func BenchmarkLoadConfigTwenty(b *testing.B) {
 func BenchmarkWriteSourcesTwenty(b *testing.B) {
 	dir := b.TempDir()
 	src := filepath.Join("testdata", "config", "project")
-	os.MkdirAll(filepath.Join(dir, "materialize"), 0o755)
-	entries, _ := os.ReadDir(filepath.Join(src, "materialize"))
-	for _, e := range entries {
-		data, _ := os.ReadFile(filepath.Join(src, "materialize", e.Name()))
-		os.WriteFile(filepath.Join(dir, "materialize", e.Name()), data, 0o644)
+	if err := os.MkdirAll(filepath.Join(dir, "materialize"), 0o755); err != nil {
+		b.Fatal(err)
 	}
-	orig, _ := os.ReadFile(filepath.Join(src, "twenty.yaml"))
+	entries, err := os.ReadDir(filepath.Join(src, "materialize"))
+	if err != nil || len(entries) == 0 {
+		b.Fatalf("read %s: %d entries, %v", src, len(entries), err)
+	}
+	for _, e := range entries {
+		data := testutil.ReadFile(b, filepath.Join(src, "materialize", e.Name()))
+		if err := os.WriteFile(filepath.Join(dir, "materialize", e.Name()), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	orig := testutil.ReadFile(b, filepath.Join(src, "twenty.yaml"))
 	path := filepath.Join(dir, "twenty.yaml")
 	for b.Loop() {
 		b.StopTimer()
-		os.WriteFile(path, orig, 0o644)
+		if err := os.WriteFile(path, orig, 0o644); err != nil {
+			b.Fatal(err)
+		}
 		cfg, err := LoadConfig(path)
 		if err != nil {
 			b.Fatal(err)

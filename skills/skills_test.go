@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // frontMatter splits a Markdown file into its YAML front matter and body.
@@ -169,7 +171,7 @@ func TestInstallIdempotentAndRespectsEdits(t *testing.T) {
 	if got := actionOf(rep, ".claude/skills/agent-materialize-querying-views/SKILL.md"); got != Skipped {
 		t.Errorf("edited skill: action %q, want %q", got, Skipped)
 	}
-	if b, _ := os.ReadFile(edited); string(b) != mine {
+	if b := testutil.ReadFile(t, edited); string(b) != mine {
 		t.Error("install without --force overwrote a user-edited skill")
 	}
 	if !strings.Contains(rep.String(), "skipped (modified; use --force)") {
@@ -188,31 +190,31 @@ func TestInstallIdempotentAndRespectsEdits(t *testing.T) {
 	if got := actionOf(rep, ".claude/skills/agent-materialize-querying-views/SKILL.md"); got != Updated {
 		t.Errorf("forced: action %q, want %q", got, Updated)
 	}
-	want, _ := fs.ReadFile(FS(), "querying-views/SKILL.md")
-	if b, _ := os.ReadFile(edited); !bytes.Equal(b, want) {
+	want, err := fs.ReadFile(FS(), "querying-views/SKILL.md")
+	if err != nil || len(want) == 0 {
+		t.Fatalf("shipped querying-views/SKILL.md: %d bytes, %v", len(want), err)
+	}
+	if b := testutil.ReadFile(t, edited); !bytes.Equal(b, want) {
 		t.Error("install --force did not restore the shipped skill")
 	}
-	if b, _ := os.ReadFile(mcp); string(b) != `{"mcpServers":{"other":{"command":"x"}}}` {
+	if b := testutil.ReadFile(t, mcp); string(b) != `{"mcpServers":{"other":{"command":"x"}}}` {
 		t.Error(".mcp.json was rewritten")
 	}
-	for _, f := range rep.Files {
-		if f.Path == ".mcp.json" {
-			if f.Action != Kept || !strings.Contains(f.Note, SetupServer) || !strings.Contains(f.Note, RuntimeServer) {
-				t.Errorf(".mcp.json: %q %q, want kept with a note naming both servers", f.Action, f.Note)
-			}
-			// The entries to add are printed, ready to paste.
-			var entries map[string]struct {
-				Command string   `json:"command"`
-				Args    []string `json:"args"`
-			}
-			if err := json.Unmarshal([]byte("{"+f.Add+"}"), &entries); err != nil || entries[SetupServer].Command != "agent-mv" ||
-				strings.Join(entries[RuntimeServer].Args, " ") != "mcp runtime" {
-				t.Errorf(".mcp.json: entries to add %q (%v)", f.Add, err)
-			}
-			if !strings.Contains(rep.String(), `"agent-materialize-runtime": {"command":"agent-mv","args":["mcp","runtime"]}`) {
-				t.Errorf("the report does not print the entries to add:\n%s", rep)
-			}
-		}
+	f := fileOf(t, rep, ".mcp.json")
+	if f.Action != Kept || !strings.Contains(f.Note, SetupServer) || !strings.Contains(f.Note, RuntimeServer) {
+		t.Errorf(".mcp.json: %q %q, want kept with a note naming both servers", f.Action, f.Note)
+	}
+	// The entries to add are printed, ready to paste.
+	var entries map[string]struct {
+		Command string   `json:"command"`
+		Args    []string `json:"args"`
+	}
+	if err := json.Unmarshal([]byte("{"+f.Add+"}"), &entries); err != nil || entries[SetupServer].Command != "agent-mv" ||
+		strings.Join(entries[RuntimeServer].Args, " ") != "mcp runtime" {
+		t.Errorf(".mcp.json: entries to add %q (%v)", f.Add, err)
+	}
+	if !strings.Contains(rep.String(), `"agent-materialize-runtime": {"command":"agent-mv","args":["mcp","runtime"]}`) {
+		t.Errorf("the report does not print the entries to add:\n%s", rep)
 	}
 }
 
@@ -232,6 +234,18 @@ func TestInstallReplacesDanglingSeedSymlink(t *testing.T) {
 	if err != nil || !fi.Mode().IsRegular() {
 		t.Fatalf("dangling symlink not replaced by a copy: %v %v", fi, err)
 	}
+}
+
+// fileOf returns the report's entry for path and fails the test when there is none.
+func fileOf(t *testing.T, r Report, path string) FileResult {
+	t.Helper()
+	for _, f := range r.Files {
+		if f.Path == path {
+			return f
+		}
+	}
+	t.Fatalf("the install report has no entry for %s:\n%s", path, r)
+	return FileResult{}
 }
 
 func actionOf(r Report, path string) Action {
@@ -291,16 +305,11 @@ func TestInstallNotesSeedMCPCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range rep.Files {
-		if f.Path != ".mcp.json" {
-			continue
-		}
-		if f.Action != Kept || f.Add != "" || !strings.Contains(f.Note, `agent-materialize-setup runs "agent-materialize-setup-mcp"`) ||
-			!strings.Contains(f.Note, "`agent-mv mcp runtime`") {
-			t.Errorf(".mcp.json: %q, note %q, add %q", f.Action, f.Note, f.Add)
-		}
+	if f := fileOf(t, rep, ".mcp.json"); f.Action != Kept || f.Add != "" || !strings.Contains(f.Note, `agent-materialize-setup runs "agent-materialize-setup-mcp"`) ||
+		!strings.Contains(f.Note, "`agent-mv mcp runtime`") {
+		t.Errorf(".mcp.json: %q, note %q, add %q", f.Action, f.Note, f.Add)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, ".mcp.json")); string(b) != seed {
+	if b := testutil.ReadFile(t, filepath.Join(dir, ".mcp.json")); string(b) != seed {
 		t.Error(".mcp.json was rewritten")
 	}
 }

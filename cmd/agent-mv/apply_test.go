@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/agentmv/agentmv/internal/pglocal"
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // TestApplyPlanDropCLI drives plan, apply and drop as an operator would, without a terminal:
@@ -59,7 +60,7 @@ func TestApplyPlanDropCLI(t *testing.T) {
 	if code, out = run("apply", "--yes"); code != 0 || !strings.Contains(out, "✓ applied 2 view(s)") {
 		t.Fatalf("apply --yes: exit %d\n%s", code, out)
 	}
-	yaml, _ := os.ReadFile(filepath.Join(dir, "materialize.yaml"))
+	yaml := testutil.ReadFile(t, filepath.Join(dir, "materialize.yaml"))
 	if !strings.Contains(string(yaml), "# constants") || !strings.Contains(string(yaml), "sources:") {
 		t.Errorf("write-back lost the comment or wrote no sources:\n%s", yaml)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // runCLI runs agent-mv in-process and returns exit code, stdout and stderr.
@@ -139,7 +140,7 @@ AGENT_MV_RUNTIME_PASSWORD=PASS
 		if err != nil || !fi.Mode().IsRegular() {
 			t.Fatalf("%s: not a regular file (%v)", p, err)
 		}
-		b, _ := os.ReadFile(p)
+		b := testutil.ReadFile(t, p)
 		if !strings.HasPrefix(string(b), "---\nname: agent-materialize-"+name+"\n") || !strings.Contains(string(b), "\ndescription: ") {
 			t.Errorf("%s: missing name/description front matter:\n%.200s", p, b)
 		}
@@ -188,7 +189,7 @@ func TestInitKeepsEditedEnvExample(t *testing.T) {
 	if diff := cmp.Diff(want, res, cmpopts.IgnoreFields(initResult{}, "AgentFiles")); diff != "" {
 		t.Errorf("init result (-want +got):\n%s", diff)
 	}
-	if got, _ := os.ReadFile(filepath.Join(dir, ".env.example")); string(got) != edited {
+	if got := testutil.ReadFile(t, filepath.Join(dir, ".env.example")); string(got) != edited {
 		t.Errorf(".env.example was overwritten: %q", got)
 	}
 	// Text mode says so too.

@@ -84,3 +84,14 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool
 		delay = min(2*delay, 100*time.Millisecond)
 	}
 }
+
+// ReadFile returns the file's contents and fails the test when it cannot be read, so that a
+// missing or unreadable file never compares equal to an empty expectation.
+func ReadFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return b
+}
