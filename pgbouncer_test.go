@@ -110,7 +110,9 @@ func TestRuntimeThroughPgBouncer(t *testing.T) {
 				body := res.Content[0].(*mcp.TextContent).Text
 				if res.IsError {
 					var te tools.ToolError
-					_ = json.Unmarshal([]byte(body), &te)
+					if err := json.Unmarshal([]byte(body), &te); err != nil {
+						t.Errorf("client %d: %s: tool error is not JSON: %v: %s", c, tool, err, body)
+					}
 					return nil, &te
 				}
 				var m map[string]any

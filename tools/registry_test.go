@@ -136,8 +136,13 @@ func TestListToolsSchemasAndAnnotations(t *testing.T) {
 	}
 	for _, tl := range lt.Tools {
 		schema := map[string]any{}
-		b, _ := json.Marshal(tl.InputSchema)
-		_ = json.Unmarshal(b, &schema)
+		b, err := json.Marshal(tl.InputSchema)
+		if err == nil {
+			err = json.Unmarshal(b, &schema)
+		}
+		if err != nil {
+			t.Fatalf("%s: input schema does not round-trip through JSON: %v", tl.Name, err)
+		}
 		if schema["type"] != "object" {
 			t.Errorf("%s: input schema root type = %v, want object", tl.Name, schema["type"])
 		}
