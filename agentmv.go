@@ -137,37 +137,30 @@ var ErrNoRuntimeURL = errors.New("AGENT_MV_RUNTIME_URL is not set; put the runti
 
 // AdminPool returns the pool on DATABASE_URL, opening it on first use.
 func (p *Project) AdminPool(ctx context.Context) (*pgxpool.Pool, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.admin != nil {
-		return p.admin, nil
-	}
-	if p.settings.DatabaseURL == "" {
-		return nil, ErrNoDatabaseURL
-	}
-	pool, err := openPool(ctx, p.settings.DatabaseURL, "DATABASE_URL", p.poolBound(4), false)
-	if err != nil {
-		return nil, err
-	}
-	p.admin = pool
-	return pool, nil
+	return p.pool(ctx, &p.admin, p.settings.DatabaseURL, EnvDatabaseURL, ErrNoDatabaseURL, 4)
 }
 
 // RuntimePool returns the pool on AGENT_MV_RUNTIME_URL, opening it on first use.
 func (p *Project) RuntimePool(ctx context.Context) (*pgxpool.Pool, error) {
+	return p.pool(ctx, &p.runtime, p.settings.RuntimeURL, EnvRuntimeURL, ErrNoRuntimeURL, 8)
+}
+
+// pool returns *slot, first opening it on dsn (named env in errors; missing when dsn is
+// empty) with at most poolBound(def) connections.
+func (p *Project) pool(ctx context.Context, slot **pgxpool.Pool, dsn, env string, missing error, def int32) (*pgxpool.Pool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.runtime != nil {
-		return p.runtime, nil
+	if *slot != nil {
+		return *slot, nil
 	}
-	if p.settings.RuntimeURL == "" {
-		return nil, ErrNoRuntimeURL
+	if dsn == "" {
+		return nil, missing
 	}
-	pool, err := openPool(ctx, p.settings.RuntimeURL, "AGENT_MV_RUNTIME_URL", p.poolBound(8), false)
+	pool, err := openPool(ctx, dsn, env, p.poolBound(def), false)
 	if err != nil {
 		return nil, err
 	}
-	p.runtime = pool
+	*slot = pool
 	return pool, nil
 }
 

@@ -250,12 +250,21 @@ func (v *validator) duration(n *yaml.Node, what string) time.Duration {
 	return d
 }
 
-func (v *validator) sources(n *yaml.Node, label string) []string {
+// list reports whether n, the value of key, is a list to read. A null is an empty list;
+// anything else that is not a list is a problem ("<label>: <key> must be <shape>, got …<hint>").
+func (v *validator) list(n *yaml.Node, label, key, shape, hint string) bool {
 	if yamledit.IsNull(n) {
-		return nil
+		return false
 	}
 	if n.Kind != yaml.SequenceNode {
-		v.bad(n.Line, "%s: sources must be a list of strings, got %s (apply owns this key; delete it and re-run apply)", label, kindName(n))
+		v.bad(n.Line, "%s: %s must be %s, got %s%s", label, key, shape, kindName(n), hint)
+		return false
+	}
+	return true
+}
+
+func (v *validator) sources(n *yaml.Node, label string) []string {
+	if !v.list(n, label, "sources", "a list of strings", " (apply owns this key; delete it and re-run apply)") {
 		return nil
 	}
 	out := make([]string, 0, len(n.Content))
@@ -268,11 +277,7 @@ func (v *validator) sources(n *yaml.Node, label string) []string {
 }
 
 func (v *validator) indexes(n *yaml.Node, label string) []IndexConfig {
-	if yamledit.IsNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		v.bad(n.Line, "%s: indexes must be a list of {columns: [...], unique: bool}, got %s", label, kindName(n))
+	if !v.list(n, label, "indexes", "a list of {columns: [...], unique: bool}", "") {
 		return nil
 	}
 	var out []IndexConfig

@@ -178,36 +178,35 @@ func isClosedConn(err error) bool {
 	return errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "conn closed")
 }
 
+// sqlstateErrors maps the SQLSTATEs agents meet to an error type and what to do next.
+var sqlstateErrors = map[string]struct {
+	typ  string
+	hint string
+}{
+	"42501": {ErrNotAllowed, "this role may read only the managed views; call list_views to see them"},
+	"57014": {ErrTimeout, "the statement hit its time limit; make the query cheaper (filter, aggregate, select fewer columns) or ask for fewer rows"},
+	"42601": {ErrSyntax, "fix the SQL syntax; one plain SELECT is expected"},
+	"42P01": {ErrUnknownView, "call list_views to see the views you can query"},
+	"25006": {ErrReadOnly, "this tool runs read-only; writes are not possible here"},
+	"57P01": {ErrUnavailable, unavailableHint},
+	"57P02": {ErrUnavailable, unavailableHint},
+	"57P03": {ErrUnavailable, unavailableHint},
+}
+
+const unavailableHint = "the database is restarting or unreachable; retry in a moment"
+
 func fromPgError(pgErr *pgconn.PgError, err error) *ToolError {
 	msg := pgErr.Message
 	if pgErr.Detail != "" {
 		msg += " (" + pgErr.Detail + ")"
 	}
 	msg += " [SQLSTATE " + pgErr.Code + "]"
-	te := &ToolError{Message: msg, Err: err}
-	code := pgErr.Code
-	switch {
-	case code == "42501":
-		te.ErrorType = ErrNotAllowed
-		te.Hint = "this role may read only the managed views; call list_views to see them"
-	case code == "57014":
-		te.ErrorType = ErrTimeout
-		te.Hint = "the statement hit its time limit; make the query cheaper (filter, aggregate, select fewer columns) or ask for fewer rows"
-	case code == "42601":
-		te.ErrorType = ErrSyntax
-		te.Hint = "fix the SQL syntax; one plain SELECT is expected"
-	case code == "42P01":
-		te.ErrorType = ErrUnknownView
-		te.Hint = "call list_views to see the views you can query"
-	case code == "25006":
-		te.ErrorType = ErrReadOnly
-		te.Hint = "this tool runs read-only; writes are not possible here"
-	case strings.HasPrefix(code, "08"), code == "57P01", code == "57P02", code == "57P03":
-		te.ErrorType = ErrUnavailable
-		te.Hint = "the database is restarting or unreachable; retry in a moment"
-	default:
-		te.ErrorType = ErrQuery
-		te.Hint = "Postgres rejected the query; fix it using the message (call describe_view for column names and types)"
+	te := &ToolError{Message: msg, Err: err, ErrorType: ErrQuery,
+		Hint: "Postgres rejected the query; fix it using the message (call describe_view for column names and types)"}
+	if e, ok := sqlstateErrors[pgErr.Code]; ok {
+		te.ErrorType, te.Hint = e.typ, e.hint
+	} else if strings.HasPrefix(pgErr.Code, "08") { // connection exceptions
+		te.ErrorType, te.Hint = ErrUnavailable, unavailableHint
 	}
 	return te
 }
