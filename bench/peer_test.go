@@ -80,7 +80,7 @@ func peerDeps(b *testing.B) string {
 // as the runtime role, in interleaved rounds (see bench/peer/peer.mjs). Reports, per case,
 // ours÷reference (median of the rounds' ratios) and each side's median µs per call. Goals:
 // ≤ 0.7 for 1 row, ≤ 0.5 for 1,000 rows. scripts/peer-bench.sh writes the results into
-// BENCHMARKS.md. PEER_ROUNDS and PEER_CALLS (default 50 × 3 calls per side) tune the run.
+// BENCHMARKS.md. PEER_ROUNDS and PEER_CALLS (default 200 rounds × 1 call per side) tune the run.
 func BenchmarkPeerStdio(b *testing.B) {
 	dir := peerDeps(b)
 	f := getQueryFixture(b)

@@ -5,7 +5,7 @@
 # database, same runtime role, interleaved rounds. It rewrites the section of BENCHMARKS.md
 # between the peer:results markers with the ratios, the machine and the date.
 #
-#   scripts/peer-bench.sh                          # COUNT=1 run of 50 rounds × 3 calls per side
+#   scripts/peer-bench.sh                          # COUNT=1 run of 200 rounds × 1 call per side
 #   COUNT=3 PEER_ROUNDS=30 scripts/peer-bench.sh   # median of 3 runs
 #   RAW=peer.out scripts/peer-bench.sh             # keep the raw go test output
 #   PARSE=peer.out scripts/peer-bench.sh           # no run: rebuild the section from a saved output
@@ -17,8 +17,8 @@ cd "$(dirname "$0")/.."
 
 COUNT=${COUNT:-1}
 DOC=${DOC:-BENCHMARKS.md}
-export PEER_ROUNDS=${PEER_ROUNDS:-50}
-export PEER_CALLS=${PEER_CALLS:-3}
+export PEER_ROUNDS=${PEER_ROUNDS:-200}
+export PEER_CALLS=${PEER_CALLS:-1}
 CMD="PEER_ROUNDS=$PEER_ROUNDS PEER_CALLS=$PEER_CALLS go test ./bench -run '^\$' -bench '^BenchmarkPeerStdio\$' -benchtime 1x -count $COUNT -timeout 60m -v"
 
 # shellcheck source=scripts/machine.sh

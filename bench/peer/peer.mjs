@@ -36,8 +36,8 @@ const int = (name, dflt) => {
 
 const dsn = env("AGENT_MV_RUNTIME_URL");
 const cases = JSON.parse(env("PEER_CASES"));
-const rounds = int("PEER_ROUNDS", 50);
-const calls = int("PEER_CALLS", 3);
+const rounds = int("PEER_ROUNDS", 200);
+const calls = int("PEER_CALLS", 1);
 const warmup = int("PEER_WARMUP", 20);
 
 // The reference server's entry point, as installed by npm next to this file.
