@@ -98,10 +98,12 @@ func Doctor(ctx context.Context, admin Querier, runtimeURL string, n Names, mana
 	if !d.objects(ctx) {
 		return r
 	}
-	d.roles(ctx)
+	rights, roleOK := d.roles(ctx)
 	d.function(ctx)
 	d.boundary(ctx)
-	d.create(ctx)
+	if roleOK {
+		d.create(rights)
+	}
 	d.views(ctx)
 	d.refreshModes(ctx)
 	d.runtime(ctx, runtimeURL)
@@ -170,16 +172,18 @@ func (d doctor) objects(ctx context.Context) bool {
 	return true
 }
 
-func (d doctor) roles(ctx context.Context) {
+// roles checks the runtime and owner roles; it returns the runtime role's rights for create
+// (ok false when they could not be read).
+func (d doctor) roles(ctx context.Context) (rr RoleRights, ok bool) {
 	n := d.n
 	rr, err := RoleRightsOf(ctx, d.admin, n.RuntimeRole)
 	if err != nil {
 		d.errCheck("runtime role", err)
-		return
+		return rr, false
 	}
 	if !rr.Exists {
 		d.r.add("runtime role", CheckFail, fmt.Sprintf("runtime role %s does not exist", n.RuntimeRole), "run `agent-mv apply`")
-		return
+		return rr, false
 	}
 	var bad []string
 	for _, a := range []struct {
@@ -208,12 +212,12 @@ SELECT r.rolname FROM pg_roles r
  ORDER BY 1`, n.RuntimeRole)
 	if err != nil {
 		d.errCheck("runtime memberships", err)
-		return
+		return rr, true
 	}
 	member, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		d.errCheck("runtime memberships", err)
-		return
+		return rr, true
 	}
 	if len(member) > 0 {
 		var dangerous []string
@@ -232,20 +236,20 @@ SELECT r.rolname FROM pg_roles r
 		d.r.add("runtime memberships", CheckOK, fmt.Sprintf("runtime role %s is a member of no other role", n.RuntimeRole), "")
 	}
 
-	var ownerLogin, ownerSuper bool
-	err = d.admin.QueryRow(ctx, `SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = $1`, n.OwnerRole).Scan(&ownerLogin, &ownerSuper)
+	owner, err := RoleRightsOf(ctx, d.admin, n.OwnerRole)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		d.r.add("owner role", CheckFail, fmt.Sprintf("owner role %s does not exist", n.OwnerRole), "run `agent-mv apply`")
 	case err != nil:
 		d.errCheck("owner role", err)
-	case ownerSuper:
+	case !owner.Exists:
+		d.r.add("owner role", CheckFail, fmt.Sprintf("owner role %s does not exist", n.OwnerRole), "run `agent-mv apply`")
+	case owner.Superuser:
 		d.r.add("owner role", CheckFail, fmt.Sprintf("owner role %s is a superuser", n.OwnerRole), fmt.Sprintf("ALTER ROLE %s NOSUPERUSER", quote(n.OwnerRole)))
-	case ownerLogin:
+	case owner.Login:
 		d.r.add("owner role", CheckWarn, fmt.Sprintf("owner role %s can log in", n.OwnerRole), fmt.Sprintf("ALTER ROLE %s NOLOGIN", quote(n.OwnerRole)))
 	default:
 		d.r.add("owner role", CheckOK, fmt.Sprintf("owner role %s is NOLOGIN and not a superuser", n.OwnerRole), "")
 	}
+	return rr, true
 }
 
 func quoteAll(names []string) []string {
@@ -332,13 +336,8 @@ func listCap(items []string, max int) string {
 	return strings.Join(items[:max], ", ") + fmt.Sprintf(" and %d more", len(items)-max)
 }
 
-func (d doctor) create(ctx context.Context) {
+func (d doctor) create(rr RoleRights) {
 	n := d.n
-	rr, err := RoleRightsOf(ctx, d.admin, n.RuntimeRole)
-	if err != nil {
-		d.errCheck("create", err)
-		return
-	}
 	schemas, db, dbCreate, dbTemp := rr.CreateInSchemas, rr.Database, rr.CreateOnDatabase, rr.TempOnDatabase
 	var problems, hints []string
 	if len(schemas) > 0 {

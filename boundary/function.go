@@ -84,6 +84,7 @@ DECLARE
     v_history_id bigint;
     v_err text;
     v_state text;
+    v_status text := 'success';
 BEGIN
     IF length(p_name) > 128 THEN
         RAISE EXCEPTION 'view name too long' USING ERRCODE = 'invalid_parameter_value';
@@ -155,29 +156,21 @@ BEGIN
         END IF;
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE;
-        v_finished := clock_timestamp();
-        UPDATE {{.History}}
-           SET finished_at = v_finished, status = 'failed', error = v_err, sqlstate = v_state
-         WHERE id = v_history_id;
-        RETURN jsonb_build_object(
-            'status', 'failed', 'view', p_name,
-            'started_at', v_started, 'finished_at', v_finished,
-            'duration_ms', round((extract(epoch FROM (v_finished - v_started)) * 1000)::numeric, 3),
-            'rows_after', NULL, 'mode', v_mode, 'mode_reason', v_reason,
-            'error', v_err, 'sqlstate', v_state);
+        v_status := 'failed';
+        v_rows := NULL;
     END;
 
     v_finished := clock_timestamp();
     UPDATE {{.History}}
-       SET finished_at = v_finished, status = 'success', rows_after = v_rows
+       SET finished_at = v_finished, status = v_status, rows_after = v_rows, error = v_err, sqlstate = v_state
      WHERE id = v_history_id;
 
     RETURN jsonb_build_object(
-        'status', 'success', 'view', p_name,
+        'status', v_status, 'view', p_name,
         'started_at', v_started, 'finished_at', v_finished,
         'duration_ms', round((extract(epoch FROM (v_finished - v_started)) * 1000)::numeric, 3),
         'rows_after', v_rows, 'mode', v_mode, 'mode_reason', v_reason,
-        'error', NULL, 'sqlstate', NULL);
+        'error', v_err, 'sqlstate', v_state);
 END;
 $agentmv$`)
 

@@ -143,43 +143,32 @@ func createIndex(ctx context.Context, tx pgx.Tx, n Names, view string, ix Index)
 
 // DropIndex drops <S>.<index> (as <O>); missing indexes are ignored.
 func DropIndex(ctx context.Context, tx pgx.Tx, n Names, index string) error {
-	if err := n.Validate(); err != nil {
-		return err
-	}
-	if err := ValidateIdentifier("index name", index); err != nil {
-		return err
-	}
-	return asOwner(ctx, tx, n, func() error {
-		return exec(ctx, tx, "drop index "+index, dropIndexSQL.render(n, index))
-	})
+	return asOwnerOn(ctx, tx, n, "index name", index, "drop index", dropIndexSQL)
 }
 
 // DropView drops the materialized view <S>.<name> (RESTRICT: dependents must be dropped first,
 // in reverse topological order; DependentsOf lists them). Missing views are ignored. Registry and
 // lineage rows are removed separately by DeleteView; refresh history is kept.
 func DropView(ctx context.Context, tx pgx.Tx, n Names, name string) error {
-	if err := n.Validate(); err != nil {
-		return err
-	}
-	if err := ValidateIdentifier("view name", name); err != nil {
-		return err
-	}
-	return asOwner(ctx, tx, n, func() error {
-		return exec(ctx, tx, "drop materialized view "+name, dropViewSQL.render(n, name))
-	})
+	return asOwnerOn(ctx, tx, n, "view name", name, "drop materialized view", dropViewSQL)
 }
 
 // GrantView grants SELECT on the managed view to the runtime role (CreateView already does;
 // this re-asserts it).
 func GrantView(ctx context.Context, tx pgx.Tx, n Names, name string) error {
+	return asOwnerOn(ctx, tx, n, "view name", name, "grant SELECT on", grantSelectSQL)
+}
+
+// asOwnerOn validates n and name (what it is, for the error), then runs stmt on name as <O>.
+func asOwnerOn(ctx context.Context, tx pgx.Tx, n Names, what, name, step string, stmt sqlText) error {
 	if err := n.Validate(); err != nil {
 		return err
 	}
-	if err := ValidateIdentifier("view name", name); err != nil {
+	if err := ValidateIdentifier(what, name); err != nil {
 		return err
 	}
 	return asOwner(ctx, tx, n, func() error {
-		return exec(ctx, tx, "grant SELECT on "+name, grantSelectSQL.render(n, name))
+		return exec(ctx, tx, step+" "+name, stmt.render(n, name))
 	})
 }
 
@@ -251,43 +240,43 @@ func GrantSourcesToOwner(ctx context.Context, tx pgx.Tx, n Names, relations []Re
 		wantRel[r] = true
 		wantSchema[r.Schema] = true
 	}
-	schemas := slices.Sorted(maps.Keys(wantSchema))
-	for _, s := range schemas {
-		if haveSchema[s] {
-			continue
-		}
-		if err := exec(ctx, tx, "grant USAGE on schema "+s+" to "+n.OwnerRole, grantOwnerUsageSQL.render(n, s)); err != nil {
-			return ch, err
-		}
-		ch.Schemas = append(ch.Schemas, s)
+	relArgs := func(r Relation) []string { return []string{r.Schema, r.Name} }
+	schemaArgs := func(s string) []string { return []string{s} }
+	if ch.Schemas, err = runForMissing(ctx, tx, n, slices.Sorted(maps.Keys(wantSchema)), haveSchema,
+		"grant USAGE to "+n.OwnerRole+" on schema", grantOwnerUsageSQL, schemaArgs); err != nil {
+		return ch, err
 	}
-	for _, r := range sortedRels(wantRel) {
-		if haveRel[r] {
-			continue
-		}
-		if err := exec(ctx, tx, "grant SELECT on "+r.String()+" to "+n.OwnerRole, grantOwnerSelectSQL.render(n, r.Schema, r.Name)); err != nil {
-			return ch, err
-		}
-		ch.Granted = append(ch.Granted, r)
+	if ch.Granted, err = runForMissing(ctx, tx, n, sortedRels(wantRel), haveRel,
+		"grant SELECT to "+n.OwnerRole+" on", grantOwnerSelectSQL, relArgs); err != nil {
+		return ch, err
 	}
-	for _, r := range sortedRels(haveRel) {
-		if wantRel[r] {
-			continue
-		}
-		if err := exec(ctx, tx, "revoke SELECT on "+r.String()+" from "+n.OwnerRole, revokeOwnerSelectSQL.render(n, r.Schema, r.Name)); err != nil {
-			return ch, err
-		}
-		ch.Revoked = append(ch.Revoked, r)
+	if ch.Revoked, err = runForMissing(ctx, tx, n, sortedRels(haveRel), wantRel,
+		"revoke SELECT from "+n.OwnerRole+" on", revokeOwnerSelectSQL, relArgs); err != nil {
+		return ch, err
 	}
-	for _, s := range slices.Sorted(maps.Keys(haveSchema)) {
-		if wantSchema[s] {
-			continue
-		}
-		if err := exec(ctx, tx, "revoke USAGE on schema "+s+" from "+n.OwnerRole, revokeOwnerUsageSQL.render(n, s)); err != nil {
-			return ch, err
-		}
+	if _, err = runForMissing(ctx, tx, n, slices.Sorted(maps.Keys(haveSchema)), wantSchema,
+		"revoke USAGE from "+n.OwnerRole+" on schema", revokeOwnerUsageSQL, schemaArgs); err != nil {
+		return ch, err
 	}
 	return ch, nil
+}
+
+// runForMissing runs stmt (with args(k) as its identifiers) for each key, in order, that skip
+// does not hold, and returns those keys.
+func runForMissing[K comparable](ctx context.Context, tx pgx.Tx, n Names, keys []K, skip map[K]bool,
+	step string, stmt sqlText, args func(K) []string) ([]K, error) {
+	var done []K
+	for _, k := range keys {
+		if skip[k] {
+			continue
+		}
+		a := args(k)
+		if err := exec(ctx, tx, step+" "+strings.Join(a, "."), stmt.render(n, a...)); err != nil {
+			return done, err
+		}
+		done = append(done, k)
+	}
+	return done, nil
 }
 
 func sortedRels(m map[Relation]bool) []Relation {

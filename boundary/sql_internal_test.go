@@ -22,7 +22,7 @@ func TestTemplatesRender(t *testing.T) {
 		{deleteViewSQL, nil}, {readLineageSQL, nil}, {viewLineageSQL, nil}, {clearLineageSQL, nil},
 		{writeLineageSQL, nil}, {readGraphSQL, nil}, {lineageOfSQL, nil}, {columnSourcesSQL, nil},
 		{viewColumnLineageSQL, nil}, {clearColumnLineageSQL, nil}, {writeColumnLineageSQL, nil},
-		{recordCreatedSQL, nil}, {readHistorySQL, nil}, {viewStatesSQL, nil},
+		{recordCreatedSQL, nil}, {readHistorySQL, nil}, {viewStatesSQL, nil}, {statusMarkSQL, nil},
 		{recordMigrationSQL, nil}, {installedVersionSQL, nil}, {addColumnSQL, []string{"description"}},
 		{setOwnerRoleSQL, nil}, {resetRoleSQL, nil}, {relationExistsSQL, nil}, {functionExistsSQL, nil},
 		{createRuntimeRoleSQL, one}, {setRuntimePasswordSQL, one}, {runtimeLoginSQL, nil},
