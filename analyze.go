@@ -98,7 +98,8 @@ func (p *Project) fillConfigured(s *Step, v ViewConfig) {
 		s.Indexes = append(s.Indexes, boundary.Index{Name: ix.Name(v.Name), Columns: ix.Columns, Unique: ix.Unique})
 	}
 	s.record = boundary.ViewRecord{Name: v.Name, Description: v.Description, SQLHash: s.Hash, Indexes: s.Indexes,
-		MinRefreshInterval: durPtr(v.MinRefreshInterval), MaxStaleness: durPtr(v.MaxStaleness), SourceHash: sourceHash(v.SQL)}
+		MinRefreshInterval: durPtr(v.MinRefreshInterval), MaxStaleness: durPtr(v.MaxStaleness),
+		RefreshLockTimeout: durPtr(v.RefreshLockTimeout), SourceHash: sourceHash(v.SQL)}
 }
 
 // sourceHash is the hex sha256 of a SQL file's exact text.

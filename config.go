@@ -43,6 +43,9 @@ type Config struct {
 	TargetSchema string
 	// Views are the configured views in file order.
 	Views []ViewConfig
+	// RefreshLockTimeout is the top-level refresh_lock_timeout: the default of every view that
+	// sets none (0 = boundary.DefaultRefreshLockTimeout).
+	RefreshLockTimeout time.Duration
 	// Warnings lists harmless oddities found while loading, for callers to print once. Unknown
 	// keys are errors, not warnings; keys starting with x- are the user's own and are ignored.
 	Warnings []string
@@ -71,6 +74,10 @@ type ViewConfig struct {
 	MinRefreshInterval time.Duration
 	// MaxStaleness, when set, is how old the view's data may get before it counts as stale.
 	MaxStaleness time.Duration
+	// RefreshLockTimeout bounds how long a refresh waits for a lock on the view or a relation
+	// it reads before it fails (SQLSTATE 55P03): the view's refresh_lock_timeout, else the
+	// top-level one, else 0 (boundary.DefaultRefreshLockTimeout, 5s).
+	RefreshLockTimeout time.Duration
 	// Line is the view's line in the YAML file.
 	Line int
 }

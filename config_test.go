@@ -239,13 +239,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"several problems", "version: 1\ntarget_schema: S\nviews:\n  - name: Bad\n    sql_file: a.sql\n    description: d\n", nil,
 			"invalid config {path}:\n  line 2: target_schema \"S\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)\n  line 4: view name \"Bad\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)"},
 		{"typo in a view key drops nothing silently", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexs:\n      - columns: [x]\n        unique: true\n", nil,
-			"invalid config {path}: line 7: unknown key \"indexs\" in view \"a\"; did you mean \"indexes\"? (the keys there are name, sql_file, description, indexes, sources, sql, min_refresh_interval, max_staleness)"},
+			"invalid config {path}: line 7: unknown key \"indexs\" in view \"a\"; did you mean \"indexes\"? (the keys there are name, sql_file, description, indexes, sources, sql, min_refresh_interval, max_staleness, refresh_lock_timeout)"},
 		{"typo in an index key", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [x]\n        unqiue: true\n", nil,
 			"invalid config {path}: line 9: unknown key \"unqiue\" in view \"a\": indexes[0]; did you mean \"unique\"? (the keys there are columns, unique)"},
 		{"unknown top-level key", "version: 1\ntarget_schema: s\nowner_team: data\nviews: []\n", nil,
-			"invalid config {path}: line 3: unknown key \"owner_team\" in the top level; the keys there are version, target_schema, views, and keys of your own must start with x- (e.g. x-owner_team)"},
+			"invalid config {path}: line 3: unknown key \"owner_team\" in the top level; the keys there are version, target_schema, views, refresh_lock_timeout, and keys of your own must start with x- (e.g. x-owner_team)"},
 		{"typo in a top-level key", "version: 1\ntarget_shema: s\nviews: []\n", nil,
-			"invalid config {path}:\n  line 2: unknown key \"target_shema\" in the top level; did you mean \"target_schema\"? (the keys there are version, target_schema, views)\n  line 1: target_schema is required (add `target_schema: agent_mv`)"},
+			"invalid config {path}:\n  line 2: unknown key \"target_shema\" in the top level; did you mean \"target_schema\"? (the keys there are version, target_schema, views, refresh_lock_timeout)\n  line 1: target_schema is required (add `target_schema: agent_mv`)"},
 		{"view name too long", "version: 1\ntarget_schema: s\nviews:\n  - name: " + long + "\n    sql_file: a.sql\n    description: d\n", nil,
 			"invalid config {path}: line 4: view name \"" + long + "\" is 64 bytes; Postgres identifiers are at most 63 bytes (it would silently truncate it), use a shorter name"},
 	}
@@ -834,5 +834,31 @@ func TestIndexNameCollidesWithOwnObjects(t *testing.T) {
 	want := "invalid config " + path + ": line 4: view \"refresh_history_view_name\": indexes[0]: index name \"refresh_history_view_name_started_at_idx\" collides with agentmv's own object of that name"
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
+	}
+}
+
+// TestRefreshLockTimeoutKey: refresh_lock_timeout at the top level is the default of every
+// view; a view's own value wins; it must be a positive duration.
+func TestRefreshLockTimeoutKey(t *testing.T) {
+	body := "version: 1\ntarget_schema: s\nviews:\n" + view("a") + view("b") + "    refresh_lock_timeout: 30s\nrefresh_lock_timeout: 2s\n"
+	cfg, err := LoadConfig(writeProject(t, body, map[string]string{"materialize/a.sql": okSQL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := cfg.View("a")
+	b, _ := cfg.View("b")
+	if cfg.RefreshLockTimeout != 2*time.Second || a.RefreshLockTimeout != 2*time.Second || b.RefreshLockTimeout != 30*time.Second {
+		t.Errorf("top %s, a %s, b %s; want 2s, 2s (inherited), 30s", cfg.RefreshLockTimeout, a.RefreshLockTimeout, b.RefreshLockTimeout)
+	}
+	cfg, err = LoadConfig(writeProject(t, "version: 1\ntarget_schema: s\nviews:\n"+view("a"), map[string]string{"materialize/a.sql": okSQL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := cfg.View("a"); a.RefreshLockTimeout != 0 {
+		t.Errorf("unset: %s, want 0 (the function's default)", a.RefreshLockTimeout)
+	}
+	_, err = LoadConfig(writeProject(t, "version: 1\ntarget_schema: s\nrefresh_lock_timeout: forever\nviews: []\n", nil))
+	if err == nil || !strings.Contains(err.Error(), `line 3: refresh_lock_timeout must be a positive Go duration such as "90s", "5m" or "1h30m", got "forever"`) {
+		t.Errorf("bad value: %v", err)
 	}
 }

@@ -29,8 +29,8 @@ func (v *validator) bad(line int, format string, args ...any) {
 // typo such as `indexs:` must not silently drop indexes), with a suggestion when one is close;
 // keys starting with x- are the user's own annotations and are ignored.
 var (
-	topLevelKeys = []string{"version", "target_schema", "views"}
-	viewKeys     = []string{"name", "sql_file", "description", "indexes", "sources", "sql", "min_refresh_interval", "max_staleness"}
+	topLevelKeys = []string{"version", "target_schema", "views", "refresh_lock_timeout"}
+	viewKeys     = []string{"name", "sql_file", "description", "indexes", "sources", "sql", "min_refresh_interval", "max_staleness", "refresh_lock_timeout"}
 	indexKeys    = []string{"columns", "unique"}
 )
 
@@ -113,6 +113,8 @@ func (v *validator) document(doc *yaml.Node) {
 		case "views":
 			haveViews = true
 			v.views(val)
+		case "refresh_lock_timeout":
+			v.cfg.RefreshLockTimeout = v.duration(val, "refresh_lock_timeout")
 		default:
 			v.unknownKey(k, "the top level", topLevelKeys)
 		}
@@ -125,6 +127,11 @@ func (v *validator) document(doc *yaml.Node) {
 	}
 	if !haveViews {
 		v.bad(root.Line, "views is required (use `views: []` for none)")
+	}
+	for i := range v.cfg.Views {
+		if v.cfg.Views[i].RefreshLockTimeout == 0 {
+			v.cfg.Views[i].RefreshLockTimeout = v.cfg.RefreshLockTimeout
+		}
 	}
 	v.indexNames()
 }
@@ -218,6 +225,8 @@ func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
 			vc.MinRefreshInterval = v.duration(val, label+": min_refresh_interval")
 		case "max_staleness":
 			vc.MaxStaleness = v.duration(val, label+": max_staleness")
+		case "refresh_lock_timeout":
+			vc.RefreshLockTimeout = v.duration(val, label+": refresh_lock_timeout")
 		default:
 			v.unknownKey(k, label, viewKeys)
 		}

@@ -63,15 +63,30 @@ const (
 //     0.09 s, i.e. count(*) would add about 11 %. Concurrent mode (and track_counts = off)
 //     uses count(*): a concurrent REFRESH of the same view took 6.8 s, so the count adds ~1 %.
 //   - called_by = session_user (the login role, not the definer).
+//   - Bounded lock wait: REFRESH runs with lock_timeout set to the view's
+//     refresh_lock_timeout (<S>.views; DefaultRefreshLockTimeout when NULL), under the
+//     function's own SET lock_timeout clause so the caller's setting is neither used nor
+//     changed. A REFRESH that cannot get a lock in time fails like any other (SQLSTATE 55P03,
+//     recorded), and its error names what blocked it: each relation the refresh needs (the
+//     view, and everything it reads through views and partitions) that another session holds
+//     or waits for in a conflicting mode, with that session's pid and role, the mode it holds
+//     and the mode the refresh needs ("table public.orders is locked by pid 4242 (role app,
+//     holding AccessExclusiveLock); the refresh needs AccessShareLock on it"). The seed waited
+//     for ever: an agent's refresh behind a long DDL or a reader hung until its client timed
+//     out.
 var refreshFunctionSQL = mustSQL("refresh_function", `
 CREATE OR REPLACE FUNCTION {{.Function}}(p_name text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
+SET lock_timeout = {{.DefaultRefreshLockTimeout}}
 AS $agentmv$
 DECLARE
     v_schema constant text := {{.SchemaLiteral}};
+    v_lock_timeout interval;
+    v_lock_ms bigint;
+    v_blockers text;
     v_started timestamptz;
     v_finished timestamptz;
     v_last timestamptz;
@@ -90,7 +105,7 @@ BEGIN
         RAISE EXCEPTION 'view name too long' USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    SELECT v.min_refresh_interval INTO v_interval
+    SELECT v.min_refresh_interval, v.refresh_lock_timeout INTO v_interval, v_lock_timeout
       FROM {{.Views}} v WHERE v.name = p_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown materialized view: %', p_name
@@ -141,6 +156,10 @@ BEGIN
     VALUES (p_name, v_started, 'running', v_mode, v_reason, session_user)
     RETURNING id INTO v_history_id;
 
+    -- Local to this function (its SET lock_timeout clause restores the caller's at exit).
+    v_lock_ms := round(extract(epoch FROM coalesce(v_lock_timeout, {{.DefaultRefreshLockTimeout}}::interval)) * 1000);
+    PERFORM set_config('lock_timeout', v_lock_ms || 'ms', true);
+
     BEGIN
         IF v_mode = 'concurrent' THEN
             EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I.%I', v_schema, p_name);
@@ -156,6 +175,45 @@ BEGIN
         END IF;
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         GET STACKED DIAGNOSTICS v_err = MESSAGE_TEXT, v_state = RETURNED_SQLSTATE;
+        IF v_state = '55P03' THEN
+            -- Name what blocked the refresh: conflicting locks of other sessions on the view
+            -- and on everything it reads (through views and partitions).
+            WITH RECURSIVE rels(oid) AS (
+                SELECT v_relid
+              UNION
+                SELECT x.oid FROM rels r CROSS JOIN LATERAL (
+                    SELECT d.refobjid AS oid
+                      FROM pg_rewrite w
+                      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+                                      AND d.refclassid = 'pg_class'::regclass
+                     WHERE w.ev_class = r.oid AND d.refobjid <> r.oid
+                    UNION ALL
+                    SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = r.oid) x
+            )
+            SELECT string_agg(format('%s %I.%I is locked by pid %s (%s%s %s); the refresh needs %s on it',
+                       CASE c.relkind WHEN 'm' THEN 'materialized view' WHEN 'v' THEN 'view'
+                                      WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table'
+                                      ELSE 'table' END,
+                       n.nspname, c.relname, l.pid, coalesce('role ' || a.usename || ', ', ''),
+                       CASE WHEN l.granted THEN 'holding' ELSE 'queued for' END, l.mode,
+                       CASE WHEN c.oid <> v_relid THEN 'AccessShareLock'
+                            WHEN v_mode = 'concurrent' THEN 'ExclusiveLock'
+                            ELSE 'AccessExclusiveLock' END),
+                   '; ' ORDER BY n.nspname, c.relname, l.pid)
+              INTO v_blockers
+              FROM rels r
+              JOIN pg_class c ON c.oid = r.oid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+              JOIN pg_locks l ON l.locktype = 'relation' AND l.relation = r.oid AND l.pid <> pg_backend_pid()
+                             AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+              LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE CASE WHEN c.oid <> v_relid THEN l.mode = 'AccessExclusiveLock'
+                        WHEN v_mode = 'concurrent' THEN l.mode NOT IN ('AccessShareLock', 'RowShareLock')
+                        ELSE true END;
+            v_err := format('lock timeout after %s: %s',
+                CASE WHEN v_lock_ms % 1000 = 0 THEN (v_lock_ms / 1000) || 's' ELSE v_lock_ms || 'ms' END,
+                coalesce(v_blockers, 'another session held a lock the refresh needed and released it before it could be named'));
+        END IF;
         v_status := 'failed';
         v_rows := NULL;
     END;
@@ -173,6 +231,11 @@ BEGIN
         'error', v_err, 'sqlstate', v_state);
 END;
 $agentmv$`)
+
+// DefaultRefreshLockTimeout bounds how long refresh_view waits for a lock (on the view or on
+// a relation it reads) when the view sets no refresh_lock_timeout. Long enough for the
+// short locks of ordinary writes and quick DDL, short enough that an agent hears back.
+const DefaultRefreshLockTimeout = 5 * time.Second
 
 // RefreshResult is the decoded jsonb of <S>.refresh_view. Pointers are nil where the function
 // returned JSON null (busy and fresh results carry no timing or mode).

@@ -11,7 +11,7 @@ import (
 
 // ExpectedVersion is the schema version this agentmv installs and the doctor expects: the
 // Version of the last step in migrations (a test checks they agree).
-const ExpectedVersion = 5
+const ExpectedVersion = 6
 
 // Migration is one versioned step of agentmv's own objects in <S>.
 type Migration struct {
@@ -101,6 +101,11 @@ ON CONFLICT (name) DO NOTHING`,
 		}},
 	{Migration: Migration{Version: 5, Name: "refresh_view: concurrent refresh decided by the shared definition (plain key columns only)"},
 		sql: []sqlText{refreshFunctionSQL}},
+	{Migration: Migration{Version: 6, Name: "refresh_view: bounded lock wait (views.refresh_lock_timeout), blockers named on timeout"},
+		sql: []sqlText{refreshFunctionSQL},
+		columns: []registryColumn{
+			intervalColumn("refresh_lock_timeout", true, func(r *ViewRecord) **time.Duration { return &r.RefreshLockTimeout }),
+		}},
 }
 
 // sqlTexts parses a migration's statements.

@@ -22,6 +22,9 @@ type ViewRecord struct {
 	MinRefreshInterval *time.Duration `json:"min_refresh_interval,omitempty"`
 	// MaxStaleness: status marks the view stale after it. Nil = never.
 	MaxStaleness *time.Duration `json:"max_staleness,omitempty"`
+	// RefreshLockTimeout bounds refresh_view's wait for a lock on the view or a relation it
+	// reads. Nil = DefaultRefreshLockTimeout.
+	RefreshLockTimeout *time.Duration `json:"refresh_lock_timeout,omitempty"`
 	// AppliedAt is set by the database when the row is inserted or changed.
 	AppliedAt time.Time `json:"applied_at"`
 	// SourceHash is the hex sha256 of the SQL file's exact text at the last apply: when it is

@@ -130,3 +130,9 @@ func (d sqlData) History() string        { return d.Rel(TableRefreshHistory) }
 func (d sqlData) SchemaVersion() string  { return d.Rel(TableSchemaVersion) }
 func (d sqlData) Function() string       { return d.Rel(FunctionRefreshView) }
 func (d sqlData) SchemaLiteral() string  { return quoteLiteral(d.n.Schema) }
+
+// DefaultRefreshLockTimeout is DefaultRefreshLockTimeout as a string literal ('5000ms'), for
+// the refresh function's SET clause and fallback (a constant, never user input).
+func (d sqlData) DefaultRefreshLockTimeout() string {
+	return quoteLiteral(fmt.Sprintf("%dms", DefaultRefreshLockTimeout.Milliseconds()))
+}

@@ -34,6 +34,9 @@ type Event struct {
 	Wave    int // dependency depth within the run, from 1
 	Started bool
 	Result  *Result // set when the view ended
+	// Wait is set, about once a second, while a view's refresh has run longer than a second
+	// (what it waits for; see Client.Watch). Not sent when RefreshView is set.
+	Wait    *Wait
 	Elapsed time.Duration
 }
 

@@ -87,6 +87,7 @@ type view struct {
 	views                 []string         // managed views it reads
 	indexes               []boundary.Index // created with the view
 	maxStale, minInterval *time.Duration
+	lockTimeout           *time.Duration // refresh_lock_timeout
 }
 
 // addViews creates and registers views in one transaction, as apply would: owner grants on
@@ -116,7 +117,7 @@ func (f *fixture) addViews(t testing.TB, views ...view) {
 				}
 			}
 			rec := boundary.ViewRecord{Name: v.name, Description: "test view " + v.name, SQLHash: "h-" + v.name,
-				Indexes: v.indexes, MaxStaleness: v.maxStale, MinRefreshInterval: v.minInterval}
+				Indexes: v.indexes, MaxStaleness: v.maxStale, MinRefreshInterval: v.minInterval, RefreshLockTimeout: v.lockTimeout}
 			if err := boundary.UpsertView(ctx, tx, f.n, rec); err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentmv/agentmv/boundary"
 )
@@ -62,6 +63,11 @@ type Querier interface {
 type Client struct {
 	DB     Querier
 	Schema string
+	// Watch, when set, is called about once a second while a refresh runs longer than a
+	// second, with what it is waiting for (a lock and who holds it), so a CLI can show
+	// progress. It needs DB to be a *pgxpool.Pool (it asks from a second connection) and is
+	// never called after Refresh returns.
+	Watch func(Wait)
 }
 
 // Result is what `<schema>.refresh_view` returned for one view (or, in RefreshAll, why a view
@@ -88,11 +94,18 @@ func (e *FailedError) Error() string {
 	if e.Result.SQLState != "" {
 		msg += " (SQLSTATE " + e.Result.SQLState + ")"
 	}
+	if e.Result.SQLState == SQLStateLockTimeout {
+		return msg + "; the view keeps its previous contents. Refresh again when that session has finished, or give the view a longer refresh_lock_timeout in materialize.yaml"
+	}
 	return msg + "; the view keeps its previous contents. See `agent-mv status` and the refresh_history table, fix the cause, then refresh again"
 }
 
 // SQLState returns the SQLSTATE of the failed REFRESH.
 func (e *FailedError) SQLState() string { return e.Result.SQLState }
+
+// SQLStateLockTimeout (lock_not_available) is the SQLSTATE of a refresh that gave up waiting
+// for a lock after the view's refresh_lock_timeout; its error names the blocking session.
+const SQLStateLockTimeout = "55P03"
 
 // ErrUnknownView is wrapped when the name is not a managed view of the schema (or is too long
 // to be one).
@@ -110,12 +123,20 @@ func (c *Client) names() (boundary.Names, error) {
 // *FailedError together with the result. Busy and fresh answers are not errors: check
 // Result.Status. An unknown name wraps ErrUnknownView.
 func (c *Client) Refresh(ctx context.Context, name string) (Result, error) {
+	if pool, ok := c.DB.(*pgxpool.Pool); ok && c.Watch != nil {
+		return c.refreshWatched(ctx, pool, name)
+	}
+	return c.refreshOn(ctx, c.DB, name)
+}
+
+// refreshOn calls the refresh function on q.
+func (c *Client) refreshOn(ctx context.Context, q Querier, name string) (Result, error) {
 	n, err := c.names()
 	if err != nil {
 		return Result{View: name, Status: StatusFailed, Error: err.Error()}, err
 	}
 	var raw boundary.RefreshResult
-	if err := c.DB.QueryRow(ctx, n.RefreshViewSQL(), name).Scan(&raw); err != nil {
+	if err := q.QueryRow(ctx, n.RefreshViewSQL(), name).Scan(&raw); err != nil {
 		err = c.wrap(name, err)
 		return Result{View: name, Status: StatusFailed, Error: err.Error()}, err
 	}

@@ -110,7 +110,14 @@ func (r *run) refresh(ctx context.Context, v string, upstream []Result) (Result,
 	if r.opts.RefreshView != nil {
 		return r.opts.RefreshView(ctx, v, upstream)
 	}
-	return r.c.Refresh(ctx, v)
+	if r.opts.Progress == nil {
+		return r.c.Refresh(ctx, v)
+	}
+	c := *r.c
+	c.Watch = func(w Wait) {
+		r.progress(Event{View: v, Wave: r.plan.depth[v], Wait: &w, Elapsed: time.Since(r.start)})
+	}
+	return c.Refresh(ctx, v)
 }
 
 // finish records a view's result. A failure skips its descendants; any other status has left

@@ -496,6 +496,10 @@ func (rt *runtimeTools) refreshView(ctx context.Context, in NameInput) (refresh.
 		if fe.Result.SQLState != "" {
 			msg += " (SQLSTATE " + fe.Result.SQLState + ")"
 		}
+		if fe.Result.SQLState == refresh.SQLStateLockTimeout {
+			return res, &ToolError{ErrorType: ErrRefreshFailed, Err: err, Message: msg,
+				Hint: "another session holds a lock the refresh needs (named above); the view still holds its previous data. Answer from it if it is fresh enough, or try again in a minute; if this keeps happening, tell an operator which session blocks it"}
+		}
 		return res, &ToolError{ErrorType: ErrRefreshFailed, Err: err, Message: msg,
 			Hint: fmt.Sprintf("the view still holds its previous data; the failure is recorded: query_view `SELECT started_at, status, error FROM refresh_history WHERE view_name = '%s' ORDER BY started_at DESC LIMIT 5`, and ask an operator to fix the view or its sources", in.Name)}
 	case errors.Is(err, refresh.ErrUnknownView):

@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,7 +21,12 @@ func newRefreshCmd(o *rootOptions) *cobra.Command {
 		Short: "Refresh a single view via the runtime SECURITY DEFINER function",
 		Args:  cobra.ExactArgs(1),
 		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, args []string) error {
-			res, err := p.Refresh(cmd.Context(), args[0])
+			c, err := p.Refresher(cmd.Context())
+			if err != nil {
+				return err
+			}
+			c.Watch = newWaitPrinter(cmd.ErrOrStderr()).print
+			res, err := c.Refresh(cmd.Context(), args[0])
 			if o.json {
 				if perr := printJSON(cmd, res); perr != nil {
 					return perr
@@ -44,6 +51,9 @@ func describeResult(r refresh.Result) string {
 	case refresh.StatusSkipped:
 		return fmt.Sprintf("- skipped %s: %s", r.View, r.Error)
 	case refresh.StatusFailed:
+		if r.SQLState != "" {
+			return fmt.Sprintf("✗ %s failed: %s (SQLSTATE %s)", r.View, r.Error, r.SQLState)
+		}
 		return fmt.Sprintf("✗ %s failed: %s", r.View, r.Error)
 	}
 	rows := "?"
@@ -72,9 +82,17 @@ with the cause; unrelated branches go on. Exits non-zero if anything failed or w
 			if f, ok := out.(*os.File); ok {
 				tty = isTerminal(f)
 			}
+			waits := newWaitPrinter(cmd.ErrOrStderr())
+			opts.Progress = func(e refresh.Event) {
+				if e.Wait != nil {
+					waits.print(*e.Wait)
+				}
+			}
 			if !o.json {
 				opts.Progress = func(e refresh.Event) {
 					switch {
+					case e.Wait != nil:
+						waits.print(*e.Wait)
 					case e.Started && tty:
 						fmt.Fprintf(out, "  … wave %d  %-30s started at +%s\n", e.Wave, e.View, e.Elapsed.Round(time.Millisecond))
 					case e.Result != nil:
@@ -101,4 +119,40 @@ with the cause; unrelated branches go on. Exits non-zero if anything failed or w
 	cmd.Flags().StringVar(&selectOne, "select", "", "refresh only this view")
 	cmd.Flags().StringVar(&opts.Downstream, "downstream", "", "refresh this view and every view that depends on it")
 	return cmd
+}
+
+// waitPrinter shows what a refresh that runs longer than a second is waiting for: a line
+// when it is first reported, whenever it changes (another lock, another blocker), and every
+// waitRepeat while it stays the same. Progress goes to stderr, so stdout (and --json) keeps
+// only results.
+type waitPrinter struct {
+	w    io.Writer
+	mu   sync.Mutex
+	last map[string]waitSeen
+}
+
+type waitSeen struct {
+	what string
+	at   time.Duration
+}
+
+// waitRepeat is how often an unchanged wait is shown again.
+const waitRepeat = 5 * time.Second
+
+func newWaitPrinter(w io.Writer) *waitPrinter {
+	return &waitPrinter{w: w, last: map[string]waitSeen{}}
+}
+
+func (p *waitPrinter) print(w refresh.Wait) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	what := "refreshing"
+	if w.Lock != nil {
+		what = fmt.Sprintf("%s %s %v", w.Lock.Relation, w.Lock.Mode, w.Lock.Blockers)
+	}
+	if seen, ok := p.last[w.View]; ok && seen.what == what && w.Elapsed-seen.at < waitRepeat {
+		return
+	}
+	p.last[w.View] = waitSeen{what: what, at: w.Elapsed}
+	fmt.Fprintf(p.w, "  … %s\n", w)
 }
