@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // peerCase is one query both servers run (PEER_CASES of bench/peer/peer.mjs).
@@ -38,18 +40,6 @@ type peerResult struct {
 func repoRoot() string {
 	_, self, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(self), "..")
-}
-
-// buildRuntimeBinary builds agent-materialize-runtime-mcp into dir.
-func buildRuntimeBinary(tb testing.TB, dir string) string {
-	tb.Helper()
-	bin := filepath.Join(dir, "agent-materialize-runtime-mcp")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/agent-materialize-runtime-mcp")
-	cmd.Dir = repoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // peerDeps makes sure bench/peer/node_modules holds the pinned client and reference server
@@ -84,7 +74,7 @@ func peerDeps(b *testing.B) string {
 func BenchmarkPeerStdio(b *testing.B) {
 	dir := peerDeps(b)
 	f := getQueryFixture(b)
-	bin := buildRuntimeBinary(b, b.TempDir())
+	bin := testutil.Command(b, "agent-materialize-runtime-mcp")
 	const cols = "id, grp, day, amount, label"
 	cases := []peerCase{
 		{"rows=1", "SELECT " + cols + " FROM agent_mv.events_mv WHERE id = 424242", 1},

@@ -7,9 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,48 +15,15 @@ import (
 
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/internal/pgtest"
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// agentMV builds cmd/agent-mv once per test binary (a cold link takes ~25 s on the CI box,
-// too much to repeat per test) and returns the executable's path. pgtest.Main exits the
-// process, so the build directory cannot be removed at the end; instead each build removes
-// the directories of earlier runs that are more than an hour old.
+// agentMV returns cmd/agent-mv, built once per test binary.
 func agentMV(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		old, _ := filepath.Glob(filepath.Join(os.TempDir(), "agentmv-reliability-bin-*"))
-		for _, d := range old {
-			if fi, err := os.Stat(d); err == nil && time.Since(fi.ModTime()) > time.Hour {
-				_ = os.RemoveAll(d)
-			}
-		}
-		dir, err := os.MkdirTemp("", "agentmv-reliability-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "agent-mv")
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Dir(filepath.Dir(file))
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/agent-mv")
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/agent-mv: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return testutil.Command(t, "agent-mv")
 }
 
 const runtimePassword = "rt-secret-pw"

@@ -6,9 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -16,35 +14,13 @@ import (
 
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/internal/pglocal"
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-	buildOut  []byte
-)
-
-// agentMV builds the agent-mv binary once per test run.
+// agentMV returns the agent-mv binary, built once per test binary.
 func agentMV(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
-		}
-		dir, err := os.MkdirTemp("", "agent-mv-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "agent-mv")
-		buildOut, buildErr = exec.Command(gobin, "build", "-o", builtBin, ".").CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("go build: %v\n%s", buildErr, buildOut)
-	}
-	return builtBin
+	return testutil.Command(t, "agent-mv")
 }
 
 // TestDemoEndToEnd runs the README's first command, `agent-mv demo`, as a subprocess on a fresh

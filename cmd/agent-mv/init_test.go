@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -219,20 +218,10 @@ func TestInitIntoNewDirectory(t *testing.T) {
 	}
 }
 
-// TestInitBinary builds the real binary once and runs init twice in an empty directory, the
+// TestInitBinary runs the real binary's init twice in an empty directory, the
 // way a user does (default --config, working directory = project).
 func TestInitBinary(t *testing.T) {
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go") // the toolchain running this test
-	if _, err := os.Stat(gobin); err != nil {
-		if gobin, err = exec.LookPath("go"); err != nil {
-			t.Fatalf("no go command to build the binary: %v", err)
-		}
-	}
-	bin := filepath.Join(t.TempDir(), "agent-mv")
-	build := exec.Command(gobin, "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := agentMV(t)
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "init")
 	cmd.Dir = dir

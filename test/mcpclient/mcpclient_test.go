@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -22,28 +21,20 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// buildBinaries builds agent-mv and agent-materialize-runtime-mcp into a temp dir.
+// buildBinaries returns agent-mv and agent-materialize-runtime-mcp, built once per test binary.
 func buildBinaries(t *testing.T) (cli, runtimeBin string) {
 	t.Helper()
-	dir := t.TempDir()
-	return buildBinary(t, dir, "agent-mv"), buildBinary(t, dir, "agent-materialize-runtime-mcp")
+	return buildBinary(t, "agent-mv"), buildBinary(t, "agent-materialize-runtime-mcp")
 }
 
-// buildBinary builds ./cmd/<pkg> into dir and returns its path.
-func buildBinary(t *testing.T, dir, pkg string) string {
+// buildBinary returns ./cmd/<pkg> built with buildTags (once per test binary).
+func buildBinary(t *testing.T, pkg string) string {
 	t.Helper()
-	_, self, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(self), "..", "..")
-	args := []string{"build", "-o", filepath.Join(dir, pkg)}
+	var tags []string
 	if buildTags != "" {
-		args = append(args, "-tags", buildTags)
+		tags = append(tags, buildTags)
 	}
-	cmd := exec.Command("go", append(args, "./cmd/"+pkg)...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	return filepath.Join(dir, pkg)
+	return testutil.Command(t, pkg, tags...)
 }
 
 // TestStdioBinary drives the built runtime binary over stdio with the Go SDK.
@@ -160,7 +151,7 @@ func TestPeerBenchSmoke(t *testing.T) {
 		}
 	}
 	env := mcpclient.Setup(t)
-	bin := buildBinary(t, t.TempDir(), "agent-materialize-runtime-mcp")
+	bin := buildBinary(t, "agent-materialize-runtime-mcp")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "peer.mjs")
