@@ -91,7 +91,7 @@ func SetupTools(cfg SetupConfig) (*Registry, error) {
 		New(ToolSampleQuery, "Run one read-only SELECT on the user tables (no catalogs, no side-effect functions), in a read-only transaction with a timeout, capped in rows and bytes.",
 			st.sampleQuery, append(ro, TextOnly(),
 				Param("limit", Description(fmt.Sprintf("Most rows to return (at most %d)", cfg.Limits.MaxRows)), Default(cfg.Limits.MaxRows)))...),
-		New(ToolReadRepoFiles, fmt.Sprintf("Read project files matching globs (relative to the project root, ** allowed), to learn the data model from code. Never reads .env*, keys, .git, vendor or node_modules; at most %d files, %d bytes each.", MaxRepoFiles, MaxRepoFileBytes),
+		New(ToolReadRepoFiles, fmt.Sprintf("Read project files matching globs (relative to the project root, ** allowed), to learn the data model from code. Never reads .env*, keys, credential files, .git, vendor or node_modules; secrets inside files (passwords, DSN passwords, tokens, keys) come back as [REDACTED], and redacted and skipped list what was withheld and why; at most %d files, %d bytes each.", MaxRepoFiles, MaxRepoFileBytes),
 			st.readRepoFiles, ro...),
 		New(ToolProposeView, "Stage a proposed materialized view in "+StagingFileName+" after validating its name and SQL; suggests a unique index so refreshes can run concurrently. Returns the staged proposals.",
 			st.proposeView, OpenWorld(false), Destructive(false), Idempotent(), InToolset(ToolsetSetup)),

@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/agentmv/agentmv/internal/fileio"
+	"github.com/agentmv/agentmv/internal/secretscan"
 )
 
 // ---- read_repo_files ----
@@ -28,29 +30,40 @@ type SkippedFile struct {
 
 // RepoFilesOutput is read_repo_files' result.
 type RepoFilesOutput struct {
-	Files     map[string]string `json:"files"`
-	Skipped   []SkippedFile     `json:"skipped,omitempty"`
-	Truncated bool              `json:"truncated"`
+	Files map[string]string `json:"files"`
+	// Skipped lists matched files not returned, with the reason (a name that marks secrets,
+	// a private key inside, binary, outside the root, ...).
+	Skipped []SkippedFile `json:"skipped,omitempty"`
+	// Redacted lists returned files in which secrets were replaced by [REDACTED]: where and
+	// what kind, never the secret.
+	Redacted  []RedactedFile `json:"redacted,omitempty"`
+	Truncated bool           `json:"truncated"`
+}
+
+// RedactedFile is a returned file whose secrets were replaced by [REDACTED].
+type RedactedFile struct {
+	Path    string     `json:"path"`
+	Secrets []Withheld `json:"secrets"`
+}
+
+// Withheld is one secret read_repo_files withheld: its kind and line, never its value.
+type Withheld struct {
+	Kind string `json:"kind"`
+	Line int    `json:"line"`
 }
 
 // deniedDirs are never walked (VCS, vendored and generated code, virtualenvs).
 var deniedDirs = []string{".git", ".hg", ".svn", "vendor", "node_modules", ".venv", "venv", "__pycache__", ".idea", ".terraform"}
 
-// deniedFile reports whether a file name may hold secrets.
+// deniedFile reports whether a file's name says it holds secrets (secretscan.DeniedName).
 func deniedFile(name string) bool {
-	n := strings.ToLower(name)
-	switch {
-	case strings.HasPrefix(n, ".env"), n == ".pgpass", n == ".netrc", n == ".npmrc", n == ".pypirc",
-		strings.HasPrefix(n, "id_rsa"), strings.HasPrefix(n, "id_dsa"), strings.HasPrefix(n, "id_ecdsa"), strings.HasPrefix(n, "id_ed25519"):
-		return true
-	}
-	for _, ext := range []string{".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".crt", ".der", ".kdbx", ".gpg", ".asc"} {
-		if strings.HasSuffix(n, ext) {
-			return true
-		}
-	}
-	return false
+	_, denied := secretscan.DeniedName(name)
+	return denied
 }
+
+// redactSlack is how far beyond the returned part of a file it is read and scanned, so a
+// secret cut by the size limit is still recognised (and redacted) whole.
+const redactSlack = 4 << 10
 
 func (st *setupTools) readRepoFiles(ctx context.Context, in GlobsInput) (RepoFilesOutput, error) {
 	out := RepoFilesOutput{Files: map[string]string{}}
@@ -93,8 +106,8 @@ func (st *setupTools) readRepoFiles(ctx context.Context, in GlobsInput) (RepoFil
 		if !matched {
 			return nil
 		}
-		if deniedFile(d.Name()) {
-			out.Skipped = append(out.Skipped, SkippedFile{rel, "may hold secrets"})
+		if why, denied := secretscan.DeniedName(d.Name()); denied {
+			out.Skipped = append(out.Skipped, SkippedFile{rel, "withheld: " + why})
 			return nil
 		}
 		if len(out.Files) >= MaxRepoFiles || total >= MaxRepoBytes {
@@ -122,30 +135,65 @@ func (st *setupTools) readRepoFiles(ctx context.Context, in GlobsInput) (RepoFil
 			return nil
 		}
 		budget := min(MaxRepoFileBytes, MaxRepoBytes-total)
-		data, err := fileio.ReadCapped(real, int64(budget))
+		data, err := fileio.ReadCapped(real, int64(budget+redactSlack))
 		if err != nil {
 			out.Skipped = append(out.Skipped, SkippedFile{rel, "unreadable"})
 			return nil
 		}
 		cut := len(data) > budget
-		data = data[:min(len(data), budget)]
-		for cut && len(data) > 0 && !utf8.Valid(data) { // cut at a character boundary
+		for cut && len(data) > 0 && !utf8.Valid(data) { // a read cut inside a character
 			data = data[:len(data)-1]
 		}
 		if !utf8.Valid(data) || slices.Contains(data, 0) {
 			out.Skipped = append(out.Skipped, SkippedFile{rel, "binary"})
 			return nil
 		}
-		text := string(data)
+		// Redact before cutting to the budget, so a secret at the cut is seen whole.
+		red := secretscan.Redact(string(data))
+		if red.Withhold != "" {
+			out.Skipped = append(out.Skipped, SkippedFile{rel, "withheld: " + red.Withhold + withheldLines(red.Findings)})
+			return nil
+		}
+		if len(red.Findings) > 0 {
+			rf := RedactedFile{Path: rel}
+			for _, f := range red.Findings {
+				rf.Secrets = append(rf.Secrets, Withheld{Kind: f.Kind, Line: f.Line})
+			}
+			out.Redacted = append(out.Redacted, rf)
+		}
+		text := red.Text
+		if cut = cut || len(text) > budget; cut {
+			text = text[:min(len(text), budget)]
+			for len(text) > 0 && !utf8.ValidString(text) { // cut at a character boundary
+				text = text[:len(text)-1]
+			}
+		}
+		total += len(text)
 		if cut {
 			text += "\n... [truncated]"
 			out.Truncated = true
 		}
-		total += len(data)
 		out.Files[rel] = text
 		return nil
 	})
 	return out, err
+}
+
+// withheldLines says on which lines the findings were: " (line 1)", " (lines 2, 5)".
+func withheldLines(fs []secretscan.Finding) string {
+	var lines []string
+	for _, f := range fs {
+		if l := strconv.Itoa(f.Line); !slices.Contains(lines, l) {
+			lines = append(lines, l)
+		}
+	}
+	switch len(lines) {
+	case 0:
+		return ""
+	case 1:
+		return " (line " + lines[0] + ")"
+	}
+	return " (lines " + strings.Join(lines, ", ") + ")"
 }
 
 // matchSegments matches path segments against pattern segments; "**" matches any number of
