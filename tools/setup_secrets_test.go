@@ -29,16 +29,16 @@ func TestReadRepoFilesWithholdsSecrets(t *testing.T) {
 	)
 	models := "class Order(models.Model):\n    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)\n    password_hash = models.CharField(max_length=128)\n    token_count = models.IntegerField()\n"
 	files := map[string]string{
-		"secrets.yaml":              "db_password: plain\n",
-		"config/credentials.json":   `{"user": "app", "password": "plain"}`,
-		"deploy/docker.env":         "DATABASE_URL=postgres://app:" + dsnPassword + "@db:5432/app\n",
-		"deploy/deploy_key":         "-----BEGIN OPENSSH PRIVATE KEY-----\n" + keyBody + "\n-----END OPENSSH PRIVATE KEY-----\n",
-		"config/settings.yaml":      "db:\n  host: localhost\n  password: " + yamlPass + "\n  pool: 5\n",
-		"app/aws.py":                "AWS_ACCESS_KEY_ID = \"" + awsKey + "\"\nAWS_SECRET_ACCESS_KEY = \"" + awsSecret + "\"\nREGION = 'eu-west-1'\n",
-		"docs/notes.md":             "# Notes\nCI uses " + ghToken + " and posts with " + slackToken + ".\nSession: " + jwt + "\n",
-		"app/db.py":                 "DSN = 'host=db user=app password=" + kvPassword + " dbname=app'\nURL = 'postgres://app:" + dsnPassword + "@db/app'\n",
-		"app/models.py":             models,
-		"docker-compose.yml":        "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: " + yamlPass + "\n",
+		"secrets.yaml":            "db_password: plain\n",
+		"config/credentials.json": `{"user": "app", "password": "plain"}`,
+		"deploy/docker.env":       "DATABASE_URL=postgres://app:" + dsnPassword + "@db:5432/app\n",
+		"deploy/deploy_key":       "-----BEGIN OPENSSH PRIVATE KEY-----\n" + keyBody + "\n-----END OPENSSH PRIVATE KEY-----\n",
+		"config/settings.yaml":    "db:\n  host: localhost\n  password: " + yamlPass + "\n  pool: 5\n",
+		"app/aws.py":              "AWS_ACCESS_KEY_ID = \"" + awsKey + "\"\nAWS_SECRET_ACCESS_KEY = \"" + awsSecret + "\"\nREGION = 'eu-west-1'\n",
+		"docs/notes.md":           "# Notes\nCI uses " + ghToken + " and posts with " + slackToken + ".\nSession: " + jwt + "\n",
+		"app/db.py":               "DSN = 'host=db user=app password=" + kvPassword + " dbname=app'\nURL = 'postgres://app:" + dsnPassword + "@db/app'\n",
+		"app/models.py":           models,
+		"docker-compose.yml":      "services:\n  db:\n    image: postgres:16\n    environment:\n      POSTGRES_PASSWORD: " + yamlPass + "\n",
 	}
 	for name, body := range files {
 		p := filepath.Join(se.root, name)

@@ -72,9 +72,9 @@ func TestRedact(t *testing.T) {
 			want: "CI uses [REDACTED] and [REDACTED].\nSession: [REDACTED]\n",
 		},
 		{
-			name: "tokens next to punctuation, in parentheses and quotes",
-			in:   "(ghp_abcdefghijklmnopqrstuvwxyz0123456789), \"glpat-abcdefghij0123456789\"; key=AIzaSyA1234567890abcdefghijklmnopqrstuv.\n",
-			want: "([REDACTED]), \"[REDACTED]\"; key=[REDACTED].\n",
+			name:     "tokens next to punctuation, in parentheses and quotes",
+			in:       "(ghp_abcdefghijklmnopqrstuvwxyz0123456789), \"glpat-abcdefghij0123456789\"; key=AIzaSyA1234567890abcdefghijklmnopqrstuv.\n",
+			want:     "([REDACTED]), \"[REDACTED]\"; key=[REDACTED].\n",
 			findings: []Finding{{"GitHub token", 1}, {"GitLab token", 1}, {"Google API key", 1}},
 		},
 		{
