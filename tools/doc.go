@@ -9,6 +9,12 @@
 // arguments and applies defaults before the handler runs. Annotations come from options
 // ([ReadOnly], [Destructive], [Idempotent], [OpenWorld]) and must say what the tool really does.
 //
+// Results: Out is encoded to JSON once; the bytes are both the text block and
+// structuredContent, and a struct Out gives the tool an outputSchema (inferred like go-sdk's,
+// then opened: no "additionalProperties: false", so a newer server's extra field never fails
+// an older listing). Clients such as the official TypeScript SDK validate every result
+// against it; query_view's rows keep their compact array-of-arrays form.
+//
 // A [Registry] holds tools with unique names and has no global state. Hosts get agentmv's
 // registries (runtime, setup), add their own tools, narrow them with [Registry.Select] or
 // [Registry.Toolset], wrap calls with [Registry.Use] (audit log, metrics), and call
@@ -17,7 +23,8 @@
 // # Errors
 //
 // Every failure reaches the agent as a tool result with isError=true whose content is the
-// JSON envelope {"error_type", "message", "hint"} ([ToolError]); never a protocol error,
+// JSON envelope {"error_type", "message", "hint"} ([ToolError]) as text, without
+// structuredContent (which clients would validate against the outputSchema); never a protocol error,
 // never a Go panic (panics become [ErrInternal]). [AsToolError] maps Postgres errors by
 // SQLSTATE; the error types are listed once, in [ErrorTypes].
 //

@@ -216,12 +216,13 @@ func recoverHandler(h Handler) Handler {
 	}
 }
 
+// errorResult is the envelope as one text block. It carries no structuredContent: clients
+// validate structuredContent against the tool's outputSchema even on errors (the official
+// TypeScript client does), and the envelope is not the tool's output.
 func errorResult(te *ToolError) *mcp.CallToolResult {
-	b := te.JSON()
 	return &mcp.CallToolResult{
-		IsError:           true,
-		Content:           []mcp.Content{&mcp.TextContent{Text: string(b)}},
-		StructuredContent: json.RawMessage(b),
+		IsError: true,
+		Content: []mcp.Content{&mcp.TextContent{Text: string(te.JSON())}},
 	}
 }
 
@@ -246,7 +247,7 @@ func successResult(out any, textOnly bool) *mcp.CallToolResult {
 			Hint:    "this is a bug in the tool; report it"})
 	}
 	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}}
-	if !textOnly && len(b) > 0 && b[0] == '{' { // structuredContent must be an object
+	if !textOnly && len(b) > 0 && b[0] == '{' { // a nil *Out gives null: text only
 		res.StructuredContent = json.RawMessage(b)
 	}
 	return res

@@ -87,6 +87,7 @@ func call(t *testing.T, cs *mcp.ClientSession, name string, args any) *mcp.CallT
 	if err != nil {
 		t.Fatalf("CallTool(%s) protocol error: %v", name, err)
 	}
+	checkStructured(t, cs, name, res)
 	return res
 }
 

@@ -74,7 +74,7 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 		New(ToolDescribeView, "Describe one managed view: columns and types, indexes, description, freshness and upstream sources (never its SQL).",
 			routed(rs, (*runtimeTools).describeView), ro...),
 		New(ToolQueryView, "Run one read-only SELECT over the managed views (JOIN, UNION, CTEs and aggregates welcome; no other relations). Returns columns, rows, row_count, truncated and the freshness of the views read.",
-			routed(rs, (*runtimeTools).queryView), append(ro, TextOnly(),
+			routed(rs, (*runtimeTools).queryView), append(ro,
 				Param("limit", Description(fmt.Sprintf("Most rows to return (at most %d)", cfg.Limits.MaxRows)), Default(cfg.Limits.MaxRows)))...),
 		New(ToolRefreshView, "Refresh one managed view now. Returns status success, busy (another refresh is running) or fresh (refreshed recently enough); a failed refresh is an error and the view keeps its old data.",
 			rt.refreshView, OpenWorld(false), Destructive(false), Idempotent(), InToolset(ToolsetRuntime)),

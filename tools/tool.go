@@ -25,10 +25,10 @@ type Tool struct {
 }
 
 type tool struct {
-	def      *mcp.Tool     // name, description, annotations, input schema (as sent in tools/list)
-	resolved *gjs.Resolved // the same schema, resolved: validation and defaults of arguments
+	def      *mcp.Tool     // name, description, annotations, input and output schemas (as sent in tools/list)
+	resolved *gjs.Resolved // the input schema, resolved: validation and defaults of arguments
 	toolsets []string
-	textOnly bool    // result as one text block, no structuredContent
+	textOnly bool    // result as one text block, no structuredContent and no output schema
 	handler  Handler // innermost handler: decode arguments, call the typed function
 	err      error   // construction error, reported by Registry.Add
 }
@@ -100,9 +100,10 @@ func Title(title string) Option {
 	return func(c *toolConfig) { c.ann.Title = title }
 }
 
-// TextOnly sends results as one JSON text block without the structuredContent copy. Use it
-// for tools with large results (query rows): the copy doubles what goes over the wire and
-// what the client decodes, and LLM clients read the text block.
+// TextOnly sends results as one JSON text block, without the structuredContent copy and
+// without an output schema (MCP requires structuredContent from a tool that declares one).
+// agentmv's own tools never use it: clients validate and use structuredContent, and the text
+// block shares its bytes. A host may, for a tool whose clients read only text.
 func TextOnly() Option {
 	return func(c *toolConfig) { c.textOnly = true }
 }
@@ -155,8 +156,14 @@ func Range(minimum, maximum float64) ParamOption {
 // New builds a typed tool. In must be a struct (its JSON fields are the tool's arguments; an
 // empty struct for a tool without arguments); its schema is reflected with invopop/jsonschema,
 // so `jsonschema:"description=...,default=...,minimum=...,maximum=..."` tags apply, and
-// fields without `omitempty` are required. Out is serialized to JSON as the tool result
-// (structuredContent when it is an object, and always a text block).
+// fields without `omitempty` are required. Out is serialized to JSON once, as the tool result:
+// structuredContent and a text block with the same bytes. When Out is a struct (or a map with
+// string keys) the tool declares an output schema, inferred from Out the way go-sdk infers
+// one (google/jsonschema-go: json names, `omitempty` fields optional, pointers and slices may
+// be null), then opened up (see openOutputSchema); a `jsonschema` tag on an Out field is its
+// description. An
+// Out with a custom MarshalJSON must keep the shape of its fields. Any other Out (a slice,
+// a scalar, any) is sent as text only, without an output schema.
 //
 // The handler's error is returned to the agent as a [ToolError] (see [AsToolError]); a panic
 // becomes an [ErrInternal] ToolError. Errors in the definition (In not a struct, a bad Param)
@@ -186,6 +193,18 @@ func New[In, Out any](name, description string, handler func(ctx context.Context
 	}
 	t.def.InputSchema = schema
 	t.resolved = resolved
+	if !cfg.textOnly {
+		out, err := reflectOutput[Out]()
+		if err != nil {
+			t.err = fmt.Errorf("tools.New(%q): output schema: %w", name, err)
+			return Tool{t}
+		}
+		if out != nil {
+			t.def.OutputSchema = out
+		} else {
+			t.textOnly = true
+		}
+	}
 	t.handler = func(ctx context.Context, call *Call) (any, error) {
 		args, err := applyInputSchema(call.Arguments, resolved)
 		if err != nil {
@@ -257,6 +276,58 @@ func reflectInput[In any](params []func(map[string]*jsonschema.Schema) error) (*
 		return nil, nil, err
 	}
 	return &out, resolved, nil
+}
+
+// outputTypeSchemas are the schemas of output types whose JSON is not what their Go kind
+// says (json.RawMessage is any JSON value, not an array of bytes; json.Number is a number).
+var outputTypeSchemas = map[reflect.Type]*gjs.Schema{
+	reflect.TypeFor[json.RawMessage](): {},
+	reflect.TypeFor[json.Number]():     {Type: "number"},
+}
+
+// reflectOutput infers the output schema of Out with google/jsonschema-go, as go-sdk's own
+// AddTool does. It returns nil when Out's JSON is not an object (no output schema then).
+func reflectOutput[Out any]() (*gjs.Schema, error) {
+	rt := reflect.TypeFor[Out]()
+	for rt.Kind() == reflect.Pointer {
+		rt = rt.Elem()
+	}
+	if rt.Kind() != reflect.Struct && rt.Kind() != reflect.Map {
+		return nil, nil
+	}
+	s, err := gjs.ForType(rt, &gjs.ForOptions{TypeSchemas: outputTypeSchemas})
+	if err != nil {
+		return nil, err
+	}
+	if s.Type != "object" {
+		return nil, nil
+	}
+	openOutputSchema(s)
+	if _, err := s.Resolve(nil); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// openOutputSchema removes, throughout s, what would make a result from a newer server fail
+// a client's validation against a schema it listed earlier, and what only costs tokens:
+// "additionalProperties: false" (a field added later is fine) and the integer bounds of
+// sized Go integers (int32 and the like). Types, required properties and nullability stay.
+func openOutputSchema(s *gjs.Schema) {
+	if s == nil {
+		return
+	}
+	if reflect.DeepEqual(s.AdditionalProperties, &gjs.Schema{Not: &gjs.Schema{}}) {
+		s.AdditionalProperties = nil // google/jsonschema-go writes false as {"not": {}}
+	}
+	if s.Type == "integer" {
+		s.Minimum, s.Maximum = nil, nil
+	}
+	for _, p := range s.Properties {
+		openOutputSchema(p)
+	}
+	openOutputSchema(s.Items)
+	openOutputSchema(s.AdditionalProperties)
 }
 
 // applyInputSchema validates raw arguments against the resolved schema after applying its

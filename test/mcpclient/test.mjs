@@ -25,6 +25,16 @@ function json(result) {
   return JSON.parse(result.content[0].text);
 }
 
+// structured checks a successful result the way a structured-output client reads it: the SDK
+// has already validated structuredContent against the tool's outputSchema (callTool throws on
+// a mismatch or on a missing structuredContent); the text block carries the same JSON.
+function structured(result, label) {
+  assert.ok(!result.isError, `${label}: ${result.content?.[0]?.text}`);
+  assert.equal(typeof result.structuredContent, "object", `${label}: no structuredContent`);
+  assert.deepEqual(json(result), result.structuredContent, `${label}: text and structuredContent differ`);
+  return result.structuredContent;
+}
+
 async function exercise(client, label) {
   const { tools } = await client.listTools();
   assert.deepEqual(tools.map((t) => t.name).sort(), RUNTIME_TOOLS, `${label}: tool names`);
@@ -32,10 +42,12 @@ async function exercise(client, label) {
   assert.equal(qv.inputSchema.type, "object");
   assert.deepEqual(qv.inputSchema.required, ["sql"]);
   assert.equal(qv.annotations.readOnlyHint, true);
+  for (const t of tools) {
+    assert.equal(t.outputSchema?.type, "object", `${label}: ${t.name} declares no outputSchema`);
+  }
 
   const lv = await client.callTool({ name: "list_views", arguments: {} });
-  assert.ok(!lv.isError, `${label}: list_views failed: ${lv.content?.[0]?.text}`);
-  const names = json(lv).views.map((v) => v.name);
+  const names = structured(lv, `${label}: list_views`).views.map((v) => v.name);
   assert.deepEqual(names, ["customer_rollup", "daily_revenue", "fragile", "top_customers"], `${label}: views`);
 
   const q = await client.callTool({
@@ -44,7 +56,7 @@ async function exercise(client, label) {
   });
   const body = json(q);
   if (guardOn) {
-    assert.ok(!q.isError, `${label}: query_view failed: ${q.content[0].text}`);
+    structured(q, `${label}: query_view`);
     assert.deepEqual(body.columns.map((c) => c.name), ["customer_id", "revenue"]);
     assert.equal(body.row_count, 5);
     assert.equal(body.truncated, true);
@@ -56,6 +68,13 @@ async function exercise(client, label) {
   const bad = await client.callTool({ name: "query_view", arguments: { sql: "SELECT * FROM public.secrets" } });
   assert.equal(bad.isError, true, `${label}: base table read must fail`);
   assert.ok(["not_allowed", "internal"].includes(json(bad).error_type));
+
+  const dv = structured(await client.callTool({ name: "describe_view", arguments: { name: "customer_rollup" } }), `${label}: describe_view`);
+  assert.deepEqual(dv.columns.map((c) => c.name), ["customer_id", "name", "orders", "revenue"]);
+  const gl = structured(await client.callTool({ name: "get_lineage", arguments: { name: "top_customers" } }), `${label}: get_lineage`);
+  assert.deepEqual(gl.depends_on, ["customer_rollup"]);
+  const rv = structured(await client.callTool({ name: "refresh_view", arguments: { name: "customer_rollup" } }), `${label}: refresh_view`);
+  assert.ok(["success", "fresh", "busy"].includes(rv.status), `${label}: refresh_view status ${rv.status}`);
 
   const unknown = await client.callTool({ name: "describe_view", arguments: { name: "secrets" } });
   assert.equal(unknown.isError, true);
