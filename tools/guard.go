@@ -125,23 +125,29 @@ func CheckQuery(sql, schema string, allowed func(name string) bool) (*lineage.Qu
 }
 
 // CheckSampleQuery is [CheckQuery] for the setup tools' sample_query: the same statement and
-// function rules, but relations may be any user table or view; system catalogs,
-// information_schema and pg_* names are not_allowed (unqualified names resolve with
-// search_path = public, pg_catalog, pg_temp, so any pg_* name could reach a catalog).
+// function rules, but relations may be any user table or view; system relations are
+// not_allowed ([systemRelation], the rule every setup tool follows).
 func CheckSampleQuery(sql string) (*lineage.Query, string, error) {
-	return checkQuery(sql, func(relSchema, relName string) *ToolError {
-		name := relName
-		if relSchema != "" {
-			name = relSchema + "." + relName
-		}
-		s, n := strings.ToLower(relSchema), strings.ToLower(relName)
-		if s == "information_schema" || strings.HasPrefix(s, "pg_") || strings.HasPrefix(n, "pg_") {
-			return &ToolError{ErrorType: ErrNotAllowed,
-				Message: fmt.Sprintf("queries against system catalogs are forbidden: %s", name),
-				Hint:    "use list_schemas, list_tables, describe_table and profile_table for metadata; sample_query reads user tables"}
-		}
+	return checkQuery(sql, systemRelation)
+}
+
+// systemRelation is the one rule for what the setup tools never read (sample_query,
+// list_tables, describe_table and profile_table all call it): system catalogs, the
+// information_schema and any pg_* schema or name (unqualified names resolve with
+// search_path = public, pg_catalog, pg_temp, so any pg_* name could reach a catalog such as
+// pg_authid). name may be empty (a whole schema). It returns nil for a user relation.
+func systemRelation(schema, name string) *ToolError {
+	s, n := strings.ToLower(schema), strings.ToLower(name)
+	if s != "information_schema" && !strings.HasPrefix(s, "pg_") && !strings.HasPrefix(n, "pg_") {
 		return nil
-	})
+	}
+	full := name
+	if schema != "" {
+		full = strings.TrimSuffix(schema+"."+name, ".")
+	}
+	return &ToolError{ErrorType: ErrNotAllowed,
+		Message: fmt.Sprintf("system catalogs are not readable by the setup tools: %s", full),
+		Hint:    "the setup tools read user tables: list_schemas and list_tables name them; describe_table, profile_table and sample_query read them"}
 }
 
 func checkQuery(sql string, relation func(schema, name string) *ToolError) (*lineage.Query, string, error) {

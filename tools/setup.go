@@ -87,7 +87,7 @@ func SetupTools(cfg SetupConfig) (*Registry, error) {
 		New(ToolListSchemas, "List the user schemas of the database.", st.listSchemas, ro...),
 		New(ToolListTables, "List the tables, views and materialized views of a schema with estimated row counts.", st.listTables, ro...),
 		New(ToolDescribeTable, "Describe a table (schema.table, or a bare name in public): columns, types, nullability, primary key, unique and foreign keys.", st.describeTable, ro...),
-		New(ToolProfileTable, "Profile a table from planner statistics: estimated rows, and per column the null fraction, distinct estimate and most common values.", st.profileTable, ro...),
+		New(ToolProfileTable, "Profile a table from planner statistics: estimated rows, and per column the null fraction, distinct estimate and most common values (masked for columns whose names say they are secret: password, token, api_key, ssn ...). System catalogs are not readable by any setup tool.", st.profileTable, ro...),
 		New(ToolSampleQuery, "Run one read-only SELECT on the user tables (no catalogs, no side-effect functions), in a read-only transaction with a timeout, capped in rows and bytes.",
 			st.sampleQuery, append(ro,
 				Param("limit", Description(fmt.Sprintf("Most rows to return (at most %d)", cfg.Limits.MaxRows)), Default(cfg.Limits.MaxRows)))...),

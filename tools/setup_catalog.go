@@ -49,6 +49,9 @@ const relkindSQL = `CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WH
 
 func (st *setupTools) listTables(ctx context.Context, in SchemaInput) (TablesOutput, error) {
 	out := TablesOutput{Schema: in.Schema, Tables: []TableSummary{}}
+	if terr := systemRelation(in.Schema, ""); terr != nil {
+		return out, terr
+	}
 	var exists bool
 	if err := st.cfg.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, in.Schema).Scan(&exists); err != nil {
 		return out, err
@@ -126,6 +129,9 @@ func splitTableName(name string) (string, string) {
 func (st *setupTools) lookup(ctx context.Context, name string) (relation, error) {
 	schema, table := splitTableName(name)
 	r := relation{schema: schema, name: table}
+	if terr := systemRelation(schema, table); terr != nil {
+		return r, terr
+	}
 	err := st.cfg.Pool.QueryRow(ctx, `SELECT c.oid, `+relkindSQL+`
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'p', 'f')`, schema, table).Scan(&r.oid, &r.kind)

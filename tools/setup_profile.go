@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentmv/agentmv/internal/secretscan"
 )
 
 // ---- profile_table ----
@@ -17,7 +19,13 @@ type ColumnProfile struct {
 	// Distinct is pg_stats.n_distinct made absolute: an estimated count of distinct values.
 	Distinct  *int64     `json:"distinct_estimate"`
 	TopValues []TopValue `json:"top_values,omitempty"`
+	// Masked says why TopValues show MaskedValue instead of the values: the column's name says
+	// they are secret (secretscan.SecretColumn).
+	Masked string `json:"masked,omitempty"`
 }
+
+// MaskedValue replaces each most common value of a column whose name says it is secret.
+const MaskedValue = "[MASKED]"
 
 // TopValue is one of the most common values of a column with its frequency.
 type TopValue struct {
@@ -87,8 +95,16 @@ func (st *setupTools) profileTable(ctx context.Context, in TableInput) (ProfileO
 		p := ColumnProfile{Name: c.Name, Type: c.Type}
 		if s, ok := stats[c.Name]; ok {
 			p.NullFrac, p.Distinct = &s.null, &s.distinct
+			word, secret := secretscan.SecretColumn(c.Name)
 			for i := 0; i < len(s.vals) && i < len(s.freqs) && i < maxTopValues; i++ {
-				p.TopValues = append(p.TopValues, TopValue{Value: s.vals[i], Frequency: s.freqs[i]})
+				v := s.vals[i]
+				if secret {
+					v = MaskedValue
+				}
+				p.TopValues = append(p.TopValues, TopValue{Value: v, Frequency: s.freqs[i]})
+			}
+			if secret && len(p.TopValues) > 0 {
+				p.Masked = fmt.Sprintf("values masked: the column name (%s) says they are secret", word)
 			}
 		}
 		out.Columns = append(out.Columns, p)

@@ -1,5 +1,6 @@
 // Package secretscan keeps secrets out of what the setup agent reads: it tells which file
-// names hold secrets and redacts secrets found in a file's text.
+// names hold secrets (DeniedName), redacts secrets found in a file's text (Redact), and tells
+// which column names say their values are secret (SecretColumn, for profile_table's masking).
 //
 // # What it finds
 //

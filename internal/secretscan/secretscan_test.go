@@ -150,3 +150,36 @@ func TestRedact(t *testing.T) {
 		})
 	}
 }
+
+func TestSecretColumn(t *testing.T) {
+	tests := []struct {
+		name string
+		want string // "" = not secret
+	}{
+		{"password", "password"},
+		{"password_hash", "password"},
+		{"PasswordDigest", "password"},
+		{"api_key", "api_key"},
+		{"apiKey", "api_key"},
+		{"APIKEY", "apikey"},
+		{"refresh_token", "token"},
+		{"stripeSecret", "secret"},
+		{"ssn", "ssn"},
+		{"card_number", "card_number"},
+		{"otp_seed", "otp"},
+		{"email", ""},
+		{"created_at", ""},
+		{"account_id", ""},
+		{"passenger_count", ""},
+		{"tokenizer", ""},
+		{"keyword", ""},
+		{"pinned", ""},
+		{"region", ""},
+	}
+	for _, tt := range tests {
+		got, ok := SecretColumn(tt.name)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("SecretColumn(%q) = %q, %v; want %q", tt.name, got, ok, tt.want)
+		}
+	}
+}

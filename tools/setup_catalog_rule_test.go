@@ -1,0 +1,84 @@
+package tools_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/agentmv/agentmv/tools"
+)
+
+// TestSetupToolsCatalogRule: every setup tool that names a relation refuses the system
+// catalogs exactly as sample_query does (one rule), so describe_table and profile_table no
+// longer read pg_catalog.pg_authid (role names and password hashes' columns) or
+// information_schema, and list_tables does not list a catalog schema.
+func TestSetupToolsCatalogRule(t *testing.T) {
+	se := setupSession(t)
+	for _, c := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"describe_table", map[string]any{"name": "pg_catalog.pg_authid"}},
+		{"describe_table", map[string]any{"name": "PG_CATALOG.pg_class"}},
+		{"describe_table", map[string]any{"name": "information_schema.tables"}},
+		{"describe_table", map[string]any{"name": `"pg_catalog"."pg_authid"`}},
+		{"describe_table", map[string]any{"name": "pg_toast.pg_toast_1260"}},
+		{"profile_table", map[string]any{"name": "pg_catalog.pg_authid"}},
+		{"profile_table", map[string]any{"name": "pg_catalog.pg_statistic"}},
+		{"list_tables", map[string]any{"schema": "pg_catalog"}},
+		{"list_tables", map[string]any{"schema": "information_schema"}},
+		{"sample_query", map[string]any{"sql": "SELECT rolname FROM pg_catalog.pg_authid"}},
+	} {
+		te := toolErr(t, call(t, se.cs, c.tool, c.args))
+		if te.ErrorType != tools.ErrNotAllowed || !strings.Contains(te.Message, "system catalogs are not readable by the setup tools") {
+			t.Errorf("%s %v: %+v, want the catalog rule's not_allowed", c.tool, c.args, te)
+		}
+		if strings.Contains(te.Hint, "list_views") || strings.Contains(te.Hint, "describe_view") {
+			t.Errorf("%s: the hint names a tool of the runtime server: %q", c.tool, te.Hint)
+		}
+	}
+	// User tables still work through every tool.
+	if d := decode[tools.TableOutput](t, call(t, se.cs, "describe_table", map[string]any{"name": "public.orders"})); d.Name != "public.orders" {
+		t.Errorf("describe public.orders: %+v", d)
+	}
+}
+
+// TestProfileTableMasksSecretColumns: profile_table shows the most common values of ordinary
+// columns but masks those of columns whose names say they are secret (password, api_key,
+// refreshToken, ssn), keeping their frequencies and saying why.
+func TestProfileTableMasksSecretColumns(t *testing.T) {
+	se := setupSession(t)
+	se.env.Exec(t, `CREATE TABLE public.members (id int, plan text, password_hash text, api_key text, "refreshToken" text, ssn text);
+INSERT INTO public.members SELECT g, 'plan-' || (g % 2), 'hash-' || (g % 3), 'key-' || (g % 2), 'rt-' || (g % 2), 'ssn-' || (g % 4)
+  FROM generate_series(1, 400) g;
+ANALYZE public.members`)
+	res := call(t, se.cs, "profile_table", map[string]any{"name": "public.members"})
+	raw := text(t, res)
+	for _, secret := range []string{"hash-", "key-", "rt-", "ssn-"} {
+		if strings.Contains(raw, secret) {
+			t.Errorf("profile_table returned values of a secret column (%s…)", secret)
+		}
+	}
+	p := decode[tools.ProfileOutput](t, res)
+	if !p.Analyzed {
+		t.Fatalf("not analyzed: %+v", p)
+	}
+	cols := map[string]tools.ColumnProfile{}
+	for _, c := range p.Columns {
+		cols[c.Name] = c
+	}
+	if plan := cols["plan"]; plan.Masked != "" || len(plan.TopValues) != 2 || !strings.HasPrefix(plan.TopValues[0].Value, "plan-") {
+		t.Errorf("ordinary column masked or missing: %+v", plan)
+	}
+	for _, name := range []string{"password_hash", "api_key", "refreshToken", "ssn"} {
+		c := cols[name]
+		if c.Masked == "" || len(c.TopValues) == 0 {
+			t.Errorf("%s: not masked: %+v", name, c)
+			continue
+		}
+		for _, v := range c.TopValues {
+			if v.Value != tools.MaskedValue || v.Frequency <= 0 {
+				t.Errorf("%s: top value %+v, want %s with its frequency", name, v, tools.MaskedValue)
+			}
+		}
+	}
+}
