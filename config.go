@@ -66,6 +66,10 @@ type ViewConfig struct {
 	SQL     string
 	// Description is the human text shown to agents and on the dashboard.
 	Description string
+	// Columns are the meanings of some of the view's columns (the YAML's columns: mapping, in
+	// file order). Apply stores each as the column's Postgres comment (and Description as the
+	// view's); describe_view and list_views show them.
+	Columns []ColumnDescription
 	// Indexes are the indexes created on the view (a unique one allows concurrent refresh).
 	Indexes []IndexConfig
 	// Sources is the lineage recorded by the last apply (owned by apply; see WriteSources).
@@ -86,6 +90,24 @@ type ViewConfig struct {
 type IndexConfig struct {
 	Columns []string
 	Unique  bool
+}
+
+// ColumnDescription is one entry of a view's columns mapping: what a column means, in one line.
+type ColumnDescription struct {
+	Column      string
+	Description string
+}
+
+// ColumnDescriptions returns the view's column meanings by column name (nil when none).
+func (v ViewConfig) ColumnDescriptions() map[string]string {
+	if len(v.Columns) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(v.Columns))
+	for _, c := range v.Columns {
+		out[c.Column] = c.Description
+	}
+	return out
 }
 
 // Name returns the index name agentmv uses on view: <view>_<col1>_<col2>…_idx (the seed's naming).

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -239,13 +240,23 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"several problems", "version: 1\ntarget_schema: S\nviews:\n  - name: Bad\n    sql_file: a.sql\n    description: d\n", nil,
 			"invalid config {path}:\n  line 2: target_schema \"S\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)\n  line 4: view name \"Bad\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)"},
 		{"typo in a view key drops nothing silently", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexs:\n      - columns: [x]\n        unique: true\n", nil,
-			"invalid config {path}: line 7: unknown key \"indexs\" in view \"a\"; did you mean \"indexes\"? (the keys there are name, sql_file, description, indexes, sources, sql, min_refresh_interval, max_staleness, refresh_lock_timeout)"},
+			"invalid config {path}: line 7: unknown key \"indexs\" in view \"a\"; did you mean \"indexes\"? (the keys there are name, sql_file, description, columns, indexes, sources, sql, min_refresh_interval, max_staleness, refresh_lock_timeout)"},
 		{"typo in an index key", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [x]\n        unqiue: true\n", nil,
 			"invalid config {path}: line 9: unknown key \"unqiue\" in view \"a\": indexes[0]; did you mean \"unique\"? (the keys there are columns, unique)"},
 		{"unknown top-level key", "version: 1\ntarget_schema: s\nowner_team: data\nviews: []\n", nil,
 			"invalid config {path}: line 3: unknown key \"owner_team\" in the top level; the keys there are version, target_schema, views, refresh_lock_timeout, and keys of your own must start with x- (e.g. x-owner_team)"},
 		{"typo in a top-level key", "version: 1\ntarget_shema: s\nviews: []\n", nil,
 			"invalid config {path}:\n  line 2: unknown key \"target_shema\" in the top level; did you mean \"target_schema\"? (the keys there are version, target_schema, views, refresh_lock_timeout)\n  line 1: target_schema is required (add `target_schema: agent_mv`)"},
+		{"columns not a mapping", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    columns: [revenue]\n", nil,
+			"invalid config {path}: line 7: view \"a\": columns must be a mapping from column name to a one-line description (e.g. `revenue: Sum of paid order totals, in euros`), got a list"},
+		{"column description empty", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    columns:\n      revenue: '  '\n", nil,
+			"invalid config {path}: line 8: view \"a\": columns: revenue has an empty description; say in a few words what the column means (unit, currency, time zone), or remove the entry"},
+		{"column description on two lines", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    columns:\n      revenue: |\n        euros\n        paid only\n", nil,
+			"invalid config {path}: line 8: view \"a\": columns: revenue must be described in one line (the view's description can say more)"},
+		{"column description not a string", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    columns:\n      revenue: 12\n", nil,
+			"invalid config {path}: line 8: view \"a\": columns: revenue must be a string, got int \"12\" (quote it if it looks like a number or boolean)"},
+		{"column listed twice", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    columns:\n      revenue: euros\n      revenue: dollars\n", nil,
+			"invalid config {path}: line 9: key \"revenue\" appears twice in view \"a\": columns (first at line 8)"},
 		{"view name too long", "version: 1\ntarget_schema: s\nviews:\n  - name: " + long + "\n    sql_file: a.sql\n    description: d\n", nil,
 			"invalid config {path}: line 4: view name \"" + long + "\" is 64 bytes; Postgres identifiers are at most 63 bytes (it would silently truncate it), use a shorter name"},
 	}
@@ -376,6 +387,9 @@ views:
   - name: daily_revenue
     sql_file: materialize/daily_revenue.sql
     description: Revenue per day and product.
+    columns:
+      day: Calendar day in UTC
+      product_id: "Product, see products_mv "
     sql: ignored, the file wins
     indexes:
       - columns: [day, product_id]
@@ -411,10 +425,11 @@ views:
 			Name: "daily_revenue", SQLFile: "materialize/daily_revenue.sql",
 			SQLPath: filepath.Join(filepath.Dir(path), "materialize", "daily_revenue.sql"),
 			SQL:     "-- revenue\nSELECT 1 AS day, 2 AS product_id;\n", Description: "Revenue per day and product.",
+			Columns: []ColumnDescription{{Column: "day", Description: "Calendar day in UTC"}, {Column: "product_id", Description: "Product, see products_mv"}},
 			Indexes: []IndexConfig{{Columns: []string{"day", "product_id"}, Unique: true}},
 			Sources: []string{"public.orders"}, MinRefreshInterval: 5 * time.Minute, MaxStaleness: 90 * time.Minute, Line: 5,
 		}, {
-			Name: "top", SQLFile: abs, SQLPath: abs, SQL: "/* c */ SELECT 2;\n", Description: "Top rows.", Line: 17,
+			Name: "top", SQLFile: abs, SQLPath: abs, SQL: "/* c */ SELECT 2;\n", Description: "Top rows.", Line: 20,
 		}},
 		// Keys starting with x- are the user's own: ignored, kept, no warning.
 		Warnings: nil,
@@ -574,7 +589,8 @@ func TestAddViews(t *testing.T) {
 	newViews := []ViewConfig{
 		{Name: "new_one", SQLFile: "materialize/new_one.sql", Description: "First new view: it's \"quoted\"",
 			Indexes: []IndexConfig{{Columns: []string{"id"}, Unique: true}}, MinRefreshInterval: 5 * time.Minute},
-		{Name: "new_two", SQLFile: "materialize/new_two.sql", Description: "Line one\nline two"},
+		{Name: "new_two", SQLFile: "materialize/new_two.sql", Description: "Line one\nline two",
+			Columns: []ColumnDescription{{Column: "id", Description: "Order id: #1, the \"first\""}}},
 	}
 	t.Run("to a list", func(t *testing.T) {
 		path := writeProject(t, threeViews, files)
@@ -590,7 +606,8 @@ func TestAddViews(t *testing.T) {
 		if !strings.HasPrefix(got, strings.TrimSuffix(threeViews, "# footer\n")) {
 			t.Errorf("AddViews changed the existing text:\n%s", got)
 		}
-		if len(cfg.Views) != 5 || cfg.Views[3].Name != "new_one" || cfg.Views[3].MinRefreshInterval != 5*time.Minute || cfg.Views[4].Description != "Line one\nline two" {
+		if len(cfg.Views) != 5 || cfg.Views[3].Name != "new_one" || cfg.Views[3].MinRefreshInterval != 5*time.Minute || cfg.Views[4].Description != "Line one\nline two" ||
+			!reflect.DeepEqual(cfg.Views[4].Columns, newViews[1].Columns) {
 			t.Errorf("views after AddViews: %+v", cfg.Views)
 		}
 	})

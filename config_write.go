@@ -73,7 +73,7 @@ func (c *Config) RemoveView(name string) error {
 
 // AddViews appends views to the file (one atomic write), as setup's finalize step does. Each
 // view needs Name, SQLFile (relative to the YAML's directory; the file must already exist) and
-// Description; Indexes, MinRefreshInterval, MaxStaleness and Sources are written when set.
+// Description; Columns, Indexes, MinRefreshInterval, MaxStaleness and Sources are written when set.
 // The result must load as a valid config, or nothing is written.
 func (c *Config) AddViews(views ...ViewConfig) error {
 	if len(views) == 0 {
@@ -104,6 +104,13 @@ func viewNode(v ViewConfig) *yaml.Node {
 	add("name", yamledit.Str(v.Name))
 	add("sql_file", yamledit.Str(v.SQLFile))
 	add("description", yamledit.Str(v.Description))
+	if len(v.Columns) > 0 {
+		cols := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		for _, c := range v.Columns {
+			cols.Content = append(cols.Content, yamledit.Str(c.Column), yamledit.Str(c.Description))
+		}
+		add("columns", cols)
+	}
 	if len(v.Indexes) > 0 {
 		ixs := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
 		for _, ix := range v.Indexes {

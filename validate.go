@@ -30,7 +30,7 @@ func (v *validator) bad(line int, format string, args ...any) {
 // keys starting with x- are the user's own annotations and are ignored.
 var (
 	topLevelKeys = []string{"version", "target_schema", "views", "refresh_lock_timeout"}
-	viewKeys     = []string{"name", "sql_file", "description", "indexes", "sources", "sql", "min_refresh_interval", "max_staleness", "refresh_lock_timeout"}
+	viewKeys     = []string{"name", "sql_file", "description", "columns", "indexes", "sources", "sql", "min_refresh_interval", "max_staleness", "refresh_lock_timeout"}
 	indexKeys    = []string{"columns", "unique"}
 )
 
@@ -215,6 +215,8 @@ func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
 					v.bad(val.Line, "%s: description is empty; say in a sentence what one row is and when an agent should read this view", label)
 				}
 			}
+		case "columns":
+			vc.Columns = v.columnDescriptions(val, label)
 		case "indexes":
 			vc.Indexes = v.indexes(val, label)
 		case "sources":
@@ -244,6 +246,42 @@ func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
 		v.bad(m.Line, "%s: max_staleness (%s) is shorter than min_refresh_interval (%s), so the view could never be fresh", label, vc.MaxStaleness, vc.MinRefreshInterval)
 	}
 	return vc, len(v.invalid) == before
+}
+
+// columnDescriptions reads a view's columns: mapping (column name -> one-line meaning).
+// Whether each column exists is checked against the view itself, by plan and apply.
+func (v *validator) columnDescriptions(n *yaml.Node, label string) []ColumnDescription {
+	where := label + ": columns"
+	if yamledit.IsNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		v.bad(n.Line, "%s must be a mapping from column name to a one-line description (e.g. `revenue: Sum of paid order totals, in euros`), got %s", where, kindName(n))
+		return nil
+	}
+	var out []ColumnDescription
+	for _, kv := range v.pairs(n, where) {
+		k, val := kv[0], kv[1]
+		if k.Kind != yaml.ScalarNode || k.Value == "" || len(k.Value) > boundary.MaxIdentifierBytes {
+			v.bad(k.Line, "%s: %q is not a column name (at most %d bytes)", where, k.Value, boundary.MaxIdentifierBytes)
+			continue
+		}
+		s, ok := v.str(val, fmt.Sprintf("%s: %s", where, k.Value))
+		if !ok {
+			continue
+		}
+		s = strings.TrimSpace(s)
+		switch {
+		case s == "":
+			v.bad(val.Line, "%s: %s has an empty description; say in a few words what the column means (unit, currency, time zone), or remove the entry", where, k.Value)
+			continue
+		case strings.ContainsAny(s, "\n\r\x00"):
+			v.bad(val.Line, "%s: %s must be described in one line (the view's description can say more)", where, k.Value)
+			continue
+		}
+		out = append(out, ColumnDescription{Column: k.Value, Description: s})
+	}
+	return out
 }
 
 func (v *validator) duration(n *yaml.Node, what string) time.Duration {
