@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // fanSeed is a base table with enough rows that building 20 views takes a measurable time, and
@@ -54,24 +56,17 @@ func writeFanProject(pr *project, root string) {
 // database, so that a snapshot cannot race a COMMIT the killed client had already sent.
 func waitNoAgentmvSessions(t *testing.T, pr *project) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testutil.WaitFor(t, testutil.Wait, "no agentmv backend left in the database after the client was killed", func() (bool, error) {
 		var n int
-		if err := pr.admin.QueryRow(context.Background(), `SELECT count(*) FROM pg_catalog.pg_stat_activity
-			WHERE datname = current_database() AND application_name = 'agentmv'`).Scan(&n); err != nil {
-			t.Fatal(err)
+		var act string
+		err := pr.admin.QueryRow(context.Background(), `SELECT count(*), coalesce(string_agg(format('pid %s user %s state %s wait %s/%s xact_start %s query %s',
+				pid, usename, state, wait_event_type, wait_event, xact_start, query), E'\n'), '')
+			  FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND application_name = 'agentmv'`).Scan(&n, &act)
+		if err == nil && n > 0 {
+			err = fmt.Errorf("%d agentmv backends still alive:\n%s", n, act)
 		}
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			var act string
-			_ = pr.admin.QueryRow(context.Background(), `SELECT string_agg(format('pid %s user %s state %s wait %s/%s xact_start %s query %s', pid, usename, state, wait_event_type, wait_event, xact_start, query), E'\n')
-				FROM pg_catalog.pg_stat_activity WHERE datname = current_database() AND application_name = 'agentmv'`).Scan(&act)
-			t.Fatalf("%d agentmv backends still alive 30s after the client was killed:\n%s", n, act)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil, err
+	})
 }
 
 // TestKillDuringApply SIGKILLs `agent-mv apply --yes` at random points of an apply that

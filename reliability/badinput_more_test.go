@@ -4,7 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // Broken inputs that agent-mv apply once accepted: an oversized materialize.yaml, an empty
@@ -33,21 +34,24 @@ func TestBadInputOnceAccepted(t *testing.T) {
 func TestHTTPRejectionLogged(t *testing.T) {
 	pr := mcpProject(t)
 	srv := startHTTPServer(t, pr, []string{"AGENTMV_TEST_MCP_TOKEN=right-token"}, "--token-env", "AGENTMV_TEST_MCP_TOKEN")
-	req, _ := http.NewRequest(http.MethodPost, srv.url, strings.NewReader(initializeBody))
+	req, err := http.NewRequest(http.MethodPost, srv.url, strings.NewReader(initializeBody))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer wrong-token")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	time.Sleep(200 * time.Millisecond)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("status %d, want 401", resp.StatusCode)
 	}
+	// The server may log after it has answered: wait for the line rather than a fixed time.
+	testutil.WaitFor(t, testutil.Wait, "the server to log the rejected request (status=401)", func() (bool, error) {
+		return strings.Contains(srv.log.String(), "status=401"), nil
+	})
 	log := srv.log.String()
-	if !strings.Contains(log, "status=401") {
-		t.Errorf("the server logged nothing about the rejected request:\n%s", log)
-	}
 	if strings.Contains(log, "wrong-token") || strings.Contains(log, "right-token") {
 		t.Errorf("the log contains a token:\n%s", log)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // slowApplyProject is the slow view, applied, then changed so that the next apply rebuilds it
@@ -48,9 +49,13 @@ func checkRegistryMatchesCatalog(t *testing.T, pr *project) {
 	}
 }
 
-// TestConcurrentAppliesLibrary runs two Project.Apply at once on an apply that takes ~2 s.
-// With the default lock timeout the second waits for the first and then finds nothing to do;
-// with a short one it fails fast with ErrApplyRunning. Either way the two never interleave.
+// TestConcurrentAppliesLibrary runs a second Project.Apply while a first one is inside its
+// transaction. The test holds the first one there deterministically: it locks the table the
+// rebuilt view reads (knob), waits until the first apply holds the apply lock (pg_locks), and
+// only then starts the second. With the default lock timeout the second waits for the lock
+// (seen in pg_locks) and, once the test lets the first commit, finds nothing to do; with a
+// short one it fails with ErrApplyRunning while the first still holds the lock. Either way the
+// two never interleave. Nothing here depends on how fast the machine is.
 func TestConcurrentAppliesLibrary(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
@@ -60,47 +65,60 @@ func TestConcurrentAppliesLibrary(t *testing.T) {
 		{"second fails fast", 300 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			pr := slowApplyProject(t, "2")
+			pr := slowApplyProject(t, "0")
+			ctx := context.Background()
 			type outcome struct {
-				res      *agentmv.ApplyResult
-				err      error
-				start    time.Time
-				finished time.Time
+				res *agentmv.ApplyResult
+				err error
 			}
-			var out [2]outcome
-			var wg sync.WaitGroup
-			gate := make(chan struct{})
-			for i := range out {
-				p := pr.open()
-				wg.Add(1)
+			apply := func(p *agentmv.Project, timeout time.Duration) <-chan outcome {
+				ch := make(chan outcome, 1)
 				go func() {
-					defer wg.Done()
-					<-gate
-					if i == 1 {
-						time.Sleep(100 * time.Millisecond) // let the first take the lock
-					}
-					out[i].start = time.Now()
-					out[i].res, out[i].err = p.Apply(context.Background(), agentmv.ApplyOptions{LockTimeout: tc.lockTimeout})
-					out[i].finished = time.Now()
+					res, err := p.Apply(ctx, agentmv.ApplyOptions{LockTimeout: timeout})
+					ch <- outcome{res, err}
 				}()
+				return ch
 			}
-			close(gate)
-			wg.Wait()
-			first, second := out[0], out[1]
+			gate, err := pr.admin.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = gate.Rollback(ctx) }()
+			if _, err := gate.Exec(ctx, `LOCK TABLE public.knob IN ACCESS EXCLUSIVE MODE`); err != nil {
+				t.Fatal(err)
+			}
+			firstDone := apply(pr.open(), 0)
+			testutil.WaitFor(t, testutil.Wait, "the first apply to hold the apply lock", func() (bool, error) {
+				held, _ := applyLockState(t, pr)
+				return held == 1, nil
+			})
+			secondDone := apply(pr.open(), tc.lockTimeout)
+			var second outcome
+			if tc.lockTimeout == 0 {
+				testutil.WaitFor(t, testutil.Wait, "the second apply to wait for the apply lock", func() (bool, error) {
+					held, waiting := applyLockState(t, pr)
+					return held == 1 && waiting == 1, nil
+				})
+			} else {
+				second = <-secondDone // the first cannot finish yet: the test holds knob
+				if held, _ := applyLockState(t, pr); held != 1 {
+					t.Fatalf("the first apply no longer holds the lock (held=%d) although the test blocks it", held)
+				}
+			}
+			if err := gate.Rollback(ctx); err != nil {
+				t.Fatal(err)
+			}
+			first := <-firstDone
 			if first.err != nil || !first.res.Plan.Changes() {
 				t.Fatalf("first apply: %v, plan:\n%v", first.err, first.res.Plan)
 			}
-			t.Logf("first apply %s; second returned after %s", first.finished.Sub(first.start).Round(time.Millisecond),
-				second.finished.Sub(second.start).Round(time.Millisecond))
 			if tc.lockTimeout == 0 {
+				second = <-secondDone
 				if second.err != nil {
 					t.Fatalf("second apply: %v", second.err)
 				}
 				if second.res.Plan.Changes() {
 					t.Errorf("second apply was not a no-op after waiting: it interleaved or planned before the first committed:\n%s", second.res.Plan)
-				}
-				if second.finished.Before(first.finished) {
-					t.Error("second apply finished before the first: it did not wait for the lock")
 				}
 			} else {
 				if !errors.Is(second.err, agentmv.ErrApplyRunning) {
@@ -109,13 +127,27 @@ func TestConcurrentAppliesLibrary(t *testing.T) {
 				if !strings.Contains(second.err.Error(), "another apply is running") {
 					t.Errorf("error text %q does not say another apply is running", second.err)
 				}
-				if d := second.finished.Sub(second.start); d > time.Second {
-					t.Errorf("second apply took %s to fail; want fast (lock timeout %s)", d, tc.lockTimeout)
-				}
 			}
 			checkRegistryMatchesCatalog(t, pr)
 		})
 	}
+}
+
+// applyLockState counts the backends of this database's agentmv sessions that hold (granted)
+// or wait for (not granted) a session-level advisory lock of the one-bigint form (objsubid 1).
+// Apply takes the apply lock first in its transaction, so while an apply runs only it can be
+// waited for, and a holder holds it (the bootstrap lock, the other one of that form, is taken
+// later in the same transaction, by the same backend).
+func applyLockState(t *testing.T, pr *project) (held, waiting int) {
+	t.Helper()
+	if err := pr.admin.QueryRow(context.Background(), `SELECT
+		count(DISTINCT l.pid) FILTER (WHERE l.granted), count(DISTINCT l.pid) FILTER (WHERE NOT l.granted)
+		  FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+		 WHERE a.datname = pg_catalog.current_database() AND a.application_name = 'agentmv'
+		   AND l.locktype = 'advisory' AND l.objsubid = 1`).Scan(&held, &waiting); err != nil {
+		t.Fatal(err)
+	}
+	return held, waiting
 }
 
 // TestConcurrentAppliesCLI starts two `agent-mv apply --yes` processes at once, on a fresh

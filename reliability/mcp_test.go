@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // mcpProject is the bad-input base project (views a and b over public.t), applied.
@@ -77,16 +79,16 @@ func startHTTPServer(t *testing.T, pr *project, extraEnv []string, args ...strin
 		go func() { done <- cmd.Wait() }()
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(testutil.Wait):
 			_ = cmd.Process.Kill()
 			<-done
-			t.Errorf("the MCP server did not stop within 10s of SIGTERM")
+			t.Errorf("the MCP server did not stop within %s of SIGTERM", testutil.Wait)
 		}
 	})
 	select {
 	case srv.url = <-ready:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the MCP server did not start within 30s:\n%s", srv.log)
+	case <-time.After(testutil.Wait):
+		t.Fatalf("the MCP server did not start within %s:\n%s", testutil.Wait, srv.log)
 	}
 	return srv
 }
@@ -94,7 +96,7 @@ func startHTTPServer(t *testing.T, pr *project, extraEnv []string, args ...strin
 // httpSession connects an MCP client to srv over streamable HTTP.
 func httpSession(t *testing.T, url string, client *http.Client) *mcp.ClientSession {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Wait)
 	defer cancel()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "reliability"}, nil).Connect(ctx,
 		&mcp.StreamableClientTransport{Endpoint: url, HTTPClient: client, DisableStandaloneSSE: true, MaxRetries: -1}, nil)
@@ -108,9 +110,9 @@ func httpSession(t *testing.T, url string, client *http.Client) *mcp.ClientSessi
 // stdioSession starts `agent-mv mcp runtime` as a stdio subprocess and connects to it.
 func stdioSession(t *testing.T, pr *project) *mcp.ClientSession {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cmd := exec.Command(agentMV(t), "--config", pr.yamlPath(), "mcp", "runtime") // builds once, before the deadline starts
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Wait)
 	defer cancel()
-	cmd := exec.Command(agentMV(t), "--config", pr.yamlPath(), "mcp", "runtime")
 	cmd.Dir, cmd.Env = pr.dir, pr.env()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "reliability"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {

@@ -187,7 +187,7 @@ func TestTerminateRefreshBackend(t *testing.T) {
 	p := pr.open()
 	done := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*testutil.Wait)
 		defer cancel()
 		_, err := p.Refresh(ctx, "slow")
 		done <- err
@@ -206,8 +206,8 @@ func TestTerminateRefreshBackend(t *testing.T) {
 			t.Fatal("the refresh whose backend was terminated reported success")
 		}
 		t.Logf("the caller got: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the refresh call did not return within 20s of its backend being terminated")
+	case <-time.After(testutil.Wait):
+		t.Fatalf("the refresh call did not return within %s of its backend being terminated", testutil.Wait)
 	}
 	if view, _ := pr.contents(); view != before {
 		t.Error("the view lost its previous contents")

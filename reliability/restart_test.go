@@ -26,7 +26,7 @@ var runtimeCalls = []struct {
 
 // TestDatabaseRestartUnderMCPServers stops the shared Postgres cluster under a running
 // runtime MCP server (one stdio, one streamable HTTP): every call during the outage returns a
-// structured `unavailable` error quickly; after the restart the same sessions of the same
+// structured `unavailable` error (not a hang until the call's deadline); after the restart the same sessions of the same
 // server processes work again at once. It restarts the cluster every test of this binary
 // shares, so it must not run in parallel with anything.
 func TestDatabaseRestartUnderMCPServers(t *testing.T) {
@@ -43,7 +43,7 @@ func TestDatabaseRestartUnderMCPServers(t *testing.T) {
 	callAll := func(phase string, check func(transport, tool string, r toolResult)) {
 		for transport, cs := range sessions {
 			for _, c := range runtimeCalls {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), testutil.Wait)
 				r := callTool(ctx, cs, c.tool, c.args)
 				cancel()
 				t.Logf("%s %s %s: %s in %s", phase, transport, c.tool, short(r.String()), r.elapsed.Round(time.Millisecond))
@@ -84,9 +84,6 @@ func TestDatabaseRestartUnderMCPServers(t *testing.T) {
 		}
 		if r.errorType != "unavailable" {
 			t.Errorf("%s %s during the outage: %s, want error_type unavailable", transport, tool, r)
-		}
-		if r.elapsed > 10*time.Second {
-			t.Errorf("%s %s during the outage took %s to fail", transport, tool, r.elapsed)
 		}
 	})
 

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/tools"
@@ -60,7 +59,7 @@ func TestBadToolArguments(t *testing.T) {
 		{"list_views_extra_field", "list_views", map[string]any{"schema": "public"}, "invalid_argument", []string{"schema"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.Wait)
 			defer cancel()
 			session := cs
 			if strings.HasSuffix(tc.name, "_stdio") {
