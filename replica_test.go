@@ -232,20 +232,11 @@ func TestRuntimeReadReplica(t *testing.T) {
 	if err := oc.admin.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&primaryLSN); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.WaitFor(t, testutil.Wait, "the replica to receive the refresh's WAL", func() (bool, error) {
 		var received bool
-		if err := super.QueryRow(ctx, "SELECT coalesce(pg_last_wal_receive_lsn() >= $1::pg_lsn, false)", primaryLSN).Scan(&received); err != nil {
-			t.Fatal(err)
-		}
-		if received {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the replica did not receive the refresh's WAL in 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		err := super.QueryRow(ctx, "SELECT coalesce(pg_last_wal_receive_lsn() >= $1::pg_lsn, false)", primaryLSN).Scan(&received)
+		return received, err
+	})
 	time.Sleep(5 * time.Millisecond) // the lag is measured in whole milliseconds
 	inRecovery, n, _, out = probeRollup(t, reg)
 	if !inRecovery || n != 4 || out.ServedBy != tools.ServedByReplica {

@@ -9,25 +9,27 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/refresh"
 )
 
 // dagFixture: base -> a -> b -> c -> d and base -> x -> y. After setup, base holds a zero, so
-// b (1000 / v) fails while a, x and y refresh fine. a and x are slow, to show they overlap.
+// b (1000 / v) fails while a, x and y refresh fine. a and x also read public.gate, so a test
+// that locks gate can hold both refreshes in progress (each holding its refresh lock) and see
+// them run at the same time.
 func dagFixture(t *testing.T) *fixture {
-	f := newFixture(t, baseSQL)
-	base := []string{"public.base"}
+	f := newFixture(t, baseSQL+"\nCREATE TABLE public.gate (open boolean);\n")
+	base := []string{"public.base", "public.gate"}
 	f.addViews(t,
-		view{name: "a", body: slowBody(300*time.Millisecond, "SELECT b.k, b.v FROM public.base b"), tables: base},
+		view{name: "a", body: "SELECT b.k, b.v FROM public.base b CROSS JOIN (SELECT count(*) FROM public.gate) g", tables: base},
 		view{name: "b", body: "SELECT k, 1000 / v AS r FROM agent_mv.a", views: []string{"a"}},
 		view{name: "c", body: "SELECT k, r FROM agent_mv.b", views: []string{"b"}},
 		view{name: "d", body: "SELECT k FROM agent_mv.c", views: []string{"c"}},
-		view{name: "x", body: slowBody(300*time.Millisecond, "SELECT b.k, b.v * 2 AS w FROM public.base b"), tables: base},
+		view{name: "x", body: "SELECT b.k, b.v * 2 AS w FROM public.base b CROSS JOIN (SELECT count(*) FROM public.gate) g", tables: base},
 		view{name: "y", body: "SELECT k, w FROM agent_mv.x", views: []string{"x"}},
 	)
 	f.db.Exec(t, "UPDATE public.base SET v = 0 WHERE k = 7")
@@ -36,20 +38,44 @@ func dagFixture(t *testing.T) *fixture {
 
 // TestRefreshAllFailingMiddle: b fails; its descendants c and d are skipped with the cause;
 // the unrelated branch x -> y succeeds; the summary and ErrRunFailed say so; progress events
-// arrive in order; the default pool runs the two independent branches at once.
+// arrive in order; the default pool runs the two independent branches at once (the test holds
+// a and x inside their refreshes until pg_locks shows both refresh locks granted).
 func TestRefreshAllFailingMiddle(t *testing.T) {
 	ctx := context.Background()
 	f := dagFixture(t)
+	gate, err := f.admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = gate.Rollback(ctx) }()
+	if _, err := gate.Exec(ctx, "LOCK TABLE public.gate IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
 
 	var (
 		mu     sync.Mutex
 		events []refresh.Event
+		sum    refresh.Summary
 	)
-	sum, err := f.client.RefreshAll(ctx, refresh.AllOptions{Progress: func(e refresh.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		events = append(events, e)
-	}})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sum, err = f.client.RefreshAll(ctx, refresh.AllOptions{Progress: func(e refresh.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			events = append(events, e)
+		}})
+	}()
+	testutil.WaitFor(t, testutil.Wait, "a and x to be refreshing at the same time (both refresh locks granted)", func() (bool, error) {
+		running, err := boundary.RunningRefreshes(ctx, f.admin, f.n)
+		_, a := running["a"]
+		_, x := running["x"]
+		return a && x, err
+	})
+	if err := gate.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
 	if !errors.Is(err, refresh.ErrRunFailed) {
 		t.Fatalf("RefreshAll error = %v, want ErrRunFailed", err)
 	}
@@ -98,13 +124,13 @@ func TestRefreshAllFailingMiddle(t *testing.T) {
 	if h := f.history(t, "b"); len(h) != 1 || h[0].Status != "failed" || h[0].SQLState != "22012" {
 		t.Errorf("history of b = %+v, want one failed 22012", h)
 	}
-	// y started only after x finished; a and x (independent, slow) overlapped.
-	a, x, y := f.history(t, "a")[0], f.history(t, "x")[0], f.history(t, "y")[0]
-	if y.StartedAt.Before(*x.FinishedAt) {
-		t.Errorf("y started at %s before its upstream x finished at %s", y.StartedAt, x.FinishedAt)
+	// y started only after x finished.
+	x, y := f.history(t, "x"), f.history(t, "y")
+	if len(x) != 1 || len(y) != 1 || x[0].FinishedAt == nil {
+		t.Fatalf("history of x = %+v, y = %+v; want one finished row each", x, y)
 	}
-	if !a.StartedAt.Before(*x.FinishedAt) || !x.StartedAt.Before(*a.FinishedAt) {
-		t.Errorf("a [%s, %s] and x [%s, %s] did not run in parallel", a.StartedAt, a.FinishedAt, x.StartedAt, x.FinishedAt)
+	if y[0].StartedAt.Before(*x[0].FinishedAt) {
+		t.Errorf("y started at %s before its upstream x finished at %s", y[0].StartedAt, x[0].FinishedAt)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/refresh"
 )
 
@@ -193,13 +194,15 @@ func TestRefreshRejections(t *testing.T) {
 	}
 }
 
-// TestRefreshSingleFlight: 50 callers on 50 connections hammer one slow view. Exactly one
+// TestRefreshSingleFlight: 50 callers on 50 connections hammer one slow view until there have
+// been several successes and at least as many busy answers as callers (a count, not a time:
+// on a loaded machine a refresh takes longer, the hammering just lasts longer). Exactly one
 // REFRESH runs at a time (no two success intervals overlap), the others get "busy" at once,
 // nobody deadlocks or errors, and every call gets a clear answer.
 func TestRefreshSingleFlight(t *testing.T) {
 	const callers = 50
-	const hammer = 2500 * time.Millisecond // every caller keeps calling for this long
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	const wantSuccesses = 4
+	ctx, cancel := context.WithTimeout(context.Background(), 2*testutil.Wait)
 	defer cancel()
 	f := newFixture(t, baseSQL)
 	f.addViews(t, view{name: "slow", body: slowBody(300*time.Millisecond, "SELECT b.k, b.v FROM public.base b"),
@@ -225,13 +228,17 @@ func TestRefreshSingleFlight(t *testing.T) {
 		wg       sync.WaitGroup
 		start    = make(chan struct{})
 	)
+	enough := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return statuses[refresh.StatusSuccess] >= wantSuccesses && statuses[refresh.StatusBusy] >= callers
+	}
 	for i := range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			begin := time.Now()
-			for j := 0; time.Since(begin) < hammer; j++ {
+			for j := 0; !enough() && ctx.Err() == nil; j++ {
 				res, err := client.Refresh(ctx, "slow")
 				mu.Lock()
 				if err != nil {
@@ -250,7 +257,8 @@ func TestRefreshSingleFlight(t *testing.T) {
 	close(start)
 	wg.Wait()
 	if ctx.Err() != nil {
-		t.Fatal("callers did not finish within 2 minutes: deadlock?")
+		t.Fatalf("callers did not see %d successes and %d busy answers within %s (deadlock, or no single flight?): %v",
+			wantSuccesses, callers, 2*testutil.Wait, statuses)
 	}
 	t.Logf("answers: %v", statuses)
 	total := 0
@@ -260,7 +268,7 @@ func TestRefreshSingleFlight(t *testing.T) {
 	if statuses[refresh.StatusSuccess]+statuses[refresh.StatusBusy] != total {
 		t.Fatalf("answers %v: want only success and busy", statuses)
 	}
-	if statuses[refresh.StatusSuccess] < 4 || statuses[refresh.StatusBusy] < callers {
+	if statuses[refresh.StatusSuccess] < wantSuccesses || statuses[refresh.StatusBusy] < callers {
 		t.Fatalf("answers %v: want several successes and many busy", statuses)
 	}
 	h := f.history(t, "slow")

@@ -187,16 +187,12 @@ func TestExecQueryFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			start := time.Now()
 			_, err := tools.ExecQuery(context.Background(), pool, schema, tc.sql, tc.limits)
 			if err == nil {
 				t.Fatal("want an error")
 			}
 			if got := tools.ErrorTypeOf(err); got != tc.want {
 				t.Errorf("error type = %s, want %s (%v)", got, tc.want, err)
-			}
-			if tc.want == tools.ErrTimeout && time.Since(start) > 10*time.Second {
-				t.Errorf("timeout took %v", time.Since(start))
 			}
 			assertCleanConn(t, pool)
 		})

@@ -55,13 +55,11 @@ func TestQueryViewAttacks(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			start := time.Now()
+			// The error type proves the guard refused before execution: pg_sleep(60) run
+			// for real would end in a timeout, not not_allowed.
 			te := toolErr(t, call(t, cs, "query_view", map[string]any{"sql": c.sql}))
 			if te.ErrorType != c.want {
 				t.Errorf("error_type %s, want %s (%s)", te.ErrorType, c.want, te.Message)
-			}
-			if time.Since(start) > 3*time.Second {
-				t.Errorf("took %s", time.Since(start))
 			}
 		})
 	}
