@@ -166,6 +166,7 @@ func (pr *project) snapshot() string {
 }
 
 func TestApplyDemoTwiceIsNoOp(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	res := pr.apply()
 	if got := len(res.Plan.CreateOrder); got != 3 {
@@ -203,6 +204,7 @@ func TestApplyDemoTwiceIsNoOp(t *testing.T) {
 }
 
 func TestApplyUpstreamChangeRebuildsDependents(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	pr.apply()
 	before := pr.oids()
@@ -228,6 +230,7 @@ func TestApplyUpstreamChangeRebuildsDependents(t *testing.T) {
 }
 
 func TestApplyIndexOnlyChange(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	pr.apply()
 	before := pr.oids()
@@ -261,6 +264,7 @@ func TestApplyIndexOnlyChange(t *testing.T) {
 }
 
 func TestApplyRemoveTwoDependentViews(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	pr.apply()
 	for _, name := range []string{"customer_rollup", "top_customers_30d"} {
@@ -286,6 +290,7 @@ func TestApplyRemoveTwoDependentViews(t *testing.T) {
 }
 
 func TestApplyRefusesUnmanagedDependent(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	pr.apply()
 	if _, err := pr.admin.Exec(context.Background(), "CREATE VIEW public.vip AS SELECT * FROM agent_mv.customer_rollup"); err != nil {
@@ -307,6 +312,7 @@ func TestApplyRefusesUnmanagedDependent(t *testing.T) {
 }
 
 func TestApplySyntaxErrorInViewThreeOfFiveChangesNothing(t *testing.T) {
+	t.Parallel()
 	pr := newProject(t, smallShop)
 	pr.write("materialize.yaml", `version: 1
 target_schema: agent_mv
@@ -343,6 +349,7 @@ views:
 }
 
 func TestViewWithoutBaseTablesIsManagedAndRefreshable(t *testing.T) {
+	t.Parallel()
 	pr := newProject(t, "")
 	pr.write("materialize.yaml", "version: 1\ntarget_schema: agent_mv\nviews:\n  - name: one\n    sql_file: materialize/one.sql\n    description: constant\n")
 	pr.write("materialize/one.sql", "SELECT 1::bigint AS n")
@@ -359,6 +366,7 @@ func TestViewWithoutBaseTablesIsManagedAndRefreshable(t *testing.T) {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	res, err := pr.open().Apply(context.Background(), agentmv.ApplyOptions{DryRun: true})
 	if err != nil {
@@ -379,6 +387,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 }
 
 func TestDropViewAndDependents(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	pr.apply()
 	p := pr.open()
@@ -423,6 +432,7 @@ func equalMaps(a, b map[string]uint32) bool {
 // TestStatusAfterApply: a freshly created view counts as refreshed (its data was loaded WITH
 // DATA by apply), so it is not stale and status says when and how many rows.
 func TestStatusAfterApply(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	pr.apply()
 	st, err := pr.open().Status(context.Background())
@@ -451,6 +461,7 @@ func TestStatusAfterApply(t *testing.T) {
 // table proves it: the view keeps working and apply stays a no-op, while any edit to the file
 // makes apply parse it and report the missing table.
 func TestApplyReusesUnchangedFiles(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	pr.apply()
 	if _, err := pr.admin.Exec(context.Background(), "ALTER TABLE public.users RENAME TO people"); err != nil {

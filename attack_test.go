@@ -18,6 +18,7 @@ import (
 // error, and change nothing. Each attack would succeed if the boundary were not there: the
 // same statements are first shown to work as the admin.
 func TestAttackSuite(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	pr.apply()
 	ctx := context.Background()
@@ -130,6 +131,7 @@ func TestAttackSuite(t *testing.T) {
 // dblink (42501). "function does not exist" (42883) would mean the test proved nothing, so
 // a missing dblink skips locally and fails under CI=true.
 func TestAttackDblink(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	pr.apply()
 	ctx := context.Background()
@@ -180,6 +182,7 @@ func baseTablesDigest(t *testing.T, pr *project) string {
 // TestDoctorOnApply: green on a fresh apply; ✗ naming the table after a PUBLIC grant; ✗ after
 // BYPASSRLS.
 func TestDoctorOnApply(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	pr.apply()
 	ctx := context.Background()

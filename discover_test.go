@@ -11,6 +11,7 @@ import (
 )
 
 func TestDiscover(t *testing.T) {
+	t.Parallel()
 	pr := demoProject(t)
 	pr.apply() // the target schema must not show up in discovery
 	ctx := context.Background()

@@ -255,6 +255,7 @@ func exactSeed(t *testing.T) uint64 {
 // TestIncrementalSQLExact proves the generated maintenance statements exact against
 // Postgres, with the capture installed by hand (phase 1, before apply installs it).
 func TestIncrementalSQLExact(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
 	db.Exec(t, exactSchema)

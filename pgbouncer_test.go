@@ -42,6 +42,7 @@ func readSessionState(ctx context.Context, q interface {
 // client with its own statement timeout, then inspects every server connection PgBouncer
 // holds: no setting, prepared statement or cursor of any tool call is left on it.
 func TestRuntimeThroughPgBouncer(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	oc := startOwnCluster(t)
 	bouncer, err := oc.primary.StartPgBouncer(ctx, "transaction", []pglocal.BouncerUser{{Name: ownRuntimeRole, Password: runtimePassword}})

@@ -16,6 +16,7 @@ import (
 // server must see exactly PoolMaxConns backends of the runtime role while the other calls wait
 // for a pooled connection.
 func TestPoolMaxConnsIsABound(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pr := demoProject(t)
 	pr.apply()

@@ -16,6 +16,7 @@ import (
 // requires both the doctor (as the admin) and the runtime servers' self-check (as the runtime
 // role over TCP) to name the relation and the privilege.
 func TestDoctorAndSelfCheckCountTheSamePrivileges(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pr := demoProject(t)
 	pr.apply()

@@ -20,6 +20,7 @@ import (
 // unpopulated view, and checks that plan, describe_view (over MCP), doctor and the refresh
 // function itself all give the same mode and reason for each view.
 func TestConcurrentRefreshAgreement(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pr := newProject(t, `
 CREATE TABLE t (id int PRIMARY KEY, k int NOT NULL);

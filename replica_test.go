@@ -141,6 +141,7 @@ func probeRollup(t *testing.T, reg *tools.Registry) (inRecovery bool, customers 
 // is reported while the replica is behind, and reads fall back to the primary with a note
 // when the replica is gone.
 func TestRuntimeReadReplica(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	oc := startOwnCluster(t)
 	replica, err := oc.primary.StartReplica(ctx)
@@ -281,6 +282,7 @@ func TestRuntimeReadReplica(t *testing.T) {
 // TestRuntimeReplicaRoleChecked: a replica DSN that logs in as a role that is not a safe
 // runtime role (here the superuser) stops OpenRuntime, like an unsafe primary DSN would.
 func TestRuntimeReplicaRoleChecked(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	oc := startOwnCluster(t)
 	replica, err := oc.primary.StartReplica(ctx)

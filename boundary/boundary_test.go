@@ -136,6 +136,7 @@ func TestScramVerifierFormat(t *testing.T) {
 // TestBootstrapIdempotentAndSCRAM: a second Bootstrap changes nothing; the runtime role logs
 // in over TCP with SCRAM; the plaintext never appears in any statement the client sent.
 func TestBootstrapIdempotentAndSCRAM(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
 	n := boundary.Names{Schema: "mvs", RuntimeRole: db.Prefix + "_runtime", OwnerRole: db.Prefix + "_owner"}
@@ -232,6 +233,7 @@ func (s *sqlTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.Trac
 func (s *sqlTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 func TestMigrateFromOlderVersion(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
 	n := boundary.Names{Schema: "agent_mv", RuntimeRole: db.Prefix + "_runtime", OwnerRole: db.Prefix + "_owner"}
@@ -283,6 +285,7 @@ func TestMigrateFromOlderVersion(t *testing.T) {
 }
 
 func TestRefreshModes(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	body := `SELECT day, sum(amount) AS revenue, count(*) AS n FROM public.orders GROUP BY day`
@@ -330,6 +333,7 @@ CREATE MATERIALIZED VIEW agent_mv.nodata AS `+body+` WITH NO DATA; CREATE UNIQUE
 }
 
 func TestRefreshRejections(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	e.addView(t, "v", `SELECT 1::bigint AS n`, nil, nil)
 	rt := e.db.PoolFor(t, e.runtime)
@@ -358,6 +362,7 @@ func TestRefreshRejections(t *testing.T) {
 // TestRefreshFailureIsDurable: a failing REFRESH keeps the old contents and leaves a failed
 // history row even when the caller commits normally.
 func TestRefreshFailureIsDurable(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.addView(t, "ratio", `SELECT id, amount / qty AS unit FROM public.orders`, []boundary.Index{{Columns: []string{"id"}, Unique: true}}, nil)
@@ -382,6 +387,7 @@ func TestRefreshFailureIsDurable(t *testing.T) {
 }
 
 func TestRefreshBusyAndFresh(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	minute := time.Minute
@@ -422,6 +428,7 @@ func TestRefreshBusyAndFresh(t *testing.T) {
 }
 
 func TestPublicCannotExecute(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	e.addView(t, "v", `SELECT 1::bigint AS n`, nil, nil)
 	// A role that was never granted anything; even with USAGE on the schema it may not execute.
@@ -435,6 +442,7 @@ func TestPublicCannotExecute(t *testing.T) {
 }
 
 func TestDependentsAndCatalogSources(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.db.Exec(t, `CREATE VIEW public.big_orders AS SELECT * FROM public.orders WHERE amount > 50`)
@@ -499,6 +507,7 @@ func TestDependentsAndCatalogSources(t *testing.T) {
 }
 
 func TestDoctor(t *testing.T) {
+	t.Parallel()
 	e := setup(t)
 	ctx := context.Background()
 	e.addView(t, "daily", `SELECT day, sum(amount) AS revenue FROM public.orders GROUP BY day`, []boundary.Index{{Columns: []string{"day"}, Unique: true}}, nil)

@@ -94,6 +94,7 @@ func pgConn(t *testing.T) *pgxpool.Conn {
 // that our output column names equal pg_attribute's, and that every source column of our
 // column lineage is one Postgres records as referenced.
 func TestAgainstPostgres(t *testing.T) {
+	t.Parallel()
 	conn := pgConn(t)
 	ctx := context.Background()
 	resolver := lineage.NewPgxResolver(conn)
@@ -213,6 +214,7 @@ func pgColumnDeps(t *testing.T, conn *pgxpool.Conn, mv string) map[string]bool {
 // quoted identifiers kept as written, every relkind, columns in attnum order without dropped
 // ones, unknown names reported as not found — all in one query.
 func TestPgxResolver(t *testing.T) {
+	t.Parallel()
 	conn := pgConn(t)
 	ctx := context.Background()
 	if _, err := conn.Exec(ctx, `ALTER TABLE public.products DROP COLUMN name`); err != nil {

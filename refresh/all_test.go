@@ -41,6 +41,7 @@ func dagFixture(t *testing.T) *fixture {
 // arrive in order; the default pool runs the two independent branches at once (the test holds
 // a and x inside their refreshes until pg_locks shows both refresh locks granted).
 func TestRefreshAllFailingMiddle(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := dagFixture(t)
 	gate, err := f.admin.Begin(ctx)
@@ -136,6 +137,7 @@ func TestRefreshAllFailingMiddle(t *testing.T) {
 
 // TestRefreshAllSelection: --select and --downstream restrict the run.
 func TestRefreshAllSelection(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := dagFixture(t)
 	if _, err := f.client.Refresh(ctx, "a"); err != nil { // a now holds the zero that breaks b
@@ -185,6 +187,7 @@ func TestRefreshAllSelection(t *testing.T) {
 
 // TestRefreshAllCanceled: a canceled run skips what it has not started, with the cause.
 func TestRefreshAllCanceled(t *testing.T) {
+	t.Parallel()
 	f := dagFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	sum, err := f.client.RefreshAll(ctx, refresh.AllOptions{Parallel: 1, Progress: func(e refresh.Event) {

@@ -21,6 +21,7 @@ INSERT INTO public.base SELECT g, g FROM generate_series(1, 100) g;`
 // TestRefreshFailureIsDurable: a REFRESH that raises leaves the previous contents, a "failed"
 // history row (error + SQLSTATE) that later connections see, and a *FailedError.
 func TestRefreshFailureIsDurable(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		body      string
@@ -97,6 +98,7 @@ func TestRefreshFailureIsDurable(t *testing.T) {
 // TestRefreshFailureInCallersTransaction: the failed row is written by the function, not lost
 // to a RAISE, so it survives when the caller commits its own transaction.
 func TestRefreshFailureInCallersTransaction(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, baseSQL)
 	f.addViews(t, view{name: "mv", body: "SELECT k, 1000 / v AS r FROM public.base", tables: []string{"public.base"}})
@@ -122,6 +124,7 @@ func TestRefreshFailureInCallersTransaction(t *testing.T) {
 
 // TestRefreshModes: CONCURRENTLY only when Postgres would accept it, with the reason recorded.
 func TestRefreshModes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, baseSQL)
 	f.addViews(t,
@@ -169,6 +172,7 @@ GRANT SELECT ON agent_mv.nodata TO `+f.n.RuntimeRole)
 
 // TestRefreshRejections: names outside the allowlist stay errors and wrap ErrUnknownView.
 func TestRefreshRejections(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, baseSQL)
 	f.db.Exec(t, "CREATE MATERIALIZED VIEW agent_mv.unmanaged AS SELECT 1 AS x")
@@ -200,6 +204,7 @@ func TestRefreshRejections(t *testing.T) {
 // REFRESH runs at a time (no two success intervals overlap), the others get "busy" at once,
 // nobody deadlocks or errors, and every call gets a clear answer.
 func TestRefreshSingleFlight(t *testing.T) {
+	t.Parallel()
 	const callers = 50
 	const wantSuccesses = 4
 	ctx, cancel := context.WithTimeout(context.Background(), 2*testutil.Wait)

@@ -32,6 +32,7 @@ func statusOf(t *testing.T, f *fixture) map[string]refresh.ViewStatus {
 // called inside an open transaction, which keeps the lock until commit). A killed backend
 // leaves no phantom: its running row was never committed and its lock died with it.
 func TestStatusRunning(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, baseSQL)
 	f.addViews(t,
@@ -111,6 +112,7 @@ func TestStatusRunning(t *testing.T) {
 // TestStatusFreshness: last-refresh fields, populated flag, max_staleness, staleness
 // propagated from upstream views, and rows without count(*).
 func TestStatusFreshness(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, baseSQL)
 	base := []string{"public.base"}

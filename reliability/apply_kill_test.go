@@ -75,6 +75,7 @@ func waitNoAgentmvSessions(t *testing.T, pr *project) {
 // succeeds. Trials alternate direction (old→new, new→old), so each one costs a killed apply
 // plus one completing apply.
 func TestKillDuringApply(t *testing.T) {
+	t.Parallel()
 	trials := 20
 	if s := os.Getenv("AGENTMV_RELIABILITY_KILL_TRIALS"); s != "" {
 		fmt.Sscan(s, &trials)

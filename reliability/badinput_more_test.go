@@ -24,14 +24,13 @@ var gapCases = []badCase{
 }
 
 func TestBadInputOnceAccepted(t *testing.T) {
-	saved := badCases
-	badCases = gapCases
-	defer func() { badCases = saved }()
-	TestBadInput(t)
+	t.Parallel()
+	runBadCases(t, gapCases)
 }
 
 // A request with a wrong token is rejected with 401 and logged, without the token.
 func TestHTTPRejectionLogged(t *testing.T) {
+	t.Parallel()
 	pr := mcpProject(t)
 	srv := startHTTPServer(t, pr, []string{"AGENTMV_TEST_MCP_TOKEN=right-token"}, "--token-env", "AGENTMV_TEST_MCP_TOKEN")
 	req, err := http.NewRequest(http.MethodPost, srv.url, strings.NewReader(initializeBody))

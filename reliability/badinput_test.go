@@ -165,9 +165,15 @@ var badCases = []badCase{
 // unchanged, and print exactly the golden text (testdata/badinput/<case>.golden; -update
 // rewrites them).
 func TestBadInput(t *testing.T) {
-	if len(badCases) < 40 && !strings.HasSuffix(t.Name(), "OnceAccepted") {
+	t.Parallel()
+	if len(badCases) < 40 {
 		t.Fatalf("only %d cases", len(badCases))
 	}
+	runBadCases(t, badCases)
+}
+
+// runBadCases applies a good project once, then each case's breakage on top of it.
+func runBadCases(t *testing.T, cases []badCase) {
 	pr := newProject(t, badSeed)
 	pr.write("materialize.yaml", badYAML)
 	pr.write("materialize/a.sql", badA)
@@ -182,7 +188,7 @@ func TestBadInput(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	parent := t
-	for _, tc := range badCases {
+	for _, tc := range cases {
 		if seen[tc.name] {
 			t.Fatalf("duplicate case %s", tc.name)
 		}

@@ -28,6 +28,7 @@ views:
 // and why, when one is stale (its last success is older than max_staleness, or an upstream
 // view's is), failed its last refresh, or is not populated.
 func TestStatusCheck(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		break_  string   // admin SQL that puts the project in the state

@@ -57,6 +57,7 @@ func checkRegistryMatchesCatalog(t *testing.T, pr *project) {
 // short one it fails with ErrApplyRunning while the first still holds the lock. Either way the
 // two never interleave. Nothing here depends on how fast the machine is.
 func TestConcurrentAppliesLibrary(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name        string
 		lockTimeout time.Duration
@@ -156,6 +157,7 @@ func applyLockState(t *testing.T, pr *project) (held, waiting int) {
 // another apply ran (ErrApplyRunning) or that the plan it showed is out of date
 // (ErrPlanChanged: the CLI confirms a plan computed before it waits for the lock).
 func TestConcurrentAppliesCLI(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		setup func(*testing.T) *project

@@ -32,6 +32,7 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // oversized body → 413, foreign Origin or Host (DNS rebinding) → 403, and the server still
 // serves a real MCP session afterwards.
 func TestHTTPHardening(t *testing.T) {
+	t.Parallel()
 	const token = "tok-3f9c2a7e-correct-horse"
 	const wrongToken = "tok-wrong-battery-staple-77"
 	pr := mcpProject(t)

@@ -175,6 +175,7 @@ func checkAfterKill(t *testing.T, pr *project, lastSuccess time.Time) {
 // it), so the 'running' row it inserted is rolled back too: history keeps only real
 // refreshes, and status shows the last one.
 func TestTerminateRefreshBackend(t *testing.T) {
+	t.Parallel()
 	pr := slowProject(t)
 	before, wouldBe := pr.contents()
 	if before == wouldBe {
@@ -224,6 +225,7 @@ func TestTerminateRefreshBackend(t *testing.T) {
 // one 'success' row) or is rolled back (previous contents, no row) — never anything between,
 // and never a phantom 'running' row or a held lock.
 func TestKillRefreshClient(t *testing.T) {
+	t.Parallel()
 	pr := slowProject(t)
 	before, wouldBe := pr.contents()
 	lastSuccess := *slowStatus(t, pr).LastStartedAt

@@ -28,7 +28,8 @@ var runtimeCalls = []struct {
 // runtime MCP server (one stdio, one streamable HTTP): every call during the outage returns a
 // structured `unavailable` error (not a hang until the call's deadline); after the restart the same sessions of the same
 // server processes work again at once. It restarts the cluster every test of this binary
-// shares, so it must not run in parallel with anything.
+// shares, so it must not run in parallel with anything: it does not call t.Parallel, and Go
+// starts the parallel tests only after every sequential one has finished.
 func TestDatabaseRestartUnderMCPServers(t *testing.T) {
 	cluster := pgtest.Cluster()
 	if cluster == nil {

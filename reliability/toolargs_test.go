@@ -17,6 +17,7 @@ import (
 // protocol error or a crash) whose message names the offending argument, the database is
 // unchanged, and the server keeps serving. Golden texts: testdata/toolargs/<case>.golden.
 func TestBadToolArguments(t *testing.T) {
+	t.Parallel()
 	pr := mcpProject(t)
 	srv := startHTTPServer(t, pr, nil)
 	cs := httpSession(t, srv.url, http.DefaultClient)

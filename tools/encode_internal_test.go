@@ -36,6 +36,7 @@ CREATE VIEW agent_mv.everything AS SELECT * FROM (VALUES
 // Go values of the general path (Result.Rows) encoded by encoding/json, for every type of
 // the fixture, in UTC and in another session time zone.
 func TestEncodeMatchesDecode(t *testing.T) {
+	t.Parallel()
 	db := pgtest.NewDB(t)
 	db.Exec(t, encodeFixture)
 	for _, tz := range []string{"UTC", "Asia/Kolkata"} {

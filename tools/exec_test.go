@@ -81,6 +81,7 @@ func assertCleanConn(t *testing.T, pool *pgxpool.Pool) {
 }
 
 func TestExecQueryTypes(t *testing.T) {
+	t.Parallel()
 	_, pool := fixture(t)
 	res, err := tools.ExecQuery(context.Background(), pool, schema, "SELECT * FROM typed", tools.Limits{})
 	if err != nil {
@@ -115,6 +116,7 @@ func indent(t *testing.T, b []byte) []byte {
 }
 
 func TestExecQueryLimits(t *testing.T) {
+	t.Parallel()
 	_, pool := fixture(t)
 	cases := []struct {
 		name       string
@@ -169,6 +171,7 @@ func TestExecQueryLimits(t *testing.T) {
 }
 
 func TestExecQueryFailures(t *testing.T) {
+	t.Parallel()
 	db, pool := fixture(t)
 	cases := []struct {
 		name   string
@@ -211,6 +214,7 @@ func TestExecQueryFailures(t *testing.T) {
 // search_path puts the target schema before pg_catalog: an unqualified name that the guard
 // accepted as managed resolves to the managed view even when a catalog relation has that name.
 func TestExecQueryResolvesTargetSchemaFirst(t *testing.T) {
+	t.Parallel()
 	_, pool := fixture(t)
 	res, err := tools.ExecQuery(context.Background(), pool, schema, "SELECT who FROM pg_class", tools.Limits{})
 	if err != nil {
@@ -222,6 +226,7 @@ func TestExecQueryResolvesTargetSchemaFirst(t *testing.T) {
 }
 
 func TestExecQueryCanceledContext(t *testing.T) {
+	t.Parallel()
 	_, pool := fixture(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()

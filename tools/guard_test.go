@@ -146,6 +146,7 @@ func TestDeniedFunctionsTable(t *testing.T) {
 
 // End to end on Postgres: the guard's output runs, and a union of two views works.
 func TestCheckThenExec(t *testing.T) {
+	t.Parallel()
 	_, pool := fixture(t)
 	allowed := func(n string) bool { return n == "thousand" || n == "typed" }
 	_, deparsed, err := tools.CheckQuery("SELECT n FROM thousand WHERE n <= 2 UNION ALL SELECT i4 FROM agent_mv.typed ORDER BY 1", schema, allowed)

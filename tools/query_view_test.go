@@ -12,6 +12,7 @@ import (
 )
 
 func TestQueryView(t *testing.T) {
+	t.Parallel()
 	_, cs := runtimeSession(t)
 	out := decode[tools.QueryOutput](t, call(t, cs, "query_view", map[string]any{
 		"sql": "SELECT customer_id, revenue FROM customer_rollup ORDER BY customer_id", "limit": 3}))
@@ -34,6 +35,7 @@ UNION ALL SELECT 'l', count(*) FROM lineage ORDER BY 1`}))
 // TestQueryViewAttacks: every attack runs as the runtime role over TCP, and each one could
 // succeed if the corresponding defence were missing.
 func TestQueryViewAttacks(t *testing.T) {
+	t.Parallel()
 	env, cs := runtimeSession(t)
 	cases := []struct{ name, sql, want string }{
 		{"stacked", "SELECT 1 AS x FROM customer_rollup; DROP MATERIALIZED VIEW agent_mv.customer_rollup", tools.ErrNotAllowed},
@@ -76,6 +78,7 @@ func TestQueryViewAttacks(t *testing.T) {
 }
 
 func TestQueryViewBounded(t *testing.T) {
+	t.Parallel()
 	_, cs := runtimeSession(t)
 	// 1e8 rows via a view: truncated at the row cap, fast, bounded memory.
 	start := time.Now()
@@ -107,6 +110,7 @@ func TestQueryViewBounded(t *testing.T) {
 // verdicts, yet a view applied a moment later is queryable at once (a rejection under a
 // cached registry reads it again), and repeated text gets the same answer every time.
 func TestQueryViewCachesFollowTheRegistry(t *testing.T) {
+	t.Parallel()
 	env, cs := runtimeSession(t)
 	const q = "SELECT count(*) AS n FROM fresh_view"
 	for range 2 { // twice: the second rejection comes from the verdict cache
@@ -149,6 +153,7 @@ func TestQueryViewCachesFollowTheRegistry(t *testing.T) {
 // freshness: the query's own round trip carries the status mark, and a changed mark makes
 // query_view read the status again.
 func TestQueryViewFreshnessFollowsRefresh(t *testing.T) {
+	t.Parallel()
 	env := mcpclient.Setup(t)
 	pool := env.RuntimePool(t)
 	reg, err := tools.RuntimeTools(tools.RuntimeConfig{Pool: pool, Schema: env.Names.Schema, StatusCacheTTL: time.Hour})

@@ -42,6 +42,7 @@ func decode[T any](t *testing.T, res *mcp.CallToolResult) T {
 }
 
 func TestRuntimeToolList(t *testing.T) {
+	t.Parallel()
 	_, cs := runtimeSession(t)
 	lt, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
@@ -74,6 +75,7 @@ func TestRuntimeToolList(t *testing.T) {
 }
 
 func TestListViews(t *testing.T) {
+	t.Parallel()
 	_, cs := runtimeSession(t)
 	out := decode[tools.ListViewsOutput](t, call(t, cs, "list_views", map[string]any{}))
 	var names []string
@@ -93,6 +95,7 @@ func TestListViews(t *testing.T) {
 }
 
 func TestDescribeView(t *testing.T) {
+	t.Parallel()
 	_, cs := runtimeSession(t)
 	res := call(t, cs, "describe_view", map[string]any{"name": "customer_rollup"})
 	raw := text(t, res)
@@ -123,6 +126,7 @@ func TestDescribeView(t *testing.T) {
 }
 
 func TestRefreshView(t *testing.T) {
+	t.Parallel()
 	env, cs := runtimeSession(t)
 	for _, name := range []string{"customer_rollup", "daily_revenue"} {
 		var r struct{ Status, Mode string }
@@ -160,6 +164,7 @@ func TestRefreshView(t *testing.T) {
 }
 
 func TestGetLineage(t *testing.T) {
+	t.Parallel()
 	_, cs := runtimeSession(t)
 	got := decode[tools.LineageOutput](t, call(t, cs, "get_lineage", map[string]any{"name": "customer_rollup"}))
 	want := tools.LineageOutput{Name: "customer_rollup", Sources: []string{"public.customers", "public.orders"},
@@ -187,6 +192,7 @@ func mustJSON(t *testing.T, v any) string {
 }
 
 func TestCheckRuntimeRoleRefuses(t *testing.T) {
+	t.Parallel()
 	env := mcpclient.Setup(t)
 	ctx := context.Background()
 	// The admin is a superuser: refused.

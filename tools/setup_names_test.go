@@ -15,6 +15,7 @@ import (
 // names apply refuses, with apply's message: a reserved word, one of agentmv's own tables, a
 // pg_ name. Before the rule was shared, propose_view staged these and apply failed later.
 func TestSetupToolsUseApplysNameRule(t *testing.T) {
+	t.Parallel()
 	se := setupSession(t)
 	// One valid proposal, so finalize_config has a staging file to check names against.
 	call(t, se.cs, "propose_view", map[string]any{"name": "customer_ids", "sql": "SELECT id FROM public.customers", "rationale": "r"})

@@ -11,6 +11,7 @@ import (
 )
 
 func TestSampleQuery(t *testing.T) {
+	t.Parallel()
 	se := setupSession(t)
 	out := decode[tools.Result](t, call(t, se.cs, "sample_query", map[string]any{
 		"sql": "SELECT o.id, c.name FROM orders o JOIN public.customers c ON c.id = o.customer_id ORDER BY o.id", "limit": 2}))
@@ -33,6 +34,7 @@ func TestSampleQuery(t *testing.T) {
 }
 
 func TestProposeView(t *testing.T) {
+	t.Parallel()
 	se := setupSession(t)
 	out := decode[tools.StagingOutput](t, call(t, se.cs, "propose_view", map[string]any{
 		"name": "revenue_by_day", "sql": "SELECT day, sum(amount) AS revenue FROM public.orders GROUP BY day;", "rationale": "daily revenue"}))

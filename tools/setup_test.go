@@ -38,6 +38,7 @@ func setupSession(t *testing.T) *setupEnv {
 }
 
 func TestSetupCatalogTools(t *testing.T) {
+	t.Parallel()
 	se := setupSession(t)
 	cs := se.cs
 	sch := decode[tools.SchemasOutput](t, call(t, cs, "list_schemas", map[string]any{}))
@@ -80,6 +81,7 @@ func TestSetupCatalogTools(t *testing.T) {
 }
 
 func TestReadRepoFilesConfined(t *testing.T) {
+	t.Parallel()
 	se := setupSession(t)
 	outside := t.TempDir()
 	files := map[string]string{
@@ -124,6 +126,7 @@ func TestReadRepoFilesConfined(t *testing.T) {
 }
 
 func TestFinalizeConfig(t *testing.T) {
+	t.Parallel()
 	se := setupSession(t)
 	if te := toolErr(t, call(t, se.cs, "finalize_config", map[string]any{"approved_names": []string{"a"}})); !strings.Contains(te.Message, "no staging file") {
 		t.Errorf("no staging: %+v", te)

@@ -15,6 +15,7 @@ import (
 // TestApplyPlanDropCLI drives plan, apply and drop as an operator would, without a terminal:
 // apply and drop refuse to guess, --yes proceeds, a second apply is a no-op.
 func TestApplyPlanDropCLI(t *testing.T) {
+	t.Parallel()
 	bin := agentMV(t)
 	c, err := pglocal.Start(context.Background(), pglocal.Options{})
 	if err != nil {
@@ -95,6 +96,7 @@ func TestApplyPlanDropCLI(t *testing.T) {
 // removal is spelled out by plan (which index, and that refreshes fall back to blocking) and
 // counted by apply's summary.
 func TestIndexRemovalIsSaidInWords(t *testing.T) {
+	t.Parallel()
 	bin := agentMV(t)
 	c, err := pglocal.Start(context.Background(), pglocal.Options{})
 	if err != nil {

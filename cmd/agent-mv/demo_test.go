@@ -26,6 +26,7 @@ func agentMV(t *testing.T) string {
 // TestDemoEndToEnd runs the README's first command, `agent-mv demo`, as a subprocess on a fresh
 // throwaway Postgres, and checks that every step ran and the boundary held.
 func TestDemoEndToEnd(t *testing.T) {
+	t.Parallel()
 	bin := agentMV(t)
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "demo", "--dir", dir)
@@ -81,6 +82,7 @@ func withoutDatabaseEnv(env []string) []string {
 // TestDemoTwiceOnExistingDatabase runs the demo twice against DATABASE_URL: the second run
 // finds the data loaded and the views applied, and succeeds (apply is a no-op).
 func TestDemoTwiceOnExistingDatabase(t *testing.T) {
+	t.Parallel()
 	bin := agentMV(t)
 	c, err := pglocal.Start(context.Background(), pglocal.Options{})
 	if err != nil {
@@ -162,6 +164,7 @@ func clusterState(t *testing.T, c *pglocal.Cluster, dbs ...string) string {
 // work in a database and under role names of its own and leave everything else exactly as it
 // was; without the privilege to create its database it must refuse and change nothing.
 func TestDemoLeavesOtherProjectsAlone(t *testing.T) {
+	t.Parallel()
 	bin := agentMV(t)
 	ctx := context.Background()
 	c, err := pglocal.Start(ctx, pglocal.Options{})

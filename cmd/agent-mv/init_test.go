@@ -221,6 +221,7 @@ func TestInitIntoNewDirectory(t *testing.T) {
 // TestInitBinary runs the real binary's init twice in an empty directory, the
 // way a user does (default --config, working directory = project).
 func TestInitBinary(t *testing.T) {
+	t.Parallel()
 	bin := agentMV(t)
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "init")

@@ -22,6 +22,7 @@ import (
 // up on PATH, working directory = the project, settings from .env), over a real MCP stdio
 // session.
 func TestInitMCPJSONRunsAfterREADMEInstall(t *testing.T) {
+	t.Parallel()
 	built := agentMV(t)
 	bindir := t.TempDir() // the GOBIN of the README's install: agent-mv and nothing else
 	data, err := os.ReadFile(built)

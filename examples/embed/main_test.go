@@ -16,6 +16,7 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 func TestHostServesItsToolAndAgentmvs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	env := mcpclient.Setup(t)
 	rt, err := agentmv.OpenRuntime(ctx, env.RuntimeURL, agentmv.RuntimeOptions{Schema: env.Names.Schema})
@@ -57,6 +58,7 @@ func TestHostServesItsToolAndAgentmvs(t *testing.T) {
 }
 
 func TestOpenRuntimeRefusesTheAdmin(t *testing.T) {
+	t.Parallel()
 	env := mcpclient.Setup(t)
 	_, err := agentmv.OpenRuntime(context.Background(), env.DB.AdminURL, agentmv.RuntimeOptions{})
 	if err == nil || !strings.Contains(err.Error(), "superuser") || !strings.Contains(err.Error(), "refusing") {

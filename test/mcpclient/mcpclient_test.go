@@ -39,6 +39,7 @@ func buildBinary(t *testing.T, pkg string) string {
 
 // TestStdioBinary drives the built runtime binary over stdio with the Go SDK.
 func TestStdioBinary(t *testing.T) {
+	t.Parallel()
 	env := mcpclient.Setup(t)
 	_, bin := buildBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -73,6 +74,7 @@ func TestStdioBinary(t *testing.T) {
 // TestStdioBinaryRefusesUnsafeRole: pointed at the superuser, the runtime server refuses to
 // start and says what to fix.
 func TestStdioBinaryRefusesUnsafeRole(t *testing.T) {
+	t.Parallel()
 	env := mcpclient.Setup(t)
 	_, bin := buildBinaries(t)
 	for _, c := range []struct{ url, want string }{
@@ -97,6 +99,7 @@ func TestStdioBinaryRefusesUnsafeRole(t *testing.T) {
 // TestNodeClient runs test.mjs: the official TypeScript SDK against the stdio binary and the
 // HTTP server (with and without the bearer token).
 func TestNodeClient(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("node"); err != nil {
 		testutil.SkipOrFail(t, "node is not installed (apt-get install -y nodejs npm)")
 	}
@@ -135,6 +138,7 @@ func TestNodeClient(t *testing.T) {
 // and the driver reports a ratio. The full benchmark is bench.BenchmarkPeerStdio
 // (scripts/peer-bench.sh); this only proves the script works.
 func TestPeerBenchSmoke(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("node"); err != nil {
 		testutil.SkipOrFail(t, "node is not installed (apt-get install -y nodejs npm)")
 	}

@@ -21,6 +21,7 @@ import (
 // says target_schema: curated and whose .env holds the runtime DSN, both serve the curated
 // view; without materialize.yaml both take the schema from the environment.
 func TestRuntimeEntryPointsResolveSettingsAlike(t *testing.T) {
+	t.Parallel()
 	db := pgtest.NewDB(t)
 	db.Exec(t, `CREATE TABLE public.orders (id int PRIMARY KEY, amount numeric NOT NULL);
 INSERT INTO public.orders SELECT g, g FROM generate_series(1, 10) g;`)
