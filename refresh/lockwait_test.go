@@ -47,6 +47,7 @@ func holdLock(t *testing.T, f *fixture, sql string) (pid uint32, release func())
 // recorded as a failed refresh with SQLSTATE 55P03 and a message naming the relation, the
 // lock modes and the blocking session. Afterwards nothing is left behind.
 func TestRefreshLockWaitIsBounded(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		setup, body string // extra base objects and the view's body (default: SELECT from public.base)
@@ -132,6 +133,7 @@ GRANT SELECT ON public.events, public.events_2026, public.recent_events TO PUBLI
 // RefreshAll's progress events) report which relation, which mode and which session it waits
 // for; when the lock goes away the refresh completes.
 func TestRefreshWatchShowsTheLockWait(t *testing.T) {
+	t.Parallel()
 	for _, all := range []bool{false, true} {
 		t.Run(map[bool]string{false: "Refresh", true: "RefreshAll"}[all], func(t *testing.T) {
 			f := newFixture(t, baseSQL)

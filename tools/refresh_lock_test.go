@@ -16,6 +16,7 @@ import (
 // with a refresh_failed error naming SQLSTATE 55P03, the table and the blocking pid, instead
 // of hanging until the client gives up; the failure is recorded.
 func TestRefreshViewLockWaitIsBounded(t *testing.T) {
+	t.Parallel()
 	env, cs := runtimeSession(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, env.DB.AdminURL)

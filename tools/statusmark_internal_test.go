@@ -15,6 +15,7 @@ import (
 // executor's DateStyle) equals the one read with the status in a plain session, whatever the
 // session's DateStyle and TimeZone, so an unchanged registry never causes a status re-read.
 func TestStatusMarkStableAcrossSessions(t *testing.T) {
+	t.Parallel()
 	env := mcpclient.Setup(t)
 	cfg, err := pgxpool.ParseConfig(env.RuntimeURL)
 	if err != nil {
