@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/refresh"
 	"github.com/agentmv/agentmv/test/mcpclient"
 	"github.com/agentmv/agentmv/tools"
@@ -79,16 +80,25 @@ func TestQueryViewAttacks(t *testing.T) {
 
 func TestQueryViewBounded(t *testing.T) {
 	t.Parallel()
-	_, cs := runtimeSession(t)
-	// 1e8 rows via a view: truncated at the row cap, fast, bounded memory.
+	env, cs := runtimeSession(t)
+	// The row cap and the byte budget are not about time: this session's statement timeout
+	// is generous, so a loaded machine cannot turn a truncation into a timeout (issue 22).
+	// The slow query below runs in the default session (5 s statement timeout).
+	patient, err := tools.RuntimeTools(tools.RuntimeConfig{Pool: env.RuntimePool(t), Schema: env.Names.Schema,
+		Limits: tools.Limits{StatementTimeout: testutil.Wait}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcs := session(t, patient)
+	// 1e8 rows via a view: truncated at the row cap, bounded memory.
 	start := time.Now()
-	big := decode[tools.QueryOutput](t, call(t, cs, "query_view", map[string]any{
+	big := decode[tools.QueryOutput](t, call(t, pcs, "query_view", map[string]any{
 		"sql": "SELECT customer_id, generate_series(1, 100000000) AS g FROM customer_rollup"}))
 	if big.RowCount != tools.DefaultMaxRows || !big.Truncated {
 		t.Errorf("generate_series: rows=%d truncated=%v", big.RowCount, big.Truncated)
 	}
 	// 10 MB text values: cut by the byte budget.
-	blob := call(t, cs, "query_view", map[string]any{"sql": "SELECT customer_id, repeat('x', 10 * 1024 * 1024) AS blob FROM customer_rollup"})
+	blob := call(t, pcs, "query_view", map[string]any{"sql": "SELECT customer_id, repeat('x', 10 * 1024 * 1024) AS blob FROM customer_rollup"})
 	body := text(t, blob)
 	if len(body) > 2*tools.DefaultMaxBytes {
 		t.Errorf("10 MB values: response is %d bytes", len(body))
