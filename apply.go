@@ -42,6 +42,10 @@ type ApplyResult struct {
 	DryRun    bool                `json:"dry_run"`
 	Sources   map[string][]string `json:"sources"`
 	Elapsed   time.Duration       `json:"elapsed_ns"`
+	// Exposures are the doctor's whole-database probes run after the apply that found a path
+	// by which the runtime role can still reach data (✗), each finding with its fix. Apply
+	// does not change other roles' rights to remove them; doctor also shows its warnings.
+	Exposures []boundary.Check `json:"exposures,omitempty"`
 }
 
 // DriftWarning reports a difference between agentmv's parsed lineage and what Postgres
@@ -87,7 +91,12 @@ func (p *Project) Apply(ctx context.Context, opts ApplyOptions) (*ApplyResult, e
 		if err := boundary.TakeApplyLock(ctx, tx, n); err != nil {
 			return err
 		}
-		boot, err := boundary.Bootstrap(ctx, tx, n, p.settings.RuntimePassword, &boundary.BootstrapOptions{RotatePassword: opts.RotatePassword})
+		boot, err := boundary.Bootstrap(ctx, tx, n, p.settings.RuntimePassword, &boundary.BootstrapOptions{
+			RotatePassword:        opts.RotatePassword,
+			RevokePublicTemporary: p.cfg.PublicPrivileges.RevokeTemporary,
+			RevokePublicCreate:    p.cfg.PublicPrivileges.RevokeCreateOnPublicSchema,
+			Limits:                p.roleLimits(),
+		})
 		if err != nil {
 			return fmt.Errorf("bootstrap %s: %w", n.Schema, err)
 		}
@@ -125,6 +134,9 @@ func (p *Project) Apply(ctx context.Context, opts ApplyOptions) (*ApplyResult, e
 		return nil
 	})
 	res.Elapsed = time.Since(start)
+	if err == nil || errors.Is(err, errApplyRollback) {
+		res.Exposures = p.exposures(ctx, pool)
+	}
 	if errors.Is(err, errApplyRollback) {
 		return res, nil
 	}
@@ -339,4 +351,22 @@ func viewFile(cfg *Config, view string) string {
 		return v.SQLFile
 	}
 	return "?"
+}
+
+// exposures runs the doctor's whole-database probes for the runtime role and keeps the checks
+// that found something. A probe that fails is logged, not returned: the apply itself is done.
+func (p *Project) exposures(ctx context.Context, q boundary.Reader) []boundary.Check {
+	checks, err := boundary.Exposures(ctx, q, p.Names(), p.Names().RuntimeRole,
+		boundary.ExposureOptions{AllowSecurityDefiner: p.cfg.RuntimeRole.AllowSecurityDefiner})
+	if err != nil {
+		p.logger.Warn("could not check the runtime role's other paths to data; run `agent-mv doctor`", "error", err)
+		return nil
+	}
+	var out []boundary.Check
+	for _, c := range checks {
+		if c.Status == boundary.CheckFail {
+			out = append(out, c)
+		}
+	}
+	return out
 }

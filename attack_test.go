@@ -80,6 +80,15 @@ func TestAttackSuite(t *testing.T) {
 		t.Fatalf("runtime role login over TCP: %v", err)
 	}
 	defer runtime.Close(ctx)
+	// The session starts read-only (a role default apply sets), which an attacker turns off
+	// first: what follows must be refused by privileges, not by the read-only default.
+	var readOnly string
+	if err := runtime.QueryRow(ctx, "SHOW default_transaction_read_only").Scan(&readOnly); err != nil || readOnly != "on" {
+		t.Fatalf("runtime session starts with default_transaction_read_only = %q (%v), want on", readOnly, err)
+	}
+	if _, err := runtime.Exec(ctx, "SET default_transaction_read_only = off"); err != nil {
+		t.Fatal(err)
+	}
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
 			_, err := runtime.Exec(ctx, a.sql)

@@ -46,6 +46,10 @@ type Config struct {
 	// RefreshLockTimeout is the top-level refresh_lock_timeout: the default of every view that
 	// sets none (0 = boundary.DefaultRefreshLockTimeout).
 	RefreshLockTimeout time.Duration
+	// RuntimeRole holds the runtime role's limits and allowlist (runtime_role).
+	RuntimeRole RuntimeRoleConfig
+	// PublicPrivileges says what apply may revoke from PUBLIC (public_privileges).
+	PublicPrivileges PublicPrivilegesConfig
 	// Warnings lists harmless oddities found while loading, for callers to print once. Unknown
 	// keys are errors, not warnings; keys starting with x- are the user's own and are ignored.
 	Warnings []string

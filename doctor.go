@@ -6,9 +6,12 @@ import (
 	"github.com/agentmv/agentmv/boundary"
 )
 
-// Doctor checks agentmv's objects and proves the access boundary as the runtime role: it logs
-// in over TCP, reads every managed view, executes the refresh function, and must be unable to
-// read any other user relation or create anything. Report.OK is false on any ✗.
+// Doctor checks agentmv's objects and proves the access boundary as the runtime role across the
+// whole database: it logs in over TCP, reads every managed view, executes the refresh
+// function, checks the role's limits and session defaults, and looks for every other path to
+// data (relations, SECURITY DEFINER functions, large objects, foreign servers and user
+// mappings, default privileges, memberships, owned objects, grants by name). Report.OK is false
+// on any ✗; each finding carries the statement that removes it.
 func (p *Project) Doctor(ctx context.Context) (boundary.Report, error) {
 	pool, err := p.AdminPool(ctx)
 	if err != nil {
@@ -21,5 +24,20 @@ func (p *Project) Doctor(ctx context.Context) (boundary.Report, error) {
 	for _, v := range p.cfg.Views {
 		managed = append(managed, v.Name)
 	}
-	return boundary.Doctor(ctx, pool, p.settings.RuntimeURL, p.Names(), managed), nil
+	return boundary.Doctor(ctx, pool, p.settings.RuntimeURL, p.Names(), boundary.DoctorOptions{
+		Managed:              managed,
+		Limits:               p.roleLimits(),
+		AllowSecurityDefiner: p.cfg.RuntimeRole.AllowSecurityDefiner,
+		RevokeTemporary:      p.cfg.PublicPrivileges.RevokeTemporary,
+	}), nil
+}
+
+// roleLimits are the runtime role's limits from materialize.yaml (zero fields: defaults).
+func (p *Project) roleLimits() boundary.RoleLimits {
+	rc := p.cfg.RuntimeRole
+	return boundary.RoleLimits{
+		ConnectionLimit:          rc.ConnectionLimit,
+		StatementTimeout:         rc.StatementTimeout,
+		IdleInTransactionTimeout: rc.IdleInTransactionTimeout,
+	}.WithDefaults()
 }

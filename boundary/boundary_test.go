@@ -36,12 +36,15 @@ func setup(t *testing.T) env {
 	db.Exec(t, `CREATE TABLE public.orders (id int PRIMARY KEY, day date NOT NULL, amount numeric NOT NULL, qty int NOT NULL DEFAULT 1);
 INSERT INTO public.orders SELECT g, date '2026-01-01' + g % 10, g, 1 FROM generate_series(1, 100) g;`)
 	inTx(t, e.admin, func(tx pgx.Tx) {
-		if _, err := boundary.Bootstrap(context.Background(), tx, e.n, runtimePassword, nil); err != nil {
+		if _, err := boundary.Bootstrap(context.Background(), tx, e.n, runtimePassword, revokePublic); err != nil {
 			t.Fatalf("Bootstrap: %v", err)
 		}
 	})
 	return e
 }
+
+// revokePublic is apply with materialize.yaml's public_privileges set to revoke both.
+var revokePublic = &boundary.BootstrapOptions{RevokePublicTemporary: true, RevokePublicCreate: true}
 
 func inTx(t *testing.T, pool *pgxpool.Pool, fn func(pgx.Tx)) {
 	t.Helper()
@@ -511,7 +514,7 @@ func TestDoctor(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	e.addView(t, "daily", `SELECT day, sum(amount) AS revenue FROM public.orders GROUP BY day`, []boundary.Index{{Columns: []string{"day"}, Unique: true}}, nil)
-	managed := []string{"daily"}
+	managed := boundary.DoctorOptions{Managed: []string{"daily"}, RevokeTemporary: true}
 
 	rep := boundary.Doctor(ctx, e.admin, e.runtime, e.n, managed)
 	if !rep.OK() {
@@ -537,7 +540,7 @@ func TestDoctor(t *testing.T) {
 		{"read all data", `GRANT pg_read_all_data TO ` + e.n.RuntimeRole, `REVOKE pg_read_all_data FROM ` + e.n.RuntimeRole,
 			"is a member of pg_read_all_data"},
 		{"temp", `GRANT TEMPORARY ON DATABASE ` + e.db.Name + ` TO PUBLIC`, `REVOKE TEMPORARY ON DATABASE ` + e.db.Name + ` FROM PUBLIC`,
-			"TEMPORARY on database"},
+			"✗ PUBLIC has TEMPORARY on database " + e.db.Name + " again although materialize.yaml sets public_privileges.revoke_temporary"},
 		{"public execute", `GRANT EXECUTE ON FUNCTION agent_mv.refresh_view(text) TO PUBLIC`, `REVOKE EXECUTE ON FUNCTION agent_mv.refresh_view(text) FROM PUBLIC`,
 			"PUBLIC can EXECUTE it"},
 		{"lost view grant", `REVOKE SELECT ON agent_mv.daily FROM ` + e.n.RuntimeRole, `GRANT SELECT ON agent_mv.daily TO ` + e.n.RuntimeRole,

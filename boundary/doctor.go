@@ -26,6 +26,8 @@ type Check struct {
 	Status  string `json:"status"` // ok | fail | warn
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
+	// Findings are the objects behind a failed or warning check, each with its fix.
+	Findings []Finding `json:"findings,omitempty"`
 }
 
 // Report is the doctor's result, in the order the checks ran.
@@ -67,6 +69,13 @@ func (r Report) String() string {
 			sym = "⚠"
 		}
 		fmt.Fprintf(&b, "%s %s\n", sym, c.Message)
+		for i, f := range c.Findings {
+			if i == maxFindingsShown {
+				fmt.Fprintf(&b, "    … and %d more (agent-mv doctor --json lists them all)\n", len(c.Findings)-i)
+				break
+			}
+			fmt.Fprintf(&b, "    - %s: %s\n      fix: %s\n", f.Object, f.Exposure, f.Fix)
+		}
 		if c.Hint != "" {
 			fmt.Fprintf(&b, "    hint: %s\n", c.Hint)
 		}
@@ -74,38 +83,52 @@ func (r Report) String() string {
 	return b.String()
 }
 
+// maxFindingsShown caps the findings listed per check in the text report.
+const maxFindingsShown = 20
+
 func (r *Report) add(name, status, msg, hint string) {
 	r.Checks = append(r.Checks, Check{Name: name, Status: status, Message: msg, Hint: hint})
 }
 
-// predefinedRolesDenied are roles whose membership would hand the runtime role data or the server.
-var predefinedRolesDenied = []string{
-	"pg_read_all_data", "pg_write_all_data", "pg_execute_server_program",
-	"pg_read_server_files", "pg_write_server_files",
+// DoctorOptions are what the configuration expects of the database.
+type DoctorOptions struct {
+	// Managed are the names of the views the configuration manages.
+	Managed []string
+	// Limits are the runtime role's limits apply sets (zero fields: the defaults).
+	Limits RoleLimits
+	// AllowSecurityDefiner lists SECURITY DEFINER functions the runtime role may execute.
+	AllowSecurityDefiner []string
+	// RevokeTemporary is materialize.yaml's public_privileges.revoke_temporary: TEMPORARY for
+	// the runtime role is then ✗ (apply revoked it from PUBLIC) instead of ⚠.
+	RevokeTemporary bool
 }
 
-// Doctor checks the installed objects and the access boundary. admin is a privileged connection
-// to the database; runtimeURL is the runtime role's DSN (it must log in over TCP); managed are the
-// names of the views the configuration manages. Probes never modify anything: EXECUTE is proven
-// by calling refresh_view with a name that cannot be registered (the allowlist rejects it).
-func Doctor(ctx context.Context, admin Querier, runtimeURL string, n Names, managed []string) Report {
+// Doctor checks the installed objects and the access boundary across the whole database.
+// admin is a privileged connection to the database; runtimeURL is the runtime role's DSN (it
+// must log in over TCP). Probes never modify anything: EXECUTE is proven by calling
+// refresh_view with a name that cannot be registered (the allowlist rejects it).
+func Doctor(ctx context.Context, admin Querier, runtimeURL string, n Names, opts DoctorOptions) Report {
 	var r Report
 	if err := n.Validate(); err != nil {
 		r.add("names", CheckFail, err.Error(), "fix target_schema / role names in materialize.yaml or the environment")
 		return r
 	}
-	d := doctor{admin: admin, n: n, r: &r, managed: managed}
+	d := doctor{admin: admin, n: n, r: &r, managed: opts.Managed, opts: opts}
 	if !d.objects(ctx) {
 		return r
 	}
 	rights, roleOK := d.roles(ctx)
+	d.limits(ctx)
 	d.function(ctx)
 	d.boundary(ctx)
 	if roleOK {
 		d.create(rights)
+		d.temporary(ctx)
 	}
+	d.exposures(ctx)
 	d.views(ctx)
 	d.refreshModes(ctx)
+	d.sessions(ctx)
 	d.runtime(ctx, runtimeURL)
 	return r
 }
@@ -115,6 +138,7 @@ type doctor struct {
 	n       Names
 	r       *Report
 	managed []string
+	opts    DoctorOptions
 }
 
 func (d doctor) errCheck(name string, err error) {
@@ -195,9 +219,14 @@ func (d doctor) roles(ctx context.Context) (rr RoleRights, ok bool) {
 		}
 	}
 	if len(bad) > 0 {
-		d.r.add("runtime attributes", CheckFail,
-			fmt.Sprintf("runtime role %s has %s", n.RuntimeRole, strings.Join(bad, ", ")),
-			fmt.Sprintf("ALTER ROLE %s NO%s", quote(n.RuntimeRole), strings.Join(bad, " NO")))
+		var findings []Finding
+		for _, a := range bad {
+			findings = append(findings, Finding{Object: "role " + n.RuntimeRole, Exposure: "has " + a + ": " + roleAttributes[a],
+				Fix: fmt.Sprintf("ALTER ROLE %s NO%s", quote(n.RuntimeRole), a)})
+		}
+		d.r.Checks = append(d.r.Checks, Check{Name: "runtime attributes", Status: CheckFail, Findings: findings,
+			Message: fmt.Sprintf("runtime role %s has %s", n.RuntimeRole, strings.Join(bad, ", ")),
+			Hint:    fmt.Sprintf("ALTER ROLE %s NO%s", quote(n.RuntimeRole), strings.Join(bad, " NO"))})
 	} else {
 		d.r.add("runtime attributes", CheckOK, fmt.Sprintf("runtime role %s is not superuser, BYPASSRLS, CREATEROLE, CREATEDB or REPLICATION", n.RuntimeRole), "")
 	}
@@ -205,36 +234,7 @@ func (d doctor) roles(ctx context.Context) (rr RoleRights, ok bool) {
 		d.r.add("runtime login attribute", CheckFail, fmt.Sprintf("runtime role %s cannot log in (NOLOGIN)", n.RuntimeRole), "run `agent-mv apply`")
 	}
 
-	// Memberships: any role it belongs to (directly or not) lends it privileges or SET ROLE.
-	rows, err := d.admin.Query(ctx, `
-SELECT r.rolname FROM pg_roles r
- WHERE r.rolname <> $1 AND pg_has_role($1, r.oid, 'MEMBER')
- ORDER BY 1`, n.RuntimeRole)
-	if err != nil {
-		d.errCheck("runtime memberships", err)
-		return rr, true
-	}
-	member, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		d.errCheck("runtime memberships", err)
-		return rr, true
-	}
-	if len(member) > 0 {
-		var dangerous []string
-		for _, m := range member {
-			if slices.Contains(predefinedRolesDenied, m) || m == n.OwnerRole {
-				dangerous = append(dangerous, m)
-			}
-		}
-		msg := fmt.Sprintf("runtime role %s is a member of %s", n.RuntimeRole, strings.Join(member, ", "))
-		if len(dangerous) > 0 {
-			msg += " (grants data or server access: " + strings.Join(dangerous, ", ") + ")"
-		}
-		d.r.add("runtime memberships", CheckFail, msg,
-			fmt.Sprintf("REVOKE %s FROM %s", strings.Join(quoteAll(member), ", "), quote(n.RuntimeRole)))
-	} else {
-		d.r.add("runtime memberships", CheckOK, fmt.Sprintf("runtime role %s is a member of no other role", n.RuntimeRole), "")
-	}
+	d.memberships(ctx)
 
 	owner, err := RoleRightsOf(ctx, d.admin, n.OwnerRole)
 	switch {
@@ -313,15 +313,29 @@ func (d doctor) boundary(ctx context.Context) {
 		d.errCheck("access boundary", err)
 		return
 	}
+	findings, err := relationFindings(ctx, d.admin, n.RuntimeRole, acc.Found)
+	if err != nil {
+		d.errCheck("access boundary", err)
+		return
+	}
+	var reads, writes []Finding
+	for i, f := range acc.Found {
+		if f.Privileges[0] == "SELECT" {
+			reads = append(reads, findings[i])
+		}
+		if len(f.Privileges) > 1 || f.Privileges[0] != "SELECT" {
+			writes = append(writes, findings[i])
+		}
+	}
 	if len(acc.Reads) > 0 {
-		d.r.add("access boundary", CheckFail,
-			"access boundary FAILED: runtime role can read "+listCap(acc.Reads, 10),
-			"revoke SELECT on these from PUBLIC and from the runtime role (and roles it belongs to); only managed views may be readable")
+		d.r.Checks = append(d.r.Checks, Check{Name: "access boundary", Status: CheckFail, Findings: reads,
+			Message: "access boundary FAILED: runtime role can read " + listCap(acc.Reads, 10),
+			Hint:    "revoke as shown; only managed views may be readable"})
 	}
 	if len(acc.Writes) > 0 {
-		d.r.add("access boundary writes", CheckFail,
-			"access boundary FAILED: runtime role can write "+listCap(acc.Writes, 10),
-			"revoke these privileges from PUBLIC and from the runtime role")
+		d.r.Checks = append(d.r.Checks, Check{Name: "access boundary writes", Status: CheckFail, Findings: writes,
+			Message: "access boundary FAILED: runtime role can write " + listCap(acc.Writes, 10),
+			Hint:    "revoke as shown"})
 	}
 	if len(acc.Reads) == 0 && len(acc.Writes) == 0 {
 		d.r.add("access boundary", CheckOK,
@@ -338,25 +352,29 @@ func listCap(items []string, max int) string {
 
 func (d doctor) create(rr RoleRights) {
 	n := d.n
-	schemas, db, dbCreate, dbTemp := rr.CreateInSchemas, rr.Database, rr.CreateOnDatabase, rr.TempOnDatabase
-	var problems, hints []string
-	if len(schemas) > 0 {
-		problems = append(problems, "CREATE in schema "+strings.Join(schemas, ", "))
-		hints = append(hints, fmt.Sprintf("REVOKE CREATE ON SCHEMA %s FROM PUBLIC, %s", strings.Join(quoteAll(schemas), ", "), quote(n.RuntimeRole)))
+	schemas, db, dbCreate := rr.CreateInSchemas, rr.Database, rr.CreateOnDatabase
+	var problems []string
+	var findings []Finding
+	for _, s := range schemas {
+		problems = append(problems, "CREATE in schema "+s)
+		findings = append(findings, Finding{Object: "schema " + s, Exposure: "CREATE: it may create tables, functions and other objects there",
+			Fix: fmt.Sprintf("REVOKE CREATE ON SCHEMA %s FROM PUBLIC, %s", quote(s), quote(n.RuntimeRole))})
 	}
 	if dbCreate {
 		problems = append(problems, "CREATE on database "+db)
-		hints = append(hints, fmt.Sprintf("REVOKE CREATE ON DATABASE %s FROM PUBLIC, %s", quote(db), quote(n.RuntimeRole)))
-	}
-	if dbTemp {
-		problems = append(problems, "TEMPORARY on database "+db)
-		hints = append(hints, fmt.Sprintf("REVOKE TEMPORARY ON DATABASE %s FROM PUBLIC, %s", quote(db), quote(n.RuntimeRole)))
+		findings = append(findings, Finding{Object: "database " + db, Exposure: "CREATE: it may create schemas and trusted extensions",
+			Fix: fmt.Sprintf("REVOKE CREATE ON DATABASE %s FROM PUBLIC, %s", quote(db), quote(n.RuntimeRole))})
 	}
 	if len(problems) > 0 {
-		d.r.add("create", CheckFail, fmt.Sprintf("runtime role %s can create objects: %s", n.RuntimeRole, strings.Join(problems, "; ")), strings.Join(hints, "; "))
+		hint := "revoke as shown"
+		if slices.Contains(schemas, "public") {
+			hint += "; `public_privileges: {revoke_create_on_public_schema: true}` in materialize.yaml lets apply revoke CREATE on schema public from PUBLIC (granted by default before PostgreSQL 15)"
+		}
+		d.r.Checks = append(d.r.Checks, Check{Name: "create", Status: CheckFail, Hint: hint, Findings: findings,
+			Message: fmt.Sprintf("runtime role %s can create objects: %s", n.RuntimeRole, strings.Join(problems, "; "))})
 		return
 	}
-	d.r.add("create", CheckOK, fmt.Sprintf("runtime role %s cannot create anything (no schema CREATE, no TEMP)", n.RuntimeRole), "")
+	d.r.add("create", CheckOK, fmt.Sprintf("runtime role %s cannot create objects (no CREATE on any schema or the database)", n.RuntimeRole), "")
 }
 
 var doctorViewsSQL = mustSQL("doctor_views", `
@@ -497,6 +515,7 @@ func (d doctor) runtime(ctx context.Context, runtimeURL string) {
 		return
 	}
 	d.r.add("runtime login", CheckOK, fmt.Sprintf("runtime role %s logs in (%s)", who, cfg.Host), "")
+	d.sessionDefaults(cctx, conn)
 
 	// SELECT on every managed view and metadata table, reading no rows.
 	var denied []string

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // SQLSTATEs raised by <S>.refresh_view for requests it rejects (the texts are the seed's).
@@ -265,14 +267,44 @@ var refreshViewCall = mustSQL("refresh_view_call", `SELECT {{.Function}}($1)`)
 // SQLStateNameTooLong); a failed REFRESH comes back as a result with Status "failed", and the
 // caller must commit (or run on a pool, i.e. autocommit) for its history row to persist.
 func RefreshView(ctx context.Context, q Reader, n Names, name string) (RefreshResult, error) {
-	var r RefreshResult
 	if err := n.validSchema(); err != nil {
-		return r, err
+		return RefreshResult{}, err
 	}
-	if err := q.QueryRow(ctx, n.RefreshViewSQL(), name).Scan(&r); err != nil {
+	r, err := CallRefresh(ctx, q, n, name)
+	if err != nil {
 		return r, fmt.Errorf("refresh %s: %w", name, err)
 	}
 	return r, nil
+}
+
+// TxBeginner is a pool or a connection (*pgxpool.Pool, *pgx.Conn): something CallRefresh can
+// open a transaction of its own on.
+type TxBeginner interface {
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+}
+
+// liftStatementTimeoutSQL lets a refresh run as long as it needs (the caller's context still
+// cancels it): a REFRESH may take longer than the runtime role's statement_timeout.
+var liftStatementTimeoutSQL = mustSQL("lift_statement_timeout", `SELECT pg_catalog.set_config('statement_timeout', '0', true)`)
+
+// CallRefresh calls <S>.refresh_view(name) and returns the database's error as is. On a pool
+// or a connection (TxBeginner) it runs in a READ WRITE transaction of its own with
+// statement_timeout lifted, because the runtime role's sessions start read-only with a
+// statement timeout (RoleLimits); in a caller's transaction (pgx.Tx) the caller must have
+// begun it READ WRITE. n's schema must be valid.
+func CallRefresh(ctx context.Context, q Reader, n Names, name string) (RefreshResult, error) {
+	var r RefreshResult
+	b, ok := q.(TxBeginner)
+	if _, isTx := q.(pgx.Tx); !ok || isTx {
+		return r, q.QueryRow(ctx, n.RefreshViewSQL(), name).Scan(&r)
+	}
+	err := pgx.BeginTxFunc(ctx, b, pgx.TxOptions{AccessMode: pgx.ReadWrite}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, liftStatementTimeoutSQL.render(n)); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, n.RefreshViewSQL(), name).Scan(&r)
+	})
+	return r, err
 }
 
 // runningRefreshesFragment lists the managed views of schema $1 being refreshed right now

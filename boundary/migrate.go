@@ -140,11 +140,19 @@ type BootstrapOptions struct {
 	// cannot be checked without reading pg_authid, which is superuser-only, and agentmv
 	// supports non-superuser admins. Doctor's TCP login check reports a mismatch.
 	RotatePassword bool
-	// KeepPublicDatabasePrivileges leaves TEMPORARY on the current database and CREATE on
-	// schema public granted to PUBLIC. By default Bootstrap revokes them (only if granted), since
-	// every role, the runtime role included, inherits them; roles that need temp tables must
-	// then be granted TEMPORARY explicitly. Doctor reports ✗ while the runtime role has them.
-	KeepPublicDatabasePrivileges bool
+	// RevokePublicTemporary revokes TEMPORARY on the current database from PUBLIC (when
+	// granted). PUBLIC's grants reach every role, so this changes what every role may do: apply
+	// does it only when materialize.yaml says so (public_privileges.revoke_temporary); roles
+	// that use temporary tables then need TEMPORARY granted by name. Without it doctor warns.
+	RevokePublicTemporary bool
+	// RevokePublicCreate revokes CREATE on schema public from PUBLIC (granted by default before
+	// PostgreSQL 15), only when materialize.yaml says so
+	// (public_privileges.revoke_create_on_public_schema). Without it doctor reports ✗ while
+	// the runtime role may create there.
+	RevokePublicCreate bool
+	// Limits are the runtime role's connection limit and session defaults (SetRoleLimits);
+	// zero fields mean the defaults.
+	Limits RoleLimits
 	// TargetVersion stops the migrations at this version (0 = ExpectedVersion). For tests and
 	// staged upgrades.
 	TargetVersion int
@@ -201,10 +209,13 @@ func Bootstrap(ctx context.Context, tx pgx.Tx, n Names, runtimePassword string, 
 	if err := ensureRoles(ctx, tx, n, runtimePassword, opts, &res); err != nil {
 		return res, err
 	}
-	if !opts.KeepPublicDatabasePrivileges {
-		if err := revokePublicDefaults(ctx, tx, &res); err != nil {
-			return res, err
-		}
+	changes, err := SetRoleLimits(ctx, tx, n, opts.Limits)
+	if err != nil {
+		return res, err
+	}
+	res.Changes = append(res.Changes, changes...)
+	if err := revokePublicDefaults(ctx, tx, opts, &res); err != nil {
+		return res, err
 	}
 	if err := grantOwnerTemp(ctx, tx, n, &res); err != nil {
 		return res, err
@@ -333,8 +344,12 @@ func ensureRoles(ctx context.Context, tx pgx.Tx, n Names, password string, opts 
 }
 
 // revokePublicDefaults removes TEMPORARY on the current database and CREATE on schema public
-// from PUBLIC, when PUBLIC has them (PUBLIC grants reach every role, the runtime role too).
-func revokePublicDefaults(ctx context.Context, tx pgx.Tx, res *Result) error {
+// from PUBLIC, each when PUBLIC has it and opts asks for it (PUBLIC grants reach every role, the
+// runtime role too).
+func revokePublicDefaults(ctx context.Context, tx pgx.Tx, opts *BootstrapOptions, res *Result) error {
+	if !opts.RevokePublicTemporary && !opts.RevokePublicCreate {
+		return nil
+	}
 	var db string
 	var temp, create bool
 	err := tx.QueryRow(ctx, `
@@ -347,13 +362,13 @@ SELECT d.datname,
 	if err != nil {
 		return fmt.Errorf("read PUBLIC privileges: %w", err)
 	}
-	if temp {
+	if temp && opts.RevokePublicTemporary {
 		if err := exec(ctx, tx, "revoke TEMPORARY from PUBLIC", revokePublicTempSQL.render(Names{}, db)); err != nil {
 			return err
 		}
 		res.Changes = append(res.Changes, "revoked TEMPORARY on database "+db+" from PUBLIC (grant it to roles that need temp tables)")
 	}
-	if create {
+	if create && opts.RevokePublicCreate {
 		if err := exec(ctx, tx, "revoke CREATE on schema public from PUBLIC", revokePublicCreateSQL.render(Names{})); err != nil {
 			return err
 		}
@@ -362,13 +377,17 @@ SELECT d.datname,
 	return nil
 }
 
-// grantOwnerTemp gives <O> TEMPORARY on the current database: REFRESH MATERIALIZED VIEW
-// CONCURRENTLY builds the new contents in a temporary table owned by the view owner, and fails
-// with "permission denied to create temporary tables" without it (PUBLIC no longer has it).
+// grantOwnerTemp gives <O> TEMPORARY on the current database by name: REFRESH MATERIALIZED
+// VIEW CONCURRENTLY builds the new contents in a temporary table owned by the view owner, and
+// fails with "permission denied to create temporary tables" without it. A grant by name keeps
+// working when TEMPORARY is revoked from PUBLIC later (by apply or by hand).
 func grantOwnerTemp(ctx context.Context, tx pgx.Tx, n Names, res *Result) error {
 	var db string
 	var has bool
-	if err := tx.QueryRow(ctx, `SELECT current_database(), has_database_privilege($1, current_database(), 'TEMPORARY')`,
+	if err := tx.QueryRow(ctx, `
+SELECT d.datname, EXISTS (SELECT 1 FROM aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+                           WHERE a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1) AND a.privilege_type = 'TEMPORARY')
+  FROM pg_database d WHERE d.datname = current_database()`,
 		n.OwnerRole).Scan(&db, &has); err != nil {
 		return fmt.Errorf("check TEMPORARY of %s: %w", n.OwnerRole, err)
 	}

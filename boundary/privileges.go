@@ -15,9 +15,11 @@ import (
 // privileges that count as writing is RuntimeWritePrivileges.
 
 // RuntimeWritePrivileges are the relation privileges besides SELECT that the runtime role must
-// not hold on any relation (USAGE is sequence USAGE or UPDATE, i.e. nextval/setval).
+// not hold on any relation (USAGE is sequence USAGE or UPDATE, i.e. nextval/setval; MAINTAIN,
+// from PostgreSQL 17 on, allows VACUUM, ANALYZE, REFRESH MATERIALIZED VIEW, REINDEX, CLUSTER
+// and LOCK TABLE in any mode).
 func RuntimeWritePrivileges() []string {
-	return []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "USAGE"}
+	return []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "USAGE", "MAINTAIN"}
 }
 
 // relationAccessSQL lists every relation outside the system schemas with what role $1 may do
@@ -34,7 +36,9 @@ SELECT n.nspname::text, c.relname::text,
          CASE WHEN has_table_privilege($1, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,
          CASE WHEN has_table_privilege($1, c.oid, 'REFERENCES') OR has_any_column_privilege($1, c.oid, 'REFERENCES') THEN 'REFERENCES' END,
          CASE WHEN has_table_privilege($1, c.oid, 'TRIGGER') THEN 'TRIGGER' END,
-         CASE WHEN c.relkind = 'S' AND has_sequence_privilege($1, c.oid, 'USAGE,UPDATE') THEN 'USAGE' END
+         CASE WHEN c.relkind = 'S' AND has_sequence_privilege($1, c.oid, 'USAGE,UPDATE') THEN 'USAGE' END,
+         CASE WHEN pg_catalog.current_setting('server_version_num')::int >= 170000 THEN
+           CASE WHEN has_table_privilege($1, c.oid, 'MAINTAIN') THEN 'MAINTAIN' END END
        ], NULL) AS writes
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')
@@ -49,6 +53,15 @@ type AccessReport struct {
 	Checked int      // relations looked at
 	Reads   []string // "schema.relation" readable although not a managed view or metadata table
 	Writes  []string // "schema.relation (PRIV, ...)" for any privilege in RuntimeWritePrivileges
+	// Found are the relations behind Reads and Writes, each with what role may do to it
+	// ("SELECT" when it is in Reads, then the write privileges).
+	Found []RelationPrivileges
+}
+
+// RelationPrivileges is a relation and privileges a role holds on it.
+type RelationPrivileges struct {
+	Relation
+	Privileges []string
 }
 
 // RuntimeAccess checks role's privileges on every user relation: it may read only the managed
@@ -70,11 +83,17 @@ func RuntimeAccess(ctx context.Context, q Reader, n Names, role string, managed 
 	_, err = pgx.ForEachRow(rows, []any{&schema, &name, &canRead, &writes}, func() error {
 		r.Checked++
 		rel := schema + "." + name
+		var privs []string
 		if canRead && !(schema == n.Schema && slices.Contains(allowed, name)) {
 			r.Reads = append(r.Reads, rel)
+			privs = append(privs, "SELECT")
 		}
 		if len(writes) > 0 {
 			r.Writes = append(r.Writes, rel+" ("+strings.Join(writes, ", ")+")")
+			privs = append(privs, writes...)
+		}
+		if len(privs) > 0 {
+			r.Found = append(r.Found, RelationPrivileges{Relation{Schema: schema, Name: name}, privs})
 		}
 		return nil
 	})

@@ -59,7 +59,7 @@ type sqlText struct{ t *template.Template }
 
 // sqlFragments are the named templates every sqlText can include.
 var sqlFragments = template.Must(template.New("fragments").Option("missingkey=error").Funcs(sqlFuncs).Parse(
-	usableUniqueIndexFragment + refreshModeFragment + lockFragments + runningRefreshesFragment))
+	usableUniqueIndexFragment + refreshModeFragment + lockFragments + runningRefreshesFragment + alterOwnerFragment + objectNameFragment))
 
 // sqlFuncs are the template helpers besides the data's methods: param i n is the bound
 // parameter placeholder $(i+n), for lists of columns ranged over.

@@ -39,7 +39,8 @@ func newFixture(t testing.TB, setupSQL string) *fixture {
 		db.Exec(t, setupSQL)
 	}
 	f.inTx(t, func(ctx context.Context, tx pgx.Tx) error {
-		_, err := boundary.Bootstrap(ctx, tx, f.n, runtimePassword, nil)
+		// TestRefreshSingleFlight opens 50 runtime connections, over the default limit.
+		_, err := boundary.Bootstrap(ctx, tx, f.n, runtimePassword, &boundary.BootstrapOptions{Limits: boundary.RoleLimits{ConnectionLimit: 100}})
 		return err
 	})
 	f.runtime = f.runtimePool(t, 10)

@@ -31,8 +31,11 @@ const (
 )
 
 // Querier is what the client needs from a pool or connection (*pgxpool.Pool, *pgx.Conn, pgx.Tx).
-// Use a pool (autocommit) for refreshes: a failed refresh's history row, like every other row
-// the function writes, is durable only once the caller's transaction commits.
+// Use a pool or a connection for refreshes: the client then runs each refresh in a READ WRITE
+// transaction of its own without a statement timeout (the runtime role's sessions start
+// read-only with a 30 s statement_timeout by default; see boundary.RoleLimits), and a failed
+// refresh's history row is durable once it commits. Inside a caller's transaction (pgx.Tx) the
+// caller chooses: it must be READ WRITE (pgx.TxOptions{AccessMode: pgx.ReadWrite}).
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -135,8 +138,8 @@ func (c *Client) refreshOn(ctx context.Context, q Querier, name string) (Result,
 	if err != nil {
 		return Result{View: name, Status: StatusFailed, Error: err.Error()}, err
 	}
-	var raw boundary.RefreshResult
-	if err := q.QueryRow(ctx, n.RefreshViewSQL(), name).Scan(&raw); err != nil {
+	raw, err := boundary.CallRefresh(ctx, q, n, name)
+	if err != nil {
 		err = c.wrap(name, err)
 		return Result{View: name, Status: StatusFailed, Error: err.Error()}, err
 	}
@@ -170,6 +173,8 @@ func (c *Client) wrap(name string, err error) error {
 			return fmt.Errorf("refresh: view name too long (%d bytes; names have at most 63): %w", len(name), ErrUnknownView)
 		case pgErr.Code == "42501":
 			return fmt.Errorf("refresh %s: permission denied for %s.refresh_view: %w; run `agent-mv apply` as the admin to grant EXECUTE to the runtime role, and check AGENT_MV_RUNTIME_URL", name, c.Schema, err)
+		case pgErr.Code == "25006": // read_only_sql_transaction
+			return fmt.Errorf("refresh %s: %w; the transaction is read-only (the runtime role's sessions start with default_transaction_read_only = on): refresh in a transaction begun READ WRITE, or pass a pool", name, err)
 		case pgErr.Code == "42883" || pgErr.Code == "3F000":
 			return fmt.Errorf("refresh %s: %s.refresh_view does not exist: %w; run `agent-mv apply` first and check the target schema", name, c.Schema, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentmv/agentmv/boundary"
@@ -103,7 +104,18 @@ func TestRefreshFailureInCallersTransaction(t *testing.T) {
 	f := newFixture(t, baseSQL)
 	f.addViews(t, view{name: "mv", body: "SELECT k, 1000 / v AS r FROM public.base", tables: []string{"public.base"}})
 	f.db.Exec(t, "UPDATE public.base SET v = 0 WHERE k = 1")
-	tx, err := f.runtime.Begin(ctx)
+	// The runtime role's sessions start read-only: a caller's plain BEGIN cannot refresh, and
+	// the error says what to do.
+	ro, err := f.runtime.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&refresh.Client{DB: ro, Schema: "agent_mv"}).Refresh(ctx, "mv")
+	ro.Rollback(ctx)
+	if err == nil || !strings.Contains(err.Error(), "refresh in a transaction begun READ WRITE") {
+		t.Fatalf("Refresh in a read-only transaction = %v, want the READ WRITE hint", err)
+	}
+	tx, err := f.runtime.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadWrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,9 @@ import (
 // CheckRuntimeRole proves, as the role pool connects as, that it is a proper runtime role:
 // it can read only the managed views and agentmv's metadata tables in schema, and write
 // nothing (no privilege in boundary.RuntimeWritePrivileges on any relation, no CREATE in any
-// schema or the database, not superuser, no BYPASSRLS). It counts privileges with the same
+// schema or the database, not superuser, no BYPASSRLS). TEMPORARY is not a reason to refuse:
+// PUBLIC has it by default and apply revokes it only when materialize.yaml says so (doctor
+// warns about it). It counts privileges with the same
 // code as the doctor (boundary.RuntimeAccess, boundary.RoleRightsOf). It returns an error naming every problem and what
 // to fix; the runtime servers refuse to start on it. It is a cheap subset of `agent-mv
 // doctor`, which also checks the installed objects (as the admin).
@@ -43,9 +45,6 @@ func CheckRuntimeRole(ctx context.Context, pool boundary.Querier, schema string)
 	}
 	if rr.CreateOnDatabase {
 		problems = append(problems, fmt.Sprintf("role %s can CREATE schemas in this database (REVOKE CREATE ON DATABASE ... FROM PUBLIC, %s)", user, q))
-	}
-	if rr.TempOnDatabase {
-		problems = append(problems, fmt.Sprintf("role %s can create TEMP tables (REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC, %s; `agent-mv apply` does this by default)", user, q))
 	}
 	if !rr.Superuser {
 		n := boundary.Names{Schema: schema}

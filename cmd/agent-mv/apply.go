@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/boundary"
 )
 
 func newPlanCmd(o *rootOptions) *cobra.Command {
@@ -90,6 +92,10 @@ func newApplyCmd(o *rootOptions) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(out, "✓ applied %d view(s) (%s) in %s\n", len(p.Config().Views), res.Plan.Done(), res.Elapsed.Round(1e6))
+			if len(res.Exposures) > 0 {
+				fmt.Fprintln(out, "The runtime role can still reach what agentmv does not manage (apply changes no other role's rights without materialize.yaml saying so):")
+				fmt.Fprint(out, indent(boundary.Report{Checks: res.Exposures}.String(), "  "))
+			}
 			fmt.Fprintln(out, "Next: `agent-mv doctor` to prove the access boundary, then `agent-mv refresh-all`.")
 			return nil
 		}),
@@ -98,4 +104,16 @@ func newApplyCmd(o *rootOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "run every statement in a transaction that is rolled back")
 	cmd.Flags().BoolVar(&rotate, "rotate-password", false, "set the runtime role's password from AGENT_MV_RUNTIME_PASSWORD even if the role exists")
 	return cmd
+}
+
+// indent prefixes every line of s with pre.
+func indent(s, pre string) string {
+	lines := strings.SplitAfter(s, "\n")
+	var b strings.Builder
+	for _, l := range lines {
+		if l != "" {
+			b.WriteString(pre + l)
+		}
+	}
+	return b.String()
 }

@@ -13,10 +13,18 @@ import (
 	"github.com/agentmv/agentmv/skills"
 )
 
-// configTemplate is what init writes to materialize.yaml (the seed's template).
+// configTemplate is what init writes to materialize.yaml: the seed's template, and the
+// choice of what apply may take from PUBLIC, commented out (apply changes no other role's
+// rights unless the file says so).
 const configTemplate = `version: 1
 target_schema: agent_mv
 views: []
+# What apply may take away from PUBLIC, i.e. from every role of this database. Left as
+# Postgres has it unless you say so here, since other roles may rely on it; ` + "`agent-mv doctor`" + `
+# reports what the runtime role can do with it.
+# public_privileges:
+#   revoke_temporary: true                # only roles granted TEMPORARY may create temp tables
+#   revoke_create_on_public_schema: true  # nobody but its owner creates in schema public (granted to PUBLIC before PostgreSQL 15)
 `
 
 // envExampleTemplate is what init writes to .env.example (the seed's text).

@@ -86,7 +86,13 @@ Next:
 		t.Errorf("stdout (-want +got):\n%s", diff)
 	}
 	files := map[string]string{
-		"materialize.yaml": "version: 1\ntarget_schema: agent_mv\nviews: []\n",
+		"materialize.yaml": "version: 1\ntarget_schema: agent_mv\nviews: []\n" +
+			"# What apply may take away from PUBLIC, i.e. from every role of this database. Left as\n" +
+			"# Postgres has it unless you say so here, since other roles may rely on it; `agent-mv doctor`\n" +
+			"# reports what the runtime role can do with it.\n" +
+			"# public_privileges:\n" +
+			"#   revoke_temporary: true                # only roles granted TEMPORARY may create temp tables\n" +
+			"#   revoke_create_on_public_schema: true  # nobody but its owner creates in schema public (granted to PUBLIC before PostgreSQL 15)\n",
 		".env.example": `# Connection string with full setup-time privileges (used by agent-mv apply + setup-mcp)
 DATABASE_URL=postgresql://USER:PASS@HOST:5432/DBNAME
 # Connection string with view-only runtime privileges (used by runtime-mcp).
