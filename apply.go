@@ -30,18 +30,21 @@ type ApplyOptions struct {
 	// LockTimeout bounds every lock wait of the apply, including waiting for another apply.
 	// Default 10s.
 	LockTimeout time.Duration
-	// RotatePassword sets the runtime role's password even when the role exists.
+	// RotatePassword sets the runtime role's password, and each agent role's password that is
+	// set (Settings.AgentPasswords), even when the role exists.
 	RotatePassword bool
 }
 
 // ApplyResult says what Apply did.
 type ApplyResult struct {
-	Plan      *Plan               `json:"plan"`
-	Bootstrap boundary.Result     `json:"bootstrap"`
-	Drift     []DriftWarning      `json:"drift,omitempty"`
-	DryRun    bool                `json:"dry_run"`
-	Sources   map[string][]string `json:"sources"`
-	Elapsed   time.Duration       `json:"elapsed_ns"`
+	Plan      *Plan           `json:"plan"`
+	Bootstrap boundary.Result `json:"bootstrap"`
+	Drift     []DriftWarning  `json:"drift,omitempty"`
+	// Agents says what changed about the agents' roles (materialize.yaml's agents).
+	Agents  boundary.AgentChanges `json:"agents"`
+	DryRun  bool                  `json:"dry_run"`
+	Sources map[string][]string   `json:"sources"`
+	Elapsed time.Duration         `json:"elapsed_ns"`
 	// Exposures are the doctor's whole-database probes run after the apply that found a path
 	// by which the runtime role can still reach data (✗), each finding with its fix. Apply
 	// does not change other roles' rights to remove them; doctor also shows its warnings.
@@ -127,6 +130,11 @@ func (p *Project) Apply(ctx context.Context, opts ApplyOptions) (*ApplyResult, e
 		res.Drift = drift
 		for _, d := range drift {
 			p.logger.Warn(d.String())
+		}
+		// After the views exist (a rebuilt view lost its grants): each agent's role reads
+		// exactly its views.
+		if res.Agents, err = boundary.SyncAgents(ctx, tx, n, p.agents(), boundary.SyncAgentsOptions{RotatePasswords: opts.RotatePassword}); err != nil {
+			return fmt.Errorf("agents: %w", err)
 		}
 		if opts.DryRun {
 			return errApplyRollback
@@ -367,6 +375,15 @@ func (p *Project) exposures(ctx context.Context, q boundary.Reader) []boundary.C
 		if c.Status == boundary.CheckFail {
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// agents are the configured agents as boundary.SyncAgents takes them, with their passwords.
+func (p *Project) agents() []boundary.Agent {
+	out := make([]boundary.Agent, 0, len(p.cfg.Agents))
+	for _, a := range p.cfg.Agents {
+		out = append(out, boundary.Agent{Name: a.Name, Description: a.Description, Views: a.Views, Password: p.settings.AgentPasswords[a.Name]})
 	}
 	return out
 }

@@ -50,6 +50,9 @@ type Config struct {
 	RuntimeRole RuntimeRoleConfig
 	// PublicPrivileges says what apply may revoke from PUBLIC (public_privileges).
 	PublicPrivileges PublicPrivilegesConfig
+	// Agents are the agents of the top-level agents list, in file order: each gets a Postgres
+	// role of its own that reads and refreshes only its views (see AgentConfig).
+	Agents []AgentConfig
 	// Warnings lists harmless oddities found while loading, for callers to print once. Unknown
 	// keys are errors, not warnings; keys starting with x- are the user's own and are ignored.
 	Warnings []string

@@ -56,8 +56,8 @@ func (c *Config) WriteSources(sources map[string][]string) error {
 	return c.commit(ed)
 }
 
-// RemoveView deletes the named view's entry from the file (one atomic write). It does not
-// touch the database or the view's SQL file.
+// RemoveView deletes the named view's entry from the file, and the name from every agent's
+// views list (one atomic write). It does not touch the database or the view's SQL file.
 func (c *Config) RemoveView(name string) error {
 	ed, seq, items, err := c.editViews()
 	if err != nil {
@@ -68,6 +68,24 @@ func (c *Config) RemoveView(name string) error {
 		return fmt.Errorf("remove view: view %q is not in %s", name, c.display)
 	}
 	ed.RemoveItem(ed.Root(), "views", slices.Index(seq.Content, m))
+	// Agents may list only views of the file: the view leaves their lists too.
+	if ai := yamledit.Key(ed.Root(), "agents"); ai >= 0 {
+		for _, agent := range yamledit.Resolve(ed.Root().Content[ai+1]).Content {
+			if agent.Kind != yaml.MappingNode {
+				continue
+			}
+			vi := yamledit.Key(agent, "views")
+			if vi < 0 {
+				continue
+			}
+			for i, it := range agent.Content[vi+1].Content {
+				if it.Value == name {
+					ed.RemoveItem(agent, "views", i)
+					break
+				}
+			}
+		}
+	}
 	return c.commit(ed)
 }
 

@@ -11,7 +11,8 @@ import (
 // function, checks the role's limits and session defaults, and looks for every other path to
 // data (relations, SECURITY DEFINER functions, large objects, foreign servers and user
 // mappings, default privileges, memberships, owned objects, grants by name). Report.OK is false
-// on any ✗; each finding carries the statement that removes it.
+// on any ✗; then it proves each agent's role reads exactly its views
+// (boundary.DoctorAgents). Each finding carries the statement that removes it.
 func (p *Project) Doctor(ctx context.Context) (boundary.Report, error) {
 	pool, err := p.AdminPool(ctx)
 	if err != nil {
@@ -24,12 +25,18 @@ func (p *Project) Doctor(ctx context.Context) (boundary.Report, error) {
 	for _, v := range p.cfg.Views {
 		managed = append(managed, v.Name)
 	}
-	return boundary.Doctor(ctx, pool, p.settings.RuntimeURL, p.Names(), boundary.DoctorOptions{
+	r := boundary.Doctor(ctx, pool, p.settings.RuntimeURL, p.Names(), boundary.DoctorOptions{
 		Managed:              managed,
 		Limits:               p.roleLimits(),
 		AllowSecurityDefiner: p.cfg.RuntimeRole.AllowSecurityDefiner,
 		RevokeTemporary:      p.cfg.PublicPrivileges.RevokeTemporary,
-	}), nil
+	})
+	agents := map[string][]string{}
+	for _, a := range p.cfg.Agents {
+		agents[a.Name] = a.Views
+	}
+	boundary.DoctorAgents(ctx, pool, p.Names(), agents, &r)
+	return r, nil
 }
 
 // roleLimits are the runtime role's limits from materialize.yaml (zero fields: defaults).

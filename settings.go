@@ -58,6 +58,12 @@ type Settings struct {
 	// (AGENT_MV_RUNTIME_REPLICA_URL, comma-separated). list_views, describe_view, query_view
 	// and get_lineage read from them; refresh_view always runs on RuntimeURL.
 	RuntimeReplicaURLs []string
+	// AgentPasswords are the passwords of the agents' roles (materialize.yaml's agents), by
+	// agent name, read from each agent's password_env; agents whose variable is unset are absent.
+	AgentPasswords map[string]string
+	// AgentTokens are the agents' bearer tokens on HTTP, by agent name, read from each agent's
+	// token_env; agents without token_env, or whose variable is unset, are absent.
+	AgentTokens map[string]string
 }
 
 // ResolveSettings resolves every setting once, in the order flag > environment > .env >
@@ -111,6 +117,26 @@ func ResolveSettings(flags Settings, cfg *Config, dotenvPath string, environ fun
 		s.RuntimeReplicaURLs = splitDSNList(strings.Join(flags.RuntimeReplicaURLs, ","))
 	} else {
 		s.RuntimeReplicaURLs = splitDSNList(pick("", EnvRuntimeReplicaURL, "", ""))
+	}
+	if cfg != nil {
+		for _, a := range cfg.Agents {
+			if v := pick(flags.AgentPasswords[a.Name], a.PasswordEnv, "", ""); v != "" {
+				if s.AgentPasswords == nil {
+					s.AgentPasswords = map[string]string{}
+				}
+				s.AgentPasswords[a.Name] = v
+			}
+			token := flags.AgentTokens[a.Name]
+			if token == "" && a.TokenEnv != "" {
+				token = pick("", a.TokenEnv, "", "")
+			}
+			if v := token; v != "" {
+				if s.AgentTokens == nil {
+					s.AgentTokens = map[string]string{}
+				}
+				s.AgentTokens[a.Name] = v
+			}
+		}
 	}
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
@@ -200,6 +226,11 @@ func (s Settings) Redact(text string) string {
 	if s.RuntimePassword != "" {
 		secrets = append(secrets, s.RuntimePassword)
 	}
+	for _, m := range []map[string]string{s.AgentPasswords, s.AgentTokens} {
+		for _, v := range m {
+			secrets = append(secrets, v)
+		}
+	}
 	for _, sec := range secrets {
 		if len(sec) >= 3 {
 			text = strings.ReplaceAll(text, sec, redacted)
@@ -287,4 +318,39 @@ func RedactText(text string) string {
 	text = urlUserinfo.ReplaceAllString(text, "${1}:"+redacted+"@")
 	text = urlQueryPassword.ReplaceAllString(text, "${1}"+redacted)
 	return kvPassword.ReplaceAllString(text, "${1}="+redacted)
+}
+
+// AgentURL is the DSN of agent's role: RuntimeURL (host, port, database, TLS settings) with
+// the agent's role (boundary.AgentRoleName) and its password (AgentPasswords) as user and
+// password. The password must be set: export the variable named by the agent's password_env.
+func (s Settings) AgentURL(agent string) (string, error) {
+	if s.RuntimeURL == "" {
+		return "", ErrNoRuntimeURL
+	}
+	pw := s.AgentPasswords[agent]
+	if pw == "" {
+		return "", fmt.Errorf("agent %s: no password for its role: set the variable named by its password_env (default %s) in .env or the environment", agent, boundary.DefaultAgentPasswordEnv(agent))
+	}
+	role := boundary.AgentRoleName(boundary.Names{RuntimeRole: s.RuntimeRole}, agent)
+	if isURLDSN(s.RuntimeURL) {
+		u, err := url.Parse(s.RuntimeURL)
+		if err != nil {
+			return "", fmt.Errorf("%s is not a valid connection string (%s)", EnvRuntimeURL, RedactDSN(s.RuntimeURL))
+		}
+		u.User = url.UserPassword(role, pw)
+		q := u.Query()
+		if q.Has("user") || q.Has("password") {
+			q.Del("user")
+			q.Del("password")
+			u.RawQuery = q.Encode()
+		}
+		return u.String(), nil
+	}
+	// key=value form: later keys win.
+	return s.RuntimeURL + " user=" + kvQuote(role) + " password=" + kvQuote(pw), nil
+}
+
+// kvQuote quotes a value for a key=value DSN.
+func kvQuote(v string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(v, `\`, `\\`), "'", `\'`) + "'"
 }

@@ -65,6 +65,10 @@ const (
 //     0.09 s, i.e. count(*) would add about 11 %. Concurrent mode (and track_counts = off)
 //     uses count(*): a concurrent REFRESH of the same view took 6.8 s, so the count adds ~1 %.
 //   - called_by = session_user (the login role, not the definer).
+//   - Only a caller whose login role (session_user) may SELECT the view may refresh it; any
+//     other gets the unknown name's error (42704), so an agent cannot refresh, nor confirm
+//     the name of, another agent's view. agentmv's roles cannot SET ROLE, so session_user is
+//     the caller; the admin and the owner role may refresh every view.
 //   - Bounded lock wait: REFRESH runs with lock_timeout set to the view's
 //     refresh_lock_timeout (<S>.views; DefaultRefreshLockTimeout when NULL), under the
 //     function's own SET lock_timeout clause so the caller's setting is neither used nor
@@ -122,6 +126,13 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   DETAIL = 'it is registered but missing from the database',
                   HINT = 'run agent-mv apply';
+    END IF;
+
+    -- Only a caller that may read the view may refresh it (each agent refreshes its own views);
+    -- the error is the unknown name's, so another agent's view names are never confirmed.
+    IF NOT pg_catalog.has_table_privilege(session_user, v_relid, 'SELECT') THEN
+        RAISE EXCEPTION 'unknown materialized view: %', p_name
+            USING ERRCODE = 'undefined_object', HINT = 'list_views shows the managed views';
     END IF;
 
     IF NOT pg_try_advisory_xact_lock({{template "refresh_lock_key1" "v_schema"}}, {{template "refresh_lock_key2" "p_name"}}) THEN

@@ -11,7 +11,7 @@ import (
 
 // ExpectedVersion is the schema version this agentmv installs and the doctor expects: the
 // Version of the last step in migrations (a test checks they agree).
-const ExpectedVersion = 6
+const ExpectedVersion = 7
 
 // Migration is one versioned step of agentmv's own objects in <S>.
 type Migration struct {
@@ -106,6 +106,8 @@ ON CONFLICT (name) DO NOTHING`,
 		columns: []registryColumn{
 			intervalColumn("refresh_lock_timeout", true, func(r *ViewRecord) **time.Duration { return &r.RefreshLockTimeout }),
 		}},
+	{Migration: Migration{Version: 7, Name: "agents: agent_roles, metadata rows visible only to roles that may read their view (row-level security), refresh_view refuses views the caller cannot read"},
+		sql: agentsMigration()},
 }
 
 // sqlTexts parses a migration's statements.

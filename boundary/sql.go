@@ -16,6 +16,7 @@ const (
 	TableColumnLineage  = "column_lineage"  // view column <- source column
 	TableRefreshHistory = "refresh_history" // one row per refresh (and per creation by apply)
 	TableSchemaVersion  = "schema_version"  // applied migrations
+	TableAgentRoles     = "agent_roles"     // the agents of materialize.yaml and their roles (admin only)
 	FunctionRefreshView = "refresh_view"    // <S>.refresh_view(text) RETURNS jsonb
 )
 
@@ -32,6 +33,7 @@ func OwnObjectNames() []string {
 		TableLineage, TableColumnLineage, TableViews, TableRefreshHistory, TableSchemaVersion,
 		TableLineage + "_pkey", TableColumnLineage + "_pkey", TableViews + "_pkey",
 		TableRefreshHistory + "_pkey", TableSchemaVersion + "_pkey",
+		TableAgentRoles, TableAgentRoles + "_pkey", TableAgentRoles + "_role_key",
 		TableRefreshHistory + "_id_seq", historyIndex,
 	}
 }
@@ -129,6 +131,7 @@ func (d sqlData) ColumnLineage() string  { return d.Rel(TableColumnLineage) }
 func (d sqlData) History() string        { return d.Rel(TableRefreshHistory) }
 func (d sqlData) SchemaVersion() string  { return d.Rel(TableSchemaVersion) }
 func (d sqlData) Function() string       { return d.Rel(FunctionRefreshView) }
+func (d sqlData) AgentRoles() string     { return d.Rel(TableAgentRoles) }
 func (d sqlData) SchemaLiteral() string  { return quoteLiteral(d.n.Schema) }
 
 // DefaultRefreshLockTimeout is DefaultRefreshLockTimeout as a string literal ('5000ms'), for

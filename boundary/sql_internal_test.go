@@ -34,6 +34,11 @@ func TestTemplatesRender(t *testing.T) {
 		{createUniqueIndexSQL, []string{"ix", "v", "a"}}, {dropIndexSQL, one}, {dropViewSQL, one},
 		{grantOwnerUsageSQL, one}, {revokeOwnerUsageSQL, one}, {grantOwnerSelectSQL, two},
 		{revokeOwnerSelectSQL, two}, {dependentsSQL, nil}, {doctorViewsSQL, nil}, {readNothingSQL, one},
+		{readAgentRolesSQL, nil}, {upsertAgentRoleSQL, nil}, {deleteAgentRoleSQL, nil},
+		{createAgentRoleSQL, two}, {agentPasswordSQL, two}, {agentLoginSQL, one}, {agentNoLoginSQL, one},
+		{dropAgentRoleSQL, one}, {grantAgentUsageSQL, one}, {revokeAgentUsageSQL, one},
+		{grantAgentExecSQL, one}, {revokeAgentExecSQL, one}, {grantAgentSelectSQL, two},
+		{revokeAgentRelSQL, two}, {agentPrivilegesSQL, nil},
 	}
 	for _, c := range cases {
 		got := c.s.render(n, c.args...)

@@ -1,0 +1,269 @@
+package agentmv_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/tools"
+)
+
+// twoAgents is the agents list of the two-agent tests: disjoint views (support reads a view
+// and the view built on it; finance reads the revenue view).
+const twoAgents = `
+agents:
+  - name: support
+    description: Customer support assistant
+    views: [customer_rollup, top_customers_30d]
+    token_env: SUPPORT_MCP_TOKEN
+  - name: finance
+    description: Finance analyst
+    views: [daily_revenue]
+    token_env: FINANCE_MCP_TOKEN
+`
+
+// agentsProject is the demo project with the two agents of twoAgents, applied.
+func agentsProject(t *testing.T) *project {
+	t.Helper()
+	pr := demoProject(t)
+	pr.edit("materialize.yaml", "\nviews:\n", twoAgents+"views:\n")
+	pr.settings.AgentPasswords = map[string]string{"support": "support-pw-1", "finance": "finance-pw-1"}
+	pr.settings.AgentTokens = map[string]string{"support": "support-token-abc", "finance": "finance-token-xyz"}
+	return pr
+}
+
+// agentConn logs in as agent's role over TCP with its password.
+func agentConn(t *testing.T, pr *project, agent string) *pgx.Conn {
+	t.Helper()
+	dsn, err := pr.open().Settings().AgentURL(agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("agent %s: log in over TCP: %v", agent, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// strings1 reads one text column.
+func strings1(t *testing.T, conn interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, sql string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// TestAgentRolesBoundary applies two agents with disjoint views and attacks as each agent's
+// role over TCP: it reads and refreshes its own views and sees only the metadata rows about
+// them; every other view, every base table and the other roles are refused by Postgres. The
+// same statements work as the runtime role (which reads every view) or the admin, so each
+// refusal could have been a success.
+func TestAgentRolesBoundary(t *testing.T) {
+	pr := agentsProject(t)
+	ctx := context.Background()
+	res := pr.apply()
+	support, finance := pr.settings.RuntimeRole+"_support", pr.settings.RuntimeRole+"_finance"
+	if got := slices.Sorted(slices.Values(res.Agents.CreatedRoles)); !slices.Equal(got, []string{finance, support}) {
+		t.Fatalf("created roles %v, want %s and %s", got, finance, support)
+	}
+	// A second apply changes nothing.
+	if again := pr.apply(); len(again.Agents.CreatedRoles)+len(again.Agents.DroppedRoles)+len(again.Agents.Changes) != 0 {
+		t.Errorf("second apply changed agents: %+v", again.Agents)
+	}
+
+	own := map[string][]string{"support": {"customer_rollup", "top_customers_30d"}, "finance": {"daily_revenue"}}
+	other := map[string]string{"support": "daily_revenue", "finance": "customer_rollup"}
+	otherRole := map[string]string{"support": finance, "finance": support}
+	runtime, err := pgx.Connect(ctx, pr.settings.RuntimeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.Close(ctx)
+	for _, agent := range []string{"support", "finance"} {
+		t.Run(agent, func(t *testing.T) {
+			conn := agentConn(t, pr, agent)
+			for _, v := range own[agent] {
+				if _, err := conn.Exec(ctx, "SELECT * FROM agent_mv."+v); err != nil {
+					t.Errorf("read own view %s: %v", v, err)
+				}
+			}
+			var status string
+			if err := conn.QueryRow(ctx, "SELECT agent_mv.refresh_view($1)->>'status'", own[agent][0]).Scan(&status); err != nil || status != "success" {
+				t.Errorf("refresh own view %s: status %q, %v", own[agent][0], status, err)
+			}
+			attacks := []struct {
+				name, sql string
+				code      string
+			}{
+				{"read the other agent's view", "SELECT * FROM agent_mv." + other[agent], "42501"},
+				{"read a base table", "SELECT * FROM public.payments", "42501"},
+				{"refresh the other agent's view", "SELECT agent_mv.refresh_view('" + other[agent] + "')", "42704"},
+				{"become the other agent", "SET ROLE " + pgx.Identifier{otherRole[agent]}.Sanitize(), "42501"},
+				{"become the runtime role", "SET ROLE " + pgx.Identifier{pr.settings.RuntimeRole}.Sanitize(), "42501"},
+				{"write the registry", "DELETE FROM agent_mv.views", "42501"},
+				{"read the agents table", "SELECT * FROM agent_mv.agent_roles", "42501"},
+				{"disable row security", "ALTER TABLE agent_mv.views DISABLE ROW LEVEL SECURITY", "42501"},
+				{"grant itself the other view", "GRANT SELECT ON agent_mv." + other[agent] + " TO CURRENT_USER", "42501"},
+			}
+			for _, a := range attacks {
+				_, err := conn.Exec(ctx, a.sql)
+				var pgErr *pgconn.PgError
+				if !errors.As(err, &pgErr) || pgErr.Code != a.code {
+					t.Errorf("%s: %s: got %v, want SQLSTATE %s", a.name, a.sql, err, a.code)
+				}
+			}
+			// The metadata tables show only rows about its own views.
+			for _, q := range []string{
+				"SELECT name FROM agent_mv.views",
+				"SELECT view_name FROM agent_mv.lineage",
+				"SELECT view_name FROM agent_mv.column_lineage",
+				"SELECT view_name FROM agent_mv.refresh_history",
+			} {
+				if got := strings1(t, conn, q); !slices.Equal(got, own[agent]) {
+					t.Errorf("%s as %s: %v, want %v", q, agent, got, own[agent])
+				}
+			}
+			if got := strings1(t, conn, "SELECT source_name FROM agent_mv.lineage WHERE source_kind = 'view'"); slices.Contains(got, other[agent]) {
+				t.Errorf("lineage names the other agent's view: %v", got)
+			}
+		})
+	}
+	// The same reads work as the runtime role, which reads every view: the refusals above were
+	// the agents' roles, not broken views.
+	for _, v := range []string{"customer_rollup", "daily_revenue", "top_customers_30d"} {
+		if _, err := runtime.Exec(ctx, "SELECT * FROM agent_mv."+v); err != nil {
+			t.Errorf("runtime role reads %s: %v", v, err)
+		}
+	}
+	if got := strings1(t, runtime, "SELECT name FROM agent_mv.views"); len(got) != 3 {
+		t.Errorf("runtime role sees %v in the registry, want all three views", got)
+	}
+}
+
+// TestAgentRuntimeTools serves the runtime tools as each agent's role: list_views,
+// describe_view, query_view, refresh_view and get_lineage show and accept only its views.
+func TestAgentRuntimeTools(t *testing.T) {
+	pr := agentsProject(t)
+	pr.apply()
+	ctx := context.Background()
+	s := pr.open().Settings()
+	dsn, err := s.AgentURL("finance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := agentmv.OpenRuntime(ctx, dsn, agentmv.RuntimeOptions{})
+	if err != nil {
+		t.Fatalf("open the runtime tools as finance: %v", err)
+	}
+	defer rt.Close()
+	reg := rt.Tools()
+	call := func(tool, args string) (string, bool) {
+		res := reg.Call(ctx, tool, json.RawMessage(args))
+		return res.Content[0].(*mcp.TextContent).Text, res.IsError
+	}
+	if text, isErr := call(tools.ToolListViews, `{}`); isErr || !strings.Contains(text, "daily_revenue") || strings.Contains(text, "customer_rollup") || strings.Contains(text, "top_customers") {
+		t.Errorf("list_views as finance: %s", text)
+	}
+	if text, isErr := call(tools.ToolQueryView, `{"sql":"SELECT count(*) FROM daily_revenue"}`); isErr {
+		t.Errorf("query own view: %s", text)
+	}
+	for _, c := range []struct{ tool, args string }{
+		{tools.ToolQueryView, `{"sql":"SELECT * FROM customer_rollup"}`},
+		{tools.ToolQueryView, `{"sql":"SELECT * FROM agent_mv.top_customers_30d"}`},
+		{tools.ToolDescribeView, `{"name":"customer_rollup"}`},
+		{tools.ToolRefreshView, `{"name":"customer_rollup"}`},
+		{tools.ToolGetLineage, `{"name":"top_customers_30d"}`},
+	} {
+		text, isErr := call(c.tool, c.args)
+		if !isErr {
+			t.Errorf("%s %s as finance succeeded: %s", c.tool, c.args, text)
+		}
+	}
+	if text, isErr := call(tools.ToolRefreshView, `{"name":"daily_revenue"}`); isErr {
+		t.Errorf("refresh own view: %s", text)
+	}
+}
+
+// TestAgentsChange moves a view between agents and removes an agent: the grants follow the
+// file, and the removed agent's role is dropped.
+func TestAgentsChange(t *testing.T) {
+	pr := agentsProject(t)
+	pr.apply()
+	ctx := context.Background()
+	pr.edit("materialize.yaml", "views: [customer_rollup, top_customers_30d]", "views: [customer_rollup]")
+	pr.edit("materialize.yaml", `  - name: finance
+    description: Finance analyst
+    views: [daily_revenue]
+    token_env: FINANCE_MCP_TOKEN
+`, "")
+	res := pr.apply()
+	finance := pr.settings.RuntimeRole + "_finance"
+	if !slices.Equal(res.Agents.DroppedRoles, []string{finance}) {
+		t.Errorf("dropped roles %v, want [%s]", res.Agents.DroppedRoles, finance)
+	}
+	var n int
+	if err := pr.admin.QueryRow(ctx, "SELECT count(*) FROM pg_roles WHERE rolname = $1", finance).Scan(&n); err != nil || n != 0 {
+		t.Errorf("role %s still exists (%d, %v)", finance, n, err)
+	}
+	conn := agentConn(t, pr, "support")
+	_, err := conn.Exec(ctx, "SELECT * FROM agent_mv.top_customers_30d")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+		t.Errorf("support still reads top_customers_30d after it left its list: %v", err)
+	}
+	if got := strings1(t, conn, "SELECT name FROM agent_mv.views"); !slices.Equal(got, []string{"customer_rollup"}) {
+		t.Errorf("registry as support: %v", got)
+	}
+	if got := strings1(t, pr.admin, "SELECT name FROM agent_mv.agent_roles"); !slices.Equal(got, []string{"support"}) {
+		t.Errorf("agent_roles: %v", got)
+	}
+}
+
+// TestAgentsDoctor: doctor is green with two agents, then red once one agent's role is
+// granted the other's view.
+func TestAgentsDoctor(t *testing.T) {
+	pr := agentsProject(t)
+	pr.apply()
+	ctx := context.Background()
+	rep, err := pr.open().Doctor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || !strings.Contains(rep.String(), "agent support (role "+pr.settings.RuntimeRole+"_support) reads exactly its 2 views") {
+		t.Fatalf("doctor with two agents:\n%s", rep)
+	}
+	pr.db.Exec(t, "GRANT SELECT ON agent_mv.daily_revenue TO "+pgx.Identifier{pr.settings.RuntimeRole + "_support"}.Sanitize())
+	rep, err = pr.open().Doctor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || !strings.Contains(rep.String(), "can read agent_mv.daily_revenue") {
+		t.Fatalf("doctor after granting support finance's view:\n%s", rep)
+	}
+	// apply repairs it.
+	if res := pr.apply(); len(res.Agents.Changes) == 0 {
+		t.Errorf("apply did not revoke the stray grant: %+v", res.Agents)
+	}
+	if rep, _ := pr.open().Doctor(ctx); !rep.OK() {
+		t.Errorf("doctor after apply:\n%s", rep)
+	}
+}
