@@ -43,9 +43,9 @@ func DoctorAgents(ctx context.Context, admin Querier, n Names, agents map[string
 			problems = append(problems, "cannot log in")
 			hints = append(hints, "run `agent-mv apply`")
 		}
-		if len(rr.CreateInSchemas) > 0 || rr.CreateOnDatabase || rr.TempOnDatabase {
+		if len(rr.CreateInSchemas) > 0 || rr.CreateOnDatabase { // TEMP follows public_privileges, as for the runtime role
 			problems = append(problems, "can create objects")
-			hints = append(hints, "revoke CREATE and TEMPORARY from PUBLIC and "+quote(role))
+			hints = append(hints, "revoke CREATE from PUBLIC and "+quote(role))
 		}
 		rows, err := admin.Query(ctx, `SELECT r.rolname FROM pg_catalog.pg_roles r
  WHERE r.rolname <> $1 AND pg_catalog.pg_has_role($1, r.oid, 'MEMBER') ORDER BY 1`, role)
