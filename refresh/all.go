@@ -73,7 +73,7 @@ func (c *Client) LoadGraph(ctx context.Context) (Graph, error) {
 	}
 	g, err := boundary.ReadGraph(ctx, c.DB, n)
 	if err != nil {
-		return Graph{}, fmt.Errorf("%w (run `agent-mv apply` first)", err)
+		return Graph{}, withApplyHint(err, "run `agent-mv apply` first")
 	}
 	return Graph{Upstream: g}, nil
 }

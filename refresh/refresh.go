@@ -163,12 +163,23 @@ func fromBoundary(name string, r boundary.RefreshResult) Result {
 	return res
 }
 
+// kindError is an error whose text is complete on its own (no sentinel's text appended) and
+// which matches kind and its cause with errors.Is / errors.As.
+type kindError struct {
+	text        string
+	kind, cause error
+}
+
+func (e *kindError) Error() string   { return e.text }
+func (e *kindError) Unwrap() []error { return []error{e.kind, e.cause} }
+
 func (c *Client) wrap(name string, err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
 		case pgErr.Code == boundary.SQLStateUnknownView && strings.HasPrefix(pgErr.Message, "unknown materialized view"):
-			return fmt.Errorf("refresh %s: %s: %w (list the managed views with `agent-mv status` or the list_views tool)", name, pgErr.Message, ErrUnknownView)
+			return &kindError{kind: ErrUnknownView, cause: err,
+				text: fmt.Sprintf("refresh %s: %s (list the managed views with `agent-mv status` or the list_views tool)", name, pgErr.Message)}
 		case pgErr.Code == boundary.SQLStateNameTooLong && pgErr.Message == "view name too long":
 			return fmt.Errorf("refresh: view name too long (%d bytes; names have at most 63): %w", len(name), ErrUnknownView)
 		case pgErr.Code == "42501":

@@ -200,6 +200,9 @@ func TestRefreshRejections(t *testing.T) {
 			if !errors.Is(err, refresh.ErrUnknownView) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Refresh(%.20s) = %v, want ErrUnknownView with %q", tt.name, err, tt.want)
 			}
+			if n := strings.Count(err.Error(), "unknown materialized view"); n > 1 {
+				t.Errorf("the error says it %d times: %v", n, err)
+			}
 			if res.Status != refresh.StatusFailed {
 				t.Errorf("status = %q, want failed", res.Status)
 			}

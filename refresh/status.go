@@ -2,10 +2,13 @@ package refresh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/agentmv/agentmv/boundary"
 )
@@ -46,6 +49,22 @@ type ViewStatus struct {
 	StaleReason string `json:"stale_reason,omitempty"`
 }
 
+// withApplyHint adds hint (what to run) to err only when Postgres says agentmv's objects are
+// missing or unreadable (undefined table, schema or function; permission denied). Any other
+// failure, such as the database being down or refusing the login, is reported as it is: "run
+// apply" would send the operator the wrong way.
+func withApplyHint(err error, hint string) error {
+	var pgErr *pgconn.PgError
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &pgErr) && !errors.As(err, &connErr) {
+		switch pgErr.Code {
+		case "42P01", "3F000", "42883", "42501":
+			return fmt.Errorf("%w (%s)", err, hint)
+		}
+	}
+	return err
+}
+
 // Status returns the status of every managed view, sorted by name, in one query whose cost
 // grows with the number of views (never with their rows: no count(*); see
 // boundary.ReadViewStates). Running reflects the refresh lock; a refresh that is still running
@@ -58,7 +77,7 @@ func (c *Client) Status(ctx context.Context) ([]ViewStatus, error) {
 	}
 	states, err := boundary.ReadViewStates(ctx, c.DB, n)
 	if err != nil {
-		return nil, fmt.Errorf("%w (run `agent-mv apply` first, and check that the runtime role can read %s)", err, c.Schema)
+		return nil, withApplyHint(err, fmt.Sprintf("run `agent-mv apply` first, and check that the runtime role can read %s", c.Schema))
 	}
 	out := make([]ViewStatus, 0, len(states))
 	for _, st := range states {

@@ -3,12 +3,14 @@ package refresh_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/agentmv/agentmv/internal/pgtest"
 	"github.com/agentmv/agentmv/refresh"
 )
 
@@ -205,5 +207,42 @@ func TestStatusFreshness(t *testing.T) {
 	}
 	if st["never"].DataAsOf != nil {
 		t.Errorf("never: data_as_of = %v, want nil", st["never"].DataAsOf)
+	}
+}
+
+// TestStatusHintsTheRealCause: "run `agent-mv apply` first" is said only when agentmv's
+// objects are missing (a real database without them), never when the database is down (a
+// real connect to a closed port) or refuses the login (a wrong password over TCP).
+func TestStatusHintsTheRealCause(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	for _, tc := range []struct {
+		name, dsn, want string
+		apply           bool
+	}{
+		{"not applied", db.AdminURL, "agent_mv", true},
+		{"database down", "postgres://u:pw@" + closed + "/db?connect_timeout=5", "connect", false},
+		{"wrong password", db.URL(db.Prefix+"_nobody", "Wrong-pw_1"), "password authentication failed", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &refresh.Client{DB: db.PoolFor(t, tc.dsn), Schema: "agent_mv"}
+			_, err := c.Status(ctx)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Status = %v, want an error about %q", err, tc.want)
+			}
+			if got := strings.Contains(err.Error(), "agent-mv apply"); got != tc.apply {
+				t.Errorf("Status error says run apply = %v, want %v: %v", got, tc.apply, err)
+			}
+			_, err = c.LoadGraph(ctx)
+			if err == nil || strings.Contains(err.Error(), "agent-mv apply") != tc.apply {
+				t.Errorf("LoadGraph error = %v (apply hint wanted: %v)", err, tc.apply)
+			}
+		})
 	}
 }

@@ -133,11 +133,12 @@ func ErrorTypeOf(err error) string {
 
 // AsToolError converts any error into a ToolError, keeping err as the cause:
 //   - a *ToolError anywhere in the chain is returned as is;
+//   - a failed connect (*pgconn.ConnectError) is unavailable, whatever its cause; a refused
+//     login (SQLSTATE class 28) says to check the role and password, not to retry;
 //   - a *pgconn.PgError is mapped by SQLSTATE (42501 not_allowed, 57014 timeout, 42601
-//     syntax, 42P01 unknown_view, 25006 read_only, 08xxx/57P01-57P03 unavailable, any other
-//     query_error);
-//   - connect and network errors become unavailable; context deadline/cancel become
-//     timeout/canceled;
+//     syntax, 42P01 unknown_view, 25006 read_only, 08xxx/28xxx/57P01-57P03 unavailable, any
+//     other query_error);
+//   - network errors become unavailable; context deadline/cancel become timeout/canceled;
 //   - everything else is internal.
 func AsToolError(err error) *ToolError {
 	if err == nil {
@@ -147,15 +148,26 @@ func AsToolError(err error) *ToolError {
 	if errors.As(err, &te) {
 		return te
 	}
+	// A failed connect first: its cause may be a PgError (a refused login), which is not a
+	// problem of the query.
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		te := &ToolError{ErrorType: ErrUnavailable, Err: err,
+			Message: "cannot connect to the database: " + connectErr.Unwrap().Error(),
+			Hint:    "the database is unreachable; retry later or ask the operator to run `agent-mv doctor`"}
+		var pgErr *pgconn.PgError
+		if errors.As(connectErr, &pgErr) {
+			if e, ok := sqlstateErrors[pgErr.Code]; ok && e.typ == ErrUnavailable {
+				te.Hint = e.hint
+			} else if strings.HasPrefix(pgErr.Code, "28") {
+				te.Hint = loginHint
+			}
+		}
+		return te
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return fromPgError(pgErr, err)
-	}
-	var connectErr *pgconn.ConnectError
-	if errors.As(err, &connectErr) {
-		return &ToolError{ErrorType: ErrUnavailable, Err: err,
-			Message: "cannot connect to the database: " + connectErr.Unwrap().Error(),
-			Hint:    "the database is unreachable or refused the login; retry later or ask the operator to run `agent-mv doctor`"}
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -195,6 +207,9 @@ var sqlstateErrors = map[string]struct {
 
 const unavailableHint = "the database is restarting or unreachable; retry in a moment"
 
+// loginHint is the next step when the server refused the login (SQLSTATE class 28).
+const loginHint = "the database refused the login (wrong role or password in the connection string); retrying will not help: ask the operator to check it with `agent-mv doctor`"
+
 func fromPgError(pgErr *pgconn.PgError, err error) *ToolError {
 	msg := pgErr.Message
 	if pgErr.Detail != "" {
@@ -207,6 +222,8 @@ func fromPgError(pgErr *pgconn.PgError, err error) *ToolError {
 		te.ErrorType, te.Hint = e.typ, e.hint
 	} else if strings.HasPrefix(pgErr.Code, "08") { // connection exceptions
 		te.ErrorType, te.Hint = ErrUnavailable, unavailableHint
+	} else if strings.HasPrefix(pgErr.Code, "28") { // invalid authorization
+		te.ErrorType, te.Hint = ErrUnavailable, loginHint
 	}
 	return te
 }

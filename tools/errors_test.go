@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/agentmv/agentmv/test/mcpclient"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -102,5 +103,35 @@ func TestErrorTypesListedOnce(t *testing.T) {
 	slices.Sort(sorted)
 	if len(slices.Compact(sorted)) != len(types) {
 		t.Errorf("duplicate error types: %v", types)
+	}
+}
+
+// TestWrongPasswordIsALoginError: over a real MCP session whose pool logs in with a wrong
+// password (real Postgres, SCRAM over TCP), the tool error says the login was refused and to
+// check the connection string; it does not send the agent to column names or to retry, and
+// it carries no password.
+func TestWrongPasswordIsALoginError(t *testing.T) {
+	env := mcpclient.Setup(t)
+	pool := env.DB.PoolFor(t, env.DB.URL(env.Names.RuntimeRole, "Wrong-pw_1"))
+	reg, err := tools.RuntimeTools(tools.RuntimeConfig{Pool: pool, Schema: env.Names.Schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := session(t, reg)
+	for _, tc := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"list_views", map[string]any{}},
+		{"query_view", map[string]any{"sql": "SELECT 1"}},
+	} {
+		te := toolErr(t, call(t, cs, tc.tool, tc.args))
+		if te.ErrorType != tools.ErrUnavailable || !strings.Contains(te.Message, "password authentication failed") ||
+			!strings.Contains(te.Hint, "refused the login") || strings.Contains(te.Hint, "column") || strings.Contains(te.Hint, "apply") {
+			t.Errorf("%s with a wrong password: %+v", tc.tool, te)
+		}
+		if strings.Contains(te.Message+te.Hint, "Wrong-pw_1") {
+			t.Errorf("%s: the password leaked: %+v", tc.tool, te)
+		}
 	}
 }

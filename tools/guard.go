@@ -164,12 +164,12 @@ func checkQuery(sql string, relation func(schema, name string) *ToolError) (*lin
 		if f.Schema != "" && f.Schema != "pg_catalog" {
 			return nil, "", &ToolError{ErrorType: ErrNotAllowed,
 				Message: fmt.Sprintf("function %s.%s is not allowed: only built-in functions may be called", f.Schema, f.Name),
-				Hint:    "use built-in functions (count, sum, date_trunc, coalesce, ...) on the managed views"}
+				Hint:    "use built-in functions (count, sum, date_trunc, coalesce, ...)"}
 		}
 		if rule, denied := deniedFunction(f.Name); denied {
 			return nil, "", &ToolError{ErrorType: ErrNotAllowed,
 				Message: fmt.Sprintf("function %s is not allowed: it %s", f.Name, rule.Why),
-				Hint:    "remove the call; only reads of the managed views are allowed here"}
+				Hint:    "remove the call; only plain reads are allowed here"}
 		}
 	}
 	deparsed, err := q.Deparse()

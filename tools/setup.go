@@ -84,19 +84,19 @@ func SetupTools(cfg SetupConfig) (*Registry, error) {
 	ro := []Option{ReadOnly(), OpenWorld(false), InToolset(ToolsetSetup)}
 	reg := NewRegistry()
 	err = reg.Add(
-		New(ToolListSchemas, "List the user schemas of the database.", st.listSchemas, ro...),
-		New(ToolListTables, "List the tables, views and materialized views of a schema with estimated row counts.", st.listTables, ro...),
-		New(ToolDescribeTable, "Describe a table (schema.table, or a bare name in public): columns, types, nullability, primary key, unique and foreign keys.", st.describeTable, ro...),
-		New(ToolProfileTable, "Profile a table from planner statistics: estimated rows, and per column the null fraction, distinct estimate and most common values (masked for columns whose names say they are secret: password, token, api_key, ssn ...). System catalogs are not readable by any setup tool.", st.profileTable, ro...),
+		New(ToolListSchemas, "List the user schemas of the database.", setupHandler(st.listSchemas), ro...),
+		New(ToolListTables, "List the tables, views and materialized views of a schema with estimated row counts.", setupHandler(st.listTables), ro...),
+		New(ToolDescribeTable, "Describe a table (schema.table, or a bare name in public): columns, types, nullability, primary key, unique and foreign keys.", setupHandler(st.describeTable), ro...),
+		New(ToolProfileTable, "Profile a table from planner statistics: estimated rows, and per column the null fraction, distinct estimate and most common values (masked for columns whose names say they are secret: password, token, api_key, ssn ...). System catalogs are not readable by any setup tool.", setupHandler(st.profileTable), ro...),
 		New(ToolSampleQuery, "Run one read-only SELECT on the user tables (no catalogs, no side-effect functions), in a read-only transaction with a timeout, capped in rows and bytes.",
-			st.sampleQuery, append(ro,
+			setupHandler(st.sampleQuery), append(ro,
 				Param("limit", Description(fmt.Sprintf("Most rows to return (at most %d)", cfg.Limits.MaxRows)), Default(cfg.Limits.MaxRows)))...),
 		New(ToolReadRepoFiles, fmt.Sprintf("Read project files matching globs (relative to the project root, ** allowed), to learn the data model from code. Never reads .env*, keys, credential files, .git, vendor or node_modules; secrets inside files (passwords, DSN passwords, tokens, keys) come back as [REDACTED], and redacted and skipped list what was withheld and why; at most %d files, %d bytes each.", MaxRepoFiles, MaxRepoFileBytes),
-			st.readRepoFiles, ro...),
+			setupHandler(st.readRepoFiles), ro...),
 		New(ToolProposeView, "Stage a proposed materialized view in "+StagingFileName+" after validating its name and SQL; suggests a unique index so refreshes can run concurrently. Returns the staged proposals.",
-			st.proposeView, OpenWorld(false), Destructive(false), Idempotent(), InToolset(ToolsetSetup)),
+			setupHandler(st.proposeView), OpenWorld(false), Destructive(false), Idempotent(), InToolset(ToolsetSetup)),
 		New(ToolFinalizeConfig, "Move approved staged proposals into materialize.yaml and materialize/<name>.sql (then run `agent-mv apply`).",
-			st.finalizeConfig, OpenWorld(false), Destructive(false), InToolset(ToolsetSetup)),
+			setupHandler(st.finalizeConfig), OpenWorld(false), Destructive(false), InToolset(ToolsetSetup)),
 	)
 	if err != nil {
 		return nil, err

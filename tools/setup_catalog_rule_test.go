@@ -82,3 +82,35 @@ ANALYZE public.members`)
 		}
 	}
 }
+
+// TestSetupErrorsNameSetupTools: errors of the setup tools send the agent to setup tools
+// (list_tables, describe_table), never to the runtime server's list_views or describe_view,
+// which the setup agent does not have.
+func TestSetupErrorsNameSetupTools(t *testing.T) {
+	se := setupSession(t)
+	for _, c := range []struct {
+		tool, want string
+		args       map[string]any
+	}{
+		{"sample_query", "describe_table", map[string]any{"sql": "SELECT nope FROM public.orders"}},
+		{"sample_query", "list_tables", map[string]any{"sql": "SELECT * FROM public.no_such_table"}},
+		{"sample_query", "", map[string]any{"sql": "SELECT pg_sleep(1)"}},
+		{"sample_query", "", map[string]any{"sql": "SELECT public.f()"}},
+		{"propose_view", "", map[string]any{"name": "v_bad", "sql": "SELECT nope FROM public.orders", "rationale": "r"}},
+		{"propose_view", "", map[string]any{"name": "v_bad2", "sql": "SELECT * FROM public.no_such_table", "rationale": "r"}},
+		{"describe_table", "list_tables", map[string]any{"name": "public.no_such_table"}},
+	} {
+		te := toolErr(t, call(t, se.cs, c.tool, c.args))
+		for _, runtimeTool := range []string{"list_views", "describe_view", "query_view", "managed view"} {
+			if strings.Contains(te.Hint, runtimeTool) {
+				t.Errorf("%s %v: the hint names %q: %+v", c.tool, c.args, runtimeTool, te)
+			}
+		}
+		if te.ErrorType == tools.ErrUnknownView {
+			t.Errorf("%s %v: unknown_view from a setup tool: %+v", c.tool, c.args, te)
+		}
+		if c.want != "" && !strings.Contains(te.Hint, c.want) {
+			t.Errorf("%s %v: hint %q, want it to name %s", c.tool, c.args, te.Hint, c.want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,7 +50,7 @@ func describeResult(r refresh.Result) string {
 	case refresh.StatusFresh:
 		return fmt.Sprintf("· %s was refreshed recently (within its min_refresh_interval); nothing to do", r.View)
 	case refresh.StatusSkipped:
-		return fmt.Sprintf("- skipped %s: %s", r.View, r.Error)
+		return fmt.Sprintf("- skipped %s: %s", r.View, strings.TrimPrefix(r.Error, "skipped: "))
 	case refresh.StatusFailed:
 		if r.SQLState != "" {
 			return fmt.Sprintf("✗ %s failed: %s (SQLSTATE %s)", r.View, r.Error, r.SQLState)
