@@ -2,8 +2,10 @@ package agentmv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentmv/agentmv/boundary"
@@ -70,10 +72,17 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 		return nil, err
 	}
 	rt := &Runtime{pool: pool}
+	// Postgres unreachable at start-up: start anyway and check the role before the first call
+	// (each call reports "unavailable" until then), as the server does when Postgres goes
+	// away mid-session. An unsafe role still stops the start-up.
+	primaryDown := false
 	if !opts.SkipRoleCheck {
 		if err := tools.CheckRuntimeRole(ctx, pool, opts.Schema); err != nil {
-			rt.Close()
-			return nil, err
+			if !isConnectFailure(err) {
+				rt.Close()
+				return nil, err
+			}
+			primaryDown = true
 		}
 	}
 	for i, dsn := range opts.ReplicaURLs {
@@ -97,6 +106,9 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 	if !opts.SkipRoleCheck {
 		cfg.VerifyReplica = func(ctx context.Context, p *pgxpool.Pool) error {
 			return tools.CheckRuntimeRole(ctx, p, opts.Schema)
+		}
+		if primaryDown {
+			cfg.VerifyPrimary = cfg.VerifyReplica
 		}
 	}
 	if rt.tools, err = tools.RuntimeTools(cfg); err != nil {
@@ -146,4 +158,19 @@ func (p *Project) RuntimeTools(ctx context.Context) (*tools.Registry, error) {
 		return nil, fmt.Errorf("runtime tools: %w", err)
 	}
 	return reg, nil
+}
+
+// isConnectFailure reports whether err is a failure to reach Postgres (connection refused or
+// timed out, the server starting up), not a refused login or an unsafe role, which no retry
+// fixes.
+func isConnectFailure(err error) bool {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(ce, &pgErr) {
+		return pgErr.Code == "57P03" // cannot_connect_now
+	}
+	return true
 }

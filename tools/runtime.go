@@ -33,6 +33,11 @@ type RuntimeConfig struct {
 	// VerifyReplica, when set, runs once on each replica before its first read
 	// (agentmv.OpenRuntime passes CheckRuntimeRole); a replica that fails it is never used.
 	VerifyReplica func(context.Context, *pgxpool.Pool) error
+	// VerifyPrimary, when set, runs on Pool before the first call of any tool, and before
+	// each later call until it succeeds once; while it fails, calls fail with its error.
+	// agentmv.OpenRuntime passes CheckRuntimeRole when Postgres was unreachable at start-up,
+	// so the server starts and reports "unavailable" per call instead of exiting.
+	VerifyPrimary func(context.Context, *pgxpool.Pool) error
 	// StatusCacheTTL is how long query_view reuses the registry and freshness it read (the
 	// allowlist and the freshness it reports): a burst of queries costs one status read, not
 	// one each. Default 1 s; negative disables. refresh_view through these tools clears it.
@@ -66,20 +71,21 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 		execOpts: execOptions{prepare: canPrepare(cfg.Pool), encode: true}}
 	rt.execOpts.mark = boundary.StatusMarkSQL(rt.names)
 	rs := newReplicaSet(rt)
+	gate := &primaryGate{pool: cfg.Pool, verify: cfg.VerifyPrimary}
 	reg := NewRegistry()
 	ro := []Option{ReadOnly(), OpenWorld(false), InToolset(ToolsetRuntime)}
 	err := reg.Add(
 		New(ToolListViews, "List the managed views you can query: description, column count, estimated rows, last refresh, staleness.",
-			routed(rs, (*runtimeTools).listViews), ro...),
+			gated(gate, routed(rs, (*runtimeTools).listViews)), ro...),
 		New(ToolDescribeView, "Describe one managed view: columns and types, indexes, description, freshness and upstream sources (never its SQL).",
-			routed(rs, (*runtimeTools).describeView), ro...),
+			gated(gate, routed(rs, (*runtimeTools).describeView)), ro...),
 		New(ToolQueryView, "Run one read-only SELECT over the managed views (JOIN, UNION, CTEs and aggregates welcome; no other relations). Returns columns, rows, row_count, truncated and the freshness of the views read.",
-			routed(rs, (*runtimeTools).queryView), append(ro,
+			gated(gate, routed(rs, (*runtimeTools).queryView)), append(ro,
 				Param("limit", Description(fmt.Sprintf("Most rows to return (at most %d)", cfg.Limits.MaxRows)), Default(cfg.Limits.MaxRows)))...),
 		New(ToolRefreshView, "Refresh one managed view now. Returns status success, busy (another refresh is running) or fresh (refreshed recently enough); a failed refresh is an error and the view keeps its old data.",
-			rt.refreshView, OpenWorld(false), Destructive(false), Idempotent(), InToolset(ToolsetRuntime)),
+			gated(gate, rt.refreshView), OpenWorld(false), Destructive(false), Idempotent(), InToolset(ToolsetRuntime)),
 		New(ToolGetLineage, "Show where a managed view's data comes from and what depends on it: source tables, upstream views, downstream views and column lineage.",
-			routed(rs, (*runtimeTools).getLineage), ro...),
+			gated(gate, routed(rs, (*runtimeTools).getLineage)), ro...),
 	)
 	if err != nil {
 		return nil, err
