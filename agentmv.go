@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -21,10 +22,11 @@ import (
 
 // Options configure Open. The zero value reads ./materialize.yaml and ./.env.
 type Options struct {
-	// ConfigPath is the materialize.yaml to use. Default "materialize.yaml".
+	// ConfigPath is the materialize.yaml to use. Default: materialize.yaml in the working
+	// directory or the nearest parent directory that has one (FindConfig).
 	ConfigPath string
-	// DotenvPath is the .env file to read (existing environment wins). Default: ".env" next to
-	// the working directory. Set to "-" to read none.
+	// DotenvPath is the .env file to read (existing environment wins). Default: the .env next
+	// to ConfigPath. Set to "-" to read none.
 	DotenvPath string
 	// Overrides win over every other source (the CLI passes its flags here).
 	Overrides Settings
@@ -91,7 +93,7 @@ func RuntimeSettings(opts Options) (Settings, error) {
 // withDefaults fills in the documented defaults of the zero fields.
 func (o Options) withDefaults() Options {
 	if o.ConfigPath == "" {
-		o.ConfigPath = ConfigFileName
+		o.ConfigPath = defaultConfigPath()
 	}
 	if o.Environ == nil {
 		o.Environ = os.LookupEnv
@@ -101,7 +103,7 @@ func (o Options) withDefaults() Options {
 	}
 	switch o.DotenvPath {
 	case "":
-		o.DotenvPath = ".env"
+		o.DotenvPath = filepath.Join(filepath.Dir(o.ConfigPath), ".env")
 	case "-":
 		o.DotenvPath = ""
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/skills"
 )
 
@@ -63,7 +64,11 @@ materialize/ (one SQL file per view), plus the agent files: the four skills as
 .env.example or a skill you have edited without --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := runInit(o.configPath, force)
+			path := o.configPath
+			if path == "" { // init creates the project here; it never looks upward
+				path = agentmv.ConfigFileName
+			}
+			res, err := runInit(path, force)
 			if err != nil {
 				return err
 			}

@@ -62,7 +62,7 @@ defaults: DATABASE_URL, AGENT_MV_RUNTIME_URL, AGENT_MV_RUNTIME_PASSWORD, AGENT_M
 	}
 	root.SetVersionTemplate("agent-mv {{.Version}}\n")
 	pf := root.PersistentFlags()
-	pf.StringVar(&o.configPath, "config", agentmv.ConfigFileName, "path of the project file")
+	pf.StringVar(&o.configPath, "config", "", "path of the project file (default: materialize.yaml here or in the nearest parent directory; its .env is read)")
 	pf.BoolVar(&o.json, "json", false, "print machine-readable JSON instead of text")
 	pf.StringVar(&o.databaseURL, "database-url", "", "privileged connection string (default $DATABASE_URL)")
 	pf.StringVar(&o.runtimeURL, "runtime-url", "", "runtime role connection string (default $AGENT_MV_RUNTIME_URL)")
