@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -41,6 +42,9 @@ type Config struct {
 	Version int
 	// TargetSchema is the schema that holds the managed views (the YAML's target_schema).
 	TargetSchema string
+	// Scheduler says who refreshes views on their refresh_every: SchedulerServe (the default:
+	// `agent-mv serve`) or SchedulerPgCron (apply keeps one pg_cron job per scheduled view).
+	Scheduler string
 	// Views are the configured views in file order.
 	Views []ViewConfig
 	// RefreshLockTimeout is the top-level refresh_lock_timeout: the default of every view that
@@ -89,8 +93,41 @@ type ViewConfig struct {
 	// it reads before it fails (SQLSTATE 55P03): the view's refresh_lock_timeout, else the
 	// top-level one, else 0 (boundary.DefaultRefreshLockTimeout, 5s).
 	RefreshLockTimeout time.Duration
+	// RefreshEvery, when set, is how old the view's data (data_as_of) may get before the
+	// scheduler refreshes it; at least MinRefreshEvery.
+	RefreshEvery time.Duration
 	// Line is the view's line in the YAML file.
 	Line int
+}
+
+// Values of Config.Scheduler (the YAML's top-level scheduler key).
+const (
+	SchedulerServe  = "serve"   // `agent-mv serve` refreshes scheduled views (the default)
+	SchedulerPgCron = "pg_cron" // apply keeps one pg_cron job per scheduled view
+)
+
+// MinRefreshEvery is the shortest refresh_every a view may have.
+const MinRefreshEvery = time.Second
+
+// ParseDuration parses a Go duration ("90s", "5m", "1h30m") that may start with a number of
+// days ("1d", "2d12h"): the syntax of refresh_every, max_staleness and min_refresh_interval.
+func ParseDuration(s string) (time.Duration, error) {
+	if i := strings.IndexByte(s, 'd'); i > 0 {
+		days, err := strconv.ParseUint(s[:i], 10, 16)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		d := time.Duration(days) * 24 * time.Hour
+		if rest := s[i+1:]; rest != "" {
+			r, err := time.ParseDuration(rest)
+			if err != nil || r < 0 {
+				return 0, fmt.Errorf("invalid duration %q", s)
+			}
+			d += r
+		}
+		return d, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // IndexConfig is one entry of a view's indexes list.

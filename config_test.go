@@ -200,11 +200,21 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"sources not a list", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    sources: public.t\n", nil,
 			"invalid config {path}: line 7: view \"a\": sources must be a list of strings, got str \"public.t\" (apply owns this key; delete it and re-run apply)"},
 		{"bad duration", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    min_refresh_interval: 5 minutes\n", nil,
-			"invalid config {path}: line 7: view \"a\": min_refresh_interval must be a positive Go duration such as \"90s\", \"5m\" or \"1h30m\", got \"5 minutes\""},
+			"invalid config {path}: line 7: view \"a\": min_refresh_interval must be a positive Go duration such as \"90s\", \"5m\", \"1h30m\" or \"1d\", got \"5 minutes\""},
 		{"negative duration", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    max_staleness: -5m\n", nil,
-			"invalid config {path}: line 7: view \"a\": max_staleness must be a positive Go duration such as \"90s\", \"5m\" or \"1h30m\", got \"-5m\""},
+			"invalid config {path}: line 7: view \"a\": max_staleness must be a positive Go duration such as \"90s\", \"5m\", \"1h30m\" or \"1d\", got \"-5m\""},
 		{"staleness below interval", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    min_refresh_interval: 1h\n    max_staleness: 5m\n", nil,
 			"invalid config {path}: line 4: view \"a\": max_staleness (5m0s) is shorter than min_refresh_interval (1h0m0s), so the view could never be fresh"},
+		{"refresh_every below 1s", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    refresh_every: 500ms\n", nil,
+			"invalid config {path}: line 7: view \"a\": refresh_every must be at least 1s, got 500ms"},
+		{"refresh_every not a duration", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    refresh_every: daily\n", nil,
+			"invalid config {path}: line 7: view \"a\": refresh_every must be a positive Go duration such as \"90s\", \"5m\", \"1h30m\" or \"1d\", got \"daily\""},
+		{"refresh_every below min_refresh_interval", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    min_refresh_interval: 1h\n    refresh_every: 5m\n", nil,
+			"invalid config {path}: line 4: view \"a\": refresh_every (5m0s) is shorter than min_refresh_interval (1h0m0s): refresh_view would refuse most scheduled refreshes; raise refresh_every or lower min_refresh_interval"},
+		{"unknown scheduler", "version: 1\ntarget_schema: s\nscheduler: cron\nviews: []\n", nil,
+			"invalid config {path}: line 3: scheduler must be \"serve\" (agent-mv serve refreshes scheduled views) or \"pg_cron\" (the database's pg_cron does), got \"cron\""},
+		{"pg_cron cannot express 7m", "version: 1\ntarget_schema: s\nscheduler: pg_cron\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    refresh_every: 7m\n", nil,
+			"invalid config {path}: line 5: view \"a\": refresh_every: pg_cron cannot run a job every 7m0s: use whole seconds from 1s to 59s, minutes dividing an hour (1m, 2m, 3m, 4m, 5m, 6m, 10m, 12m, 15m, 20m, 30m), hours dividing a day (1h, 2h, 3h, 4h, 6h, 8h, 12h), 1d or 7d (or remove `scheduler: pg_cron` and run agent-mv serve, which takes any interval)"},
 		{"indexes not a list", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes: {columns: [x]}\n", nil,
 			"invalid config {path}: line 7: view \"a\": indexes must be a list of {columns: [...], unique: bool}, got a mapping"},
 		{"index not a mapping", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes: [x]\n", nil,
@@ -240,13 +250,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"several problems", "version: 1\ntarget_schema: S\nviews:\n  - name: Bad\n    sql_file: a.sql\n    description: d\n", nil,
 			"invalid config {path}:\n  line 2: target_schema \"S\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)\n  line 4: view name \"Bad\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)"},
 		{"typo in a view key drops nothing silently", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexs:\n      - columns: [x]\n        unique: true\n", nil,
-			"invalid config {path}: line 7: unknown key \"indexs\" in view \"a\"; did you mean \"indexes\"? (the keys there are name, sql_file, description, columns, indexes, sources, sql, min_refresh_interval, max_staleness, refresh_lock_timeout)"},
+			"invalid config {path}: line 7: unknown key \"indexs\" in view \"a\"; did you mean \"indexes\"? (the keys there are name, sql_file, description, columns, indexes, sources, sql, min_refresh_interval, max_staleness, refresh_lock_timeout, refresh_every)"},
 		{"typo in an index key", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [x]\n        unqiue: true\n", nil,
 			"invalid config {path}: line 9: unknown key \"unqiue\" in view \"a\": indexes[0]; did you mean \"unique\"? (the keys there are columns, unique)"},
 		{"unknown top-level key", "version: 1\ntarget_schema: s\nowner_team: data\nviews: []\n", nil,
-			"invalid config {path}: line 3: unknown key \"owner_team\" in the top level; the keys there are version, target_schema, views, refresh_lock_timeout, runtime_role, public_privileges, agents, and keys of your own must start with x- (e.g. x-owner_team)"},
+			"invalid config {path}: line 3: unknown key \"owner_team\" in the top level; the keys there are version, target_schema, scheduler, views, refresh_lock_timeout, runtime_role, public_privileges, agents, and keys of your own must start with x- (e.g. x-owner_team)"},
 		{"typo in a top-level key", "version: 1\ntarget_shema: s\nviews: []\n", nil,
-			"invalid config {path}:\n  line 2: unknown key \"target_shema\" in the top level; did you mean \"target_schema\"? (the keys there are version, target_schema, views, refresh_lock_timeout, runtime_role, public_privileges, agents)\n  line 1: target_schema is required (add `target_schema: agent_mv`)"},
+			"invalid config {path}:\n  line 2: unknown key \"target_shema\" in the top level; did you mean \"target_schema\"? (the keys there are version, target_schema, scheduler, views, refresh_lock_timeout, runtime_role, public_privileges, agents)\n  line 1: target_schema is required (add `target_schema: agent_mv`)"},
 		{"columns not a mapping", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    columns: [revenue]\n", nil,
 			"invalid config {path}: line 7: view \"a\": columns must be a mapping from column name to a one-line description (e.g. `revenue: Sum of paid order totals, in euros`), got a list"},
 		{"column description empty", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    columns:\n      revenue: '  '\n", nil,
@@ -398,6 +408,7 @@ views:
     sources: [public.orders]
     min_refresh_interval: 5m
     max_staleness: 1h30m
+    refresh_every: 1d
     x-owner: finance
   - name: top
     sql_file: ` + abs + `
@@ -427,9 +438,10 @@ views:
 			SQL:     "-- revenue\nSELECT 1 AS day, 2 AS product_id;\n", Description: "Revenue per day and product.",
 			Columns: []ColumnDescription{{Column: "day", Description: "Calendar day in UTC"}, {Column: "product_id", Description: "Product, see products_mv"}},
 			Indexes: []IndexConfig{{Columns: []string{"day", "product_id"}, Unique: true}},
-			Sources: []string{"public.orders"}, MinRefreshInterval: 5 * time.Minute, MaxStaleness: 90 * time.Minute, Line: 5,
+			Sources: []string{"public.orders"}, MinRefreshInterval: 5 * time.Minute, MaxStaleness: 90 * time.Minute,
+			RefreshEvery: 24 * time.Hour, Line: 5,
 		}, {
-			Name: "top", SQLFile: abs, SQLPath: abs, SQL: "/* c */ SELECT 2;\n", Description: "Top rows.", Line: 20,
+			Name: "top", SQLFile: abs, SQLPath: abs, SQL: "/* c */ SELECT 2;\n", Description: "Top rows.", Line: 21,
 		}},
 		// Keys starting with x- are the user's own: ignored, kept, no warning.
 		Warnings: nil,
@@ -875,7 +887,22 @@ func TestRefreshLockTimeoutKey(t *testing.T) {
 		t.Errorf("unset: %s, want 0 (the function's default)", a.RefreshLockTimeout)
 	}
 	_, err = LoadConfig(writeProject(t, "version: 1\ntarget_schema: s\nrefresh_lock_timeout: forever\nviews: []\n", nil))
-	if err == nil || !strings.Contains(err.Error(), `line 3: refresh_lock_timeout must be a positive Go duration such as "90s", "5m" or "1h30m", got "forever"`) {
+	if err == nil || !strings.Contains(err.Error(), `line 3: refresh_lock_timeout must be a positive Go duration such as "90s", "5m", "1h30m" or "1d", got "forever"`) {
 		t.Errorf("bad value: %v", err)
+	}
+}
+
+// TestParseDuration: Go durations, plus a leading number of days.
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"1s": time.Second, "90s": 90 * time.Second, "1h30m": 90 * time.Minute,
+		"1d": 24 * time.Hour, "2d12h": 60 * time.Hour, "7d": 7 * 24 * time.Hour} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "d", "1.5d", "-1d", "1d-5h", "xd", "1dd", "5 minutes"} {
+		if d, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) = %s, want an error", bad, d)
+		}
 	}
 }

@@ -29,8 +29,8 @@ func (v *validator) bad(line int, format string, args ...any) {
 // typo such as `indexs:` must not silently drop indexes), with a suggestion when one is close;
 // keys starting with x- are the user's own annotations and are ignored.
 var (
-	topLevelKeys = []string{"version", "target_schema", "views", "refresh_lock_timeout", "runtime_role", "public_privileges", "agents"}
-	viewKeys     = []string{"name", "sql_file", "description", "columns", "indexes", "sources", "sql", "min_refresh_interval", "max_staleness", "refresh_lock_timeout"}
+	topLevelKeys = []string{"version", "target_schema", "scheduler", "views", "refresh_lock_timeout", "runtime_role", "public_privileges", "agents"}
+	viewKeys     = []string{"name", "sql_file", "description", "columns", "indexes", "sources", "sql", "min_refresh_interval", "max_staleness", "refresh_lock_timeout", "refresh_every"}
 	indexKeys    = []string{"columns", "unique"}
 )
 
@@ -121,6 +121,13 @@ func (v *validator) document(doc *yaml.Node) {
 			v.publicPrivileges(val)
 		case "agents":
 			v.agents(val)
+		case "scheduler":
+			if s, ok := v.str(val, "scheduler"); ok {
+				if s != SchedulerServe && s != SchedulerPgCron {
+					v.bad(val.Line, "scheduler must be %q (agent-mv serve refreshes scheduled views) or %q (the database's pg_cron does), got %q", SchedulerServe, SchedulerPgCron, s)
+				}
+				v.cfg.Scheduler = s
+			}
 		default:
 			v.unknownKey(k, "the top level", topLevelKeys)
 		}
@@ -137,6 +144,18 @@ func (v *validator) document(doc *yaml.Node) {
 	for i := range v.cfg.Views {
 		if v.cfg.Views[i].RefreshLockTimeout == 0 {
 			v.cfg.Views[i].RefreshLockTimeout = v.cfg.RefreshLockTimeout
+		}
+	}
+	if v.cfg.Scheduler == "" {
+		v.cfg.Scheduler = SchedulerServe
+	}
+	if v.cfg.Scheduler == SchedulerPgCron {
+		for _, vc := range v.cfg.Views {
+			if vc.RefreshEvery > 0 {
+				if _, err := boundary.CronSchedule(vc.RefreshEvery, true); err != nil {
+					v.bad(vc.Line, "view %q: refresh_every: %v (or remove `scheduler: pg_cron` and run agent-mv serve, which takes any interval)", vc.Name, err)
+				}
+			}
 		}
 	}
 	v.indexNames()
@@ -236,6 +255,11 @@ func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
 			vc.MaxStaleness = v.duration(val, label+": max_staleness")
 		case "refresh_lock_timeout":
 			vc.RefreshLockTimeout = v.duration(val, label+": refresh_lock_timeout")
+		case "refresh_every":
+			vc.RefreshEvery = v.duration(val, label+": refresh_every")
+			if vc.RefreshEvery > 0 && vc.RefreshEvery < MinRefreshEvery {
+				v.bad(val.Line, "%s: refresh_every must be at least %s, got %s", label, MinRefreshEvery, vc.RefreshEvery)
+			}
 		default:
 			v.unknownKey(k, label, viewKeys)
 		}
@@ -251,6 +275,9 @@ func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
 	}
 	if vc.MinRefreshInterval > 0 && vc.MaxStaleness > 0 && vc.MaxStaleness < vc.MinRefreshInterval {
 		v.bad(m.Line, "%s: max_staleness (%s) is shorter than min_refresh_interval (%s), so the view could never be fresh", label, vc.MaxStaleness, vc.MinRefreshInterval)
+	}
+	if vc.RefreshEvery > 0 && vc.RefreshEvery < vc.MinRefreshInterval {
+		v.bad(m.Line, "%s: refresh_every (%s) is shorter than min_refresh_interval (%s): refresh_view would refuse most scheduled refreshes; raise refresh_every or lower min_refresh_interval", label, vc.RefreshEvery, vc.MinRefreshInterval)
 	}
 	return vc, len(v.invalid) == before
 }
@@ -296,9 +323,9 @@ func (v *validator) duration(n *yaml.Node, what string) time.Duration {
 	if !ok {
 		return 0
 	}
-	d, err := time.ParseDuration(s)
+	d, err := ParseDuration(s)
 	if err != nil || d <= 0 {
-		v.bad(n.Line, "%s must be a positive Go duration such as \"90s\", \"5m\" or \"1h30m\", got %q", what, s)
+		v.bad(n.Line, "%s must be a positive Go duration such as \"90s\", \"5m\", \"1h30m\" or \"1d\", got %q", what, s)
 		return 0
 	}
 	return d
