@@ -99,7 +99,10 @@ func (p *Project) fillConfigured(s *Step, v ViewConfig) {
 	}
 	s.record = boundary.ViewRecord{Name: v.Name, Description: v.Description, SQLHash: s.Hash, Indexes: s.Indexes,
 		MinRefreshInterval: durPtr(v.MinRefreshInterval), MaxStaleness: durPtr(v.MaxStaleness),
-		RefreshLockTimeout: durPtr(v.RefreshLockTimeout), SourceHash: sourceHash(v.SQL)}
+		RefreshLockTimeout: durPtr(v.RefreshLockTimeout), RefreshEvery: durPtr(v.RefreshEvery), SourceHash: sourceHash(v.SQL)}
+	if v.RefreshEvery > 0 {
+		s.RefreshEvery = FormatDuration(v.RefreshEvery)
+	}
 }
 
 // sourceHash is the hex sha256 of a SQL file's exact text.

@@ -49,7 +49,9 @@ type Step struct {
 	// Refresh is how refresh_view will refresh the view once the plan is applied (nil for
 	// drops): CONCURRENTLY or blocking readers, and why.
 	Refresh *boundary.RefreshMode `json:"refresh,omitempty"`
-	body    string
+	// RefreshEvery is the view's schedule (refresh_every), empty when it has none.
+	RefreshEvery string `json:"refresh_every,omitempty"`
+	body         string
 	// reused: the SQL file is byte-identical to the last apply, so its lineage comes from the
 	// catalog instead of parsing it; body is filled in only if the view must be rebuilt.
 	reused bool
@@ -148,7 +150,11 @@ func (p *Plan) String() string {
 	symbol := map[Action]string{ActionCreate: "+", ActionRebuild: "~", ActionRebuildUpstream: "~",
 		ActionReindex: "~", ActionUpdate: "~", ActionDrop: "-", ActionUnchanged: "="}
 	for _, s := range p.Steps {
-		fmt.Fprintf(&b, "  %s %-28s %-17s %s\n", symbol[s.Action], s.View, s.Action, s.Reason)
+		reason := s.Reason
+		if s.RefreshEvery != "" && s.Action != ActionDrop {
+			reason = strings.TrimPrefix(reason+"; refreshed every "+s.RefreshEvery, "; ")
+		}
+		fmt.Fprintf(&b, "  %s %-28s %-17s %s\n", symbol[s.Action], s.View, s.Action, reason)
 	}
 	for _, s := range p.Steps {
 		if s.Refresh != nil && !s.Refresh.Concurrent && declaresUnique(s.Indexes) && s.Refresh.Reason != boundary.ReasonNotPopulated {
@@ -298,7 +304,7 @@ func classifySteps(desired []Step, rec recordedState) map[string]*Step {
 		case !sameIndexes(r.Indexes, s.Indexes, s.View):
 			s.Action, s.Reason = ActionReindex, "indexes changed"+indexChange(r.Indexes, s.Indexes, s.View, &s)
 		case !boundary.SameMetadata(r, s.record):
-			s.Action, s.Reason = ActionUpdate, "description or refresh settings changed"
+			s.Action, s.Reason = ActionUpdate, strings.Join(boundary.MetadataChanges(r, s.record), ", ")+" changed"
 		default:
 			s.Action, s.Reason = ActionUnchanged, ""
 		}

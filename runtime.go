@@ -40,6 +40,7 @@ type RuntimeOptions struct {
 // Runtime is what an agent-facing host needs: one pool on the runtime role and the runtime
 // tools. It never holds the admin DSN. Close releases the pool.
 type Runtime struct {
+	schema   string
 	pool     *pgxpool.Pool
 	replicas []*pgxpool.Pool
 	tools    *tools.Registry
@@ -71,7 +72,7 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{pool: pool}
+	rt := &Runtime{schema: opts.Schema, pool: pool}
 	// Postgres unreachable at start-up: start anyway and check the role before the first call
 	// (each call reports "unavailable" until then), as the server does when Postgres goes
 	// away mid-session. An unsafe role still stops the start-up.
@@ -126,6 +127,29 @@ func runtimeTools(ctx context.Context, pool *pgxpool.Pool, schema string, limits
 	}
 	return tools.RuntimeTools(tools.RuntimeConfig{Pool: pool, Schema: schema, Limits: limits})
 }
+
+// Ready reports whether the runtime can serve: the primary answers and agentmv's objects in
+// the schema are at the version this agentmv expects (boundary.ExpectedVersion). The error
+// says what is wrong and what to do; it never contains the DSN.
+func (r *Runtime) Ready(ctx context.Context) error {
+	n := boundary.Names{Schema: r.schema}
+	v, err := boundary.InstalledVersion(ctx, r.pool, n)
+	if err != nil {
+		return fmt.Errorf("database not ready: %s", RedactText(err.Error()))
+	}
+	switch {
+	case v == 0:
+		return fmt.Errorf("schema %s has no agentmv objects: run `agent-mv apply`", r.schema)
+	case v < boundary.ExpectedVersion:
+		return fmt.Errorf("schema %s is at version %d, this agentmv expects %d: run `agent-mv apply` to upgrade it", r.schema, v, boundary.ExpectedVersion)
+	case v > boundary.ExpectedVersion:
+		return fmt.Errorf("schema %s is at version %d, newer than this agentmv (%d): upgrade agentmv", r.schema, v, boundary.ExpectedVersion)
+	}
+	return nil
+}
+
+// Schema is the target schema the runtime serves.
+func (r *Runtime) Schema() string { return r.schema }
 
 // Tools returns the runtime tools (list_views, describe_view, query_view, refresh_view,
 // get_lineage). Mount them on a go-sdk server, or Select some first.

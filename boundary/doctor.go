@@ -170,7 +170,7 @@ func (d doctor) objects(ctx context.Context) bool {
 		d.r.add("version", CheckOK, fmt.Sprintf("%s objects at version %d", n.Schema, v), "")
 	}
 	var missing []string
-	for _, t := range append(MetadataTables(), TableSchemaVersion) {
+	for _, t := range MetadataTables() {
 		var ok bool
 		if err := d.admin.QueryRow(ctx, relationExistsSQL.render(n), n.rel(t)).Scan(&ok); err != nil {
 			d.errCheck("objects", err)

@@ -89,6 +89,7 @@ type ViewState struct {
 
 	MaxStaleness       string // interval as text, "" when unset
 	MinRefreshInterval string
+	RefreshEvery       *time.Duration // refresh_every; nil when unset
 	// OwnStale: max_staleness is set and the last success is older than it (or there is none).
 	OwnStale bool
 }
@@ -111,7 +112,9 @@ SELECT v.name, v.description,
        coalesce(last.sqlstate, ''), last.rows_after,
        ok.finished_at, ok.rows_after,
        coalesce(v.max_staleness::text, ''), coalesce(v.min_refresh_interval::text, ''),
-       coalesce(v.max_staleness IS NOT NULL AND (ok.finished_at IS NULL OR ok.finished_at < now() - v.max_staleness), false)
+       coalesce(v.max_staleness IS NOT NULL AND (ok.finished_at IS NULL OR ok.finished_at < now() - v.max_staleness), false),
+       -- refresh_every through to_jsonb so that a schema not yet migrated to it still reads
+       (pg_catalog.to_jsonb(v) ->> 'refresh_every')::interval
   FROM {{.Views}} v
   LEFT JOIN pg_catalog.pg_class c
          ON c.relname = v.name AND c.relkind = 'm'
@@ -150,7 +153,7 @@ func ReadViewStates(ctx context.Context, q Reader, n Names) ([]ViewState, error)
 		err := r.Scan(&s.Name, &s.Description, &s.Upstream, &s.Populated, &s.RunningPID, &s.RunningSince, &s.Reltuples,
 			&lastID, &lastStatus, &lastStarted, &last.FinishedAt, &last.DurationMs, &last.Mode, &last.ModeReason, &last.Error,
 			&last.SQLState, &last.RowsAfter, &s.LastSuccessAt, &s.LastSuccessRows,
-			&s.MaxStaleness, &s.MinRefreshInterval, &s.OwnStale)
+			&s.MaxStaleness, &s.MinRefreshInterval, &s.OwnStale, durationScanner{&s.RefreshEvery})
 		if err != nil {
 			return s, err
 		}

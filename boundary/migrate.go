@@ -11,7 +11,7 @@ import (
 
 // ExpectedVersion is the schema version this agentmv installs and the doctor expects: the
 // Version of the last step in migrations (a test checks they agree).
-const ExpectedVersion = 7
+const ExpectedVersion = 8
 
 // Migration is one versioned step of agentmv's own objects in <S>.
 type Migration struct {
@@ -108,6 +108,10 @@ ON CONFLICT (name) DO NOTHING`,
 		}},
 	{Migration: Migration{Version: 7, Name: "agents: agent_roles, metadata rows visible only to roles that may read their view (row-level security), refresh_view refuses views the caller cannot read"},
 		sql: agentsMigration()},
+	{Migration: Migration{Version: 8, Name: "views.refresh_every: the scheduler's interval; the runtime role reads schema_version"},
+		columns: []registryColumn{
+			intervalColumn("refresh_every", true, func(r *ViewRecord) **time.Duration { return &r.RefreshEvery }),
+		}},
 }
 
 // sqlTexts parses a migration's statements.

@@ -25,6 +25,8 @@ type ViewRecord struct {
 	// RefreshLockTimeout bounds refresh_view's wait for a lock on the view or a relation it
 	// reads. Nil = DefaultRefreshLockTimeout.
 	RefreshLockTimeout *time.Duration `json:"refresh_lock_timeout,omitempty"`
+	// RefreshEvery: the scheduler refreshes the view when its data is this old. Nil = never.
+	RefreshEvery *time.Duration `json:"refresh_every,omitempty"`
 	// AppliedAt is set by the database when the row is inserted or changed.
 	AppliedAt time.Time `json:"applied_at"`
 	// SourceHash is the hex sha256 of the SQL file's exact text at the last apply: when it is
@@ -168,12 +170,19 @@ func ReadRegistry(ctx context.Context, q Reader, n Names) ([]ViewRecord, error) 
 // SameMetadata reports whether a and b agree on every registry column whose change is an
 // "update" for plan (description and refresh settings; not the SQL hash or the indexes).
 func SameMetadata(a, b ViewRecord) bool {
+	return len(MetadataChanges(a, b)) == 0
+}
+
+// MetadataChanges names the registry columns whose change is an "update" for plan
+// (description and refresh settings) on which a and b differ, in column order.
+func MetadataChanges(a, b ViewRecord) []string {
+	var out []string
 	for _, c := range registryColumns() {
 		if c.meta && !reflect.DeepEqual(c.value(&a), c.value(&b)) {
-			return false
+			out = append(out, c.name)
 		}
 	}
-	return true
+	return out
 }
 
 func toInterval(d *time.Duration) pgtype.Interval {

@@ -21,9 +21,10 @@ const (
 )
 
 // MetadataTables are agentmv's tables the runtime role may SELECT (and query_view may read
-// besides the managed views). schema_version is not among them.
+// besides the managed views). schema_version is among them so a runtime-only server can
+// check that the objects are at ExpectedVersion (`agent-mv serve`'s /readyz).
 func MetadataTables() []string {
-	return []string{TableViews, TableLineage, TableColumnLineage, TableRefreshHistory}
+	return []string{TableViews, TableLineage, TableColumnLineage, TableRefreshHistory, TableSchemaVersion}
 }
 
 // OwnObjectNames are the relation names agentmv itself creates in <S> (tables, their primary

@@ -47,6 +47,11 @@ type ViewStatus struct {
 	// than it (or there is none), or when an upstream view is stale (transitively).
 	Stale       bool   `json:"stale"`
 	StaleReason string `json:"stale_reason,omitempty"`
+	// RefreshEvery is the view's schedule (refresh_every; 0: none). NextDueAt is when the
+	// scheduler refreshes it next: when its data (DataAsOf) gets RefreshEvery old; nil without
+	// a schedule, and when it is due now (never refreshed, or not populated).
+	RefreshEvery time.Duration `json:"refresh_every_ns,omitempty"`
+	NextDueAt    *time.Time    `json:"next_due_at,omitempty"`
 }
 
 // withApplyHint adds hint (what to run) to err only when Postgres says agentmv's objects are
@@ -103,9 +108,18 @@ func (c *Client) Status(ctx context.Context) ([]ViewStatus, error) {
 				s.StaleReason = "last successful refresh is older than max_staleness " + s.MaxStaleness
 			}
 		}
+		if st.RefreshEvery != nil {
+			s.RefreshEvery = *st.RefreshEvery
+		}
 		out = append(out, s)
 	}
 	propagate(out)
+	for i := range out {
+		if s := &out[i]; s.RefreshEvery > 0 && s.Populated && s.DataAsOf != nil {
+			due := s.DataAsOf.Add(s.RefreshEvery)
+			s.NextDueAt = &due
+		}
+	}
 	return out, nil
 }
 

@@ -45,6 +45,13 @@ type HTTPOptions struct {
 	// Logger receives one line per rejected request (401, 403, 413): method, path, remote
 	// address and status, never the Authorization header. Nil logs nothing.
 	Logger *slog.Logger
+	// Probes are extra GET endpoints by path (e.g. "/healthz", "/readyz") served without the
+	// bearer token, so load balancers and orchestrators can call them; the other protections
+	// (loopback Host/Origin, body limit, timeouts) still apply. They must reveal nothing secret.
+	Probes map[string]http.Handler
+	// ShutdownTimeout bounds how long ServeHTTP waits for in-flight requests once its context
+	// ends (default 5 s); then it closes the remaining connections.
+	ShutdownTimeout time.Duration
 }
 
 // IsLoopback reports whether the host of addr (host:port) is a loopback address or
@@ -61,12 +68,12 @@ func IsLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// NewHTTPServer returns an http.Server serving server over streamable HTTP (stateless, JSON
+// NewHTTPServer returns a server serving server over streamable HTTP (stateless, JSON
 // responses) at /mcp and /, with a request body limit, read/write timeouts, DNS-rebinding
 // protection (Host and Origin must be loopback when listening on loopback) and, when
 // opts.Token is set, a required bearer token. It refuses a non-loopback address without a
 // token.
-func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*http.Server, error) {
+func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*HTTPServer, error) {
 	if opts.Addr == "" {
 		opts.Addr = "127.0.0.1:8765"
 	}
@@ -95,6 +102,14 @@ func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*http.Server, error) {
 		}
 		h = auth.RequireBearerToken(verify, nil)(h)
 	}
+	if len(opts.Probes) > 0 {
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		for path, probe := range opts.Probes {
+			mux.Handle("GET "+path, probe)
+		}
+		h = mux
+	}
 	if loopback {
 		h = loopbackOrigin(h)
 	}
@@ -102,7 +117,10 @@ func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*http.Server, error) {
 	if opts.Logger != nil {
 		h = logRejections(h, opts.Logger)
 	}
-	return &http.Server{
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 5 * time.Second
+	}
+	srv := &http.Server{
 		Addr:              opts.Addr,
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -110,7 +128,14 @@ func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*http.Server, error) {
 		WriteTimeout:      opts.WriteTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-	}, nil
+	}
+	return &HTTPServer{Server: srv, shutdownTimeout: opts.ShutdownTimeout}, nil
+}
+
+// HTTPServer is an MCP server over streamable HTTP built by NewHTTPServer; run it with Serve.
+type HTTPServer struct {
+	*http.Server
+	shutdownTimeout time.Duration
 }
 
 // logRejections logs requests answered with 401, 403 or 413, without any credential.
@@ -163,9 +188,10 @@ func loopbackOrigin(next http.Handler) http.Handler {
 	})
 }
 
-// ServeHTTP listens on srv.Addr and serves until ctx is done, then shuts down gracefully.
-// ready, when not nil, receives the bound address (useful with port 0).
-func ServeHTTP(ctx context.Context, srv *http.Server, ready func(addr string)) error {
+// Serve listens on srv.Addr and serves until ctx is done, then shuts down gracefully: no new
+// connections, in-flight requests get up to HTTPOptions.ShutdownTimeout, then the rest are
+// closed. ready, when not nil, receives the bound address (useful with port 0).
+func (srv *HTTPServer) Serve(ctx context.Context, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", srv.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
@@ -174,15 +200,18 @@ func ServeHTTP(ctx context.Context, srv *http.Server, ready func(addr string)) e
 		ready(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Server.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), srv.shutdownTimeout)
 		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
+		if err := srv.Shutdown(sctx); err != nil {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			_ = srv.Close()
 		}
 		return nil
 	}

@@ -36,11 +36,7 @@ token read from the environment variable named by --token-env).`,
 		Short: "Serve list_views, describe_view, query_view, refresh_view, get_lineage as the runtime role",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := o.runtimeSettings()
-			if err != nil {
-				return err
-			}
-			rt, err := agentmv.OpenRuntime(cmd.Context(), s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Pooler: pooler})
+			rt, _, err := o.openRuntime(cmd, pooler)
 			if err != nil {
 				return err
 			}
@@ -71,6 +67,17 @@ func (o *rootOptions) runtimeSettings() (agentmv.Settings, error) {
 	return agentmv.RuntimeSettings(agentmv.Options{ConfigPath: o.configPath, Overrides: o.overrides()})
 }
 
+// openRuntime resolves the runtime settings and opens the runtime (pool, role check, tools):
+// what `mcp runtime` and `serve` share.
+func (o *rootOptions) openRuntime(cmd *cobra.Command, pooler bool) (*agentmv.Runtime, agentmv.Settings, error) {
+	s, err := o.runtimeSettings()
+	if err != nil {
+		return nil, s, err
+	}
+	rt, err := agentmv.OpenRuntime(cmd.Context(), s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Pooler: pooler})
+	return rt, s, err
+}
+
 // serveMCP runs server on stdio, or on HTTP when httpAddr is set, until the client goes away
 // or the command's context ends.
 func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string) error {
@@ -81,19 +88,29 @@ func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string)
 		}
 		return tools.ServeStdio(ctx, server)
 	}
-	var token string
-	if tokenEnv != "" {
-		token = os.Getenv(tokenEnv)
-		if token == "" {
-			return fmt.Errorf("--token-env %s: the variable is empty or unset; export the token first", tokenEnv)
-		}
-	}
-	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := tools.NewHTTPServer(server, tools.HTTPOptions{Addr: httpAddr, Token: token, Logger: logger})
+	srv, err := newHTTPMCP(cmd, server, tools.HTTPOptions{Addr: httpAddr}, tokenEnv)
 	if err != nil {
 		return err
 	}
-	return tools.ServeHTTP(ctx, srv, func(addr string) {
+	return srv.Serve(ctx, announce(cmd))
+}
+
+// newHTTPMCP builds the streamable HTTP server of `mcp ... --http` and `serve`: the bearer
+// token read from the variable named by --token-env, rejected requests logged on stderr.
+func newHTTPMCP(cmd *cobra.Command, server *mcp.Server, opts tools.HTTPOptions, tokenEnv string) (*tools.HTTPServer, error) {
+	if tokenEnv != "" {
+		opts.Token = os.Getenv(tokenEnv)
+		if opts.Token == "" {
+			return nil, fmt.Errorf("--token-env %s: the variable is empty or unset; export the token first", tokenEnv)
+		}
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return tools.NewHTTPServer(server, opts)
+}
+
+// announce prints where the HTTP server listens (tests and scripts wait for this line).
+func announce(cmd *cobra.Command) func(addr string) {
+	return func(addr string) {
 		fmt.Fprintf(cmd.ErrOrStderr(), "serving MCP on http://%s/mcp\n", addr)
-	})
+	}
 }

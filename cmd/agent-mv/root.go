@@ -37,6 +37,7 @@ func subcommands(o *rootOptions) []*cobra.Command {
 		newRefreshAllCmd(o),
 		newDashboardCmd(o),
 		newMcpCmd(o),
+		newServeCmd(o),
 		newDemoCmd(o),
 		newVersionCmd(o),
 	}

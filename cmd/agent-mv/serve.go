@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/scheduler"
+	"github.com/agentmv/agentmv/tools"
+)
+
+// serveFlags are the flags of `agent-mv serve`.
+type serveFlags struct {
+	httpAddr, tokenEnv string
+	pooler             bool
+	noScheduler        bool
+	parallel           int
+	poll               time.Duration
+	shutdown           time.Duration
+	verbose            bool
+}
+
+// newServeCmd builds `agent-mv serve`: the runtime MCP server over streamable HTTP, the
+// refresh scheduler, /healthz and /readyz, until SIGTERM or SIGINT.
+func newServeCmd(o *rootOptions) *cobra.Command {
+	f := &serveFlags{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the runtime MCP server over HTTP with the refresh scheduler, /healthz and /readyz",
+		Long: `Run the long-lived runtime server: the runtime MCP tools over streamable HTTP (the same
+hardening as ` + "`mcp runtime --http`" + `: loopback by default, a bearer token from --token-env
+off loopback), a refresh scheduler that keeps every view with a refresh_every fresh, and two
+probes that need no token: GET /healthz (the process is alive) and GET /readyz (the database
+answers and agentmv's objects are at the expected version).
+
+It needs only AGENT_MV_RUNTIME_URL. Any number of serve processes may run against one
+database: each refresh is claimed under the view's refresh lock, so a view is refreshed once
+per interval, not once per process, and a process that dies leaves the work to the others.
+
+SIGTERM or SIGINT stops it: /readyz answers 503, no new refresh starts, HTTP requests and
+running refreshes get --shutdown-timeout to finish, then refreshes are canceled (the database
+records them as failed and keeps the old contents) and the process exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd, o, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.httpAddr, "http", "127.0.0.1:8765", "listen address (any non-loopback address needs --token-env)")
+	fl.StringVar(&f.tokenEnv, "token-env", "", "name of the environment variable holding the bearer token clients must send (required off loopback)")
+	fl.BoolVar(&f.pooler, "pooler", false, "AGENT_MV_RUNTIME_URL goes through a transaction-pooling PgBouncer: use unnamed statements")
+	fl.BoolVar(&f.noScheduler, "no-scheduler", false, "serve the tools and probes only; refresh nothing on a schedule")
+	fl.IntVar(&f.parallel, "parallel", scheduler.DefaultParallel, "refreshes this process runs at once")
+	fl.DurationVar(&f.poll, "poll", scheduler.DefaultPollInterval, "longest wait between two looks at the views (the scheduler wakes earlier when one is due)")
+	fl.DurationVar(&f.shutdown, "shutdown-timeout", scheduler.DefaultShutdownGrace, "on SIGTERM/SIGINT, how long requests and running refreshes may take to finish before they are canceled")
+	fl.BoolVar(&f.verbose, "verbose", false, "log every scheduler batch, not only failures")
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
+	if f.parallel < 1 {
+		return usageError{fmt.Errorf("--parallel must be at least 1, got %d", f.parallel)}
+	}
+	if f.shutdown <= 0 || f.poll <= 0 {
+		return usageError{fmt.Errorf("--shutdown-timeout and --poll must be positive")}
+	}
+	rt, s, err := o.openRuntime(cmd, f.pooler)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	var stopping atomic.Bool
+	go func() {
+		<-ctx.Done()
+		stopping.Store(true)
+	}()
+	srv, err := newHTTPMCP(cmd, tools.NewServer(tools.RuntimeServerName, versionString(), rt.Tools()), tools.HTTPOptions{
+		Addr:            f.httpAddr,
+		ShutdownTimeout: f.shutdown,
+		Probes: map[string]http.Handler{
+			"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeProbe(w, nil) }),
+			"/readyz":  readyz(rt, &stopping),
+		},
+	}, f.tokenEnv)
+	if err != nil {
+		return err
+	}
+
+	errc := make(chan error, 2)
+	running := 1
+	go func() { errc <- srv.Serve(ctx, announce(cmd)) }()
+	if !f.noScheduler {
+		sched, err := scheduler.New(scheduler.Options{DB: rt.Pool(), Schema: s.TargetSchema, Parallel: f.parallel,
+			PollInterval: f.poll, ShutdownGrace: f.shutdown, Logger: logger})
+		if err != nil {
+			return err
+		}
+		running++
+		go func() { errc <- sched.Run(ctx) }()
+	}
+	var first error
+	for ; running > 0; running-- {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			cancel() // one part failed (e.g. the address is taken): stop the other
+		}
+	}
+	fmt.Fprintln(cmd.ErrOrStderr(), "agent-mv serve: stopped")
+	return first
+}
+
+// readyz answers 200 while the database answers and the schema version is right, 503 (with
+// the reason) otherwise and from the moment shutdown begins.
+func readyz(rt *agentmv.Runtime, stopping *atomic.Bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if stopping.Load() {
+			writeProbe(w, fmt.Errorf("shutting down"))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		writeProbe(w, rt.Ready(ctx))
+	})
+}
+
+// writeProbe writes {"ok":true} with 200, or {"ok":false,"reason":...} with 503.
+func writeProbe(w http.ResponseWriter, err error) {
+	body := map[string]any{"ok": err == nil}
+	status := http.StatusOK
+	if err != nil {
+		body["reason"] = err.Error()
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
