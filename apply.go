@@ -42,6 +42,8 @@ type ApplyResult struct {
 	Drift     []DriftWarning  `json:"drift,omitempty"`
 	// Agents says what changed about the agents' roles (materialize.yaml's agents).
 	Agents  boundary.AgentChanges `json:"agents"`
+	// CronJobs lists the pg_cron jobs apply created, rescheduled or removed (scheduler: pg_cron).
+	CronJobs []string `json:"cron_jobs,omitempty"`
 	DryRun  bool                  `json:"dry_run"`
 	Sources map[string][]string   `json:"sources"`
 	Elapsed time.Duration         `json:"elapsed_ns"`
@@ -135,6 +137,9 @@ func (p *Project) Apply(ctx context.Context, opts ApplyOptions) (*ApplyResult, e
 		// exactly its views.
 		if res.Agents, err = boundary.SyncAgents(ctx, tx, n, p.agents(), boundary.SyncAgentsOptions{RotatePasswords: opts.RotatePassword}); err != nil {
 			return fmt.Errorf("agents: %w", err)
+		}
+		if res.CronJobs, err = boundary.SyncCronJobs(ctx, tx, n, p.cfg.Scheduler == SchedulerPgCron, p.cfg.schedules()); err != nil {
+			return err
 		}
 		if opts.DryRun {
 			return errApplyRollback

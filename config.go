@@ -159,6 +159,17 @@ func (ix IndexConfig) Name(view string) string {
 	return view + "_" + strings.Join(ix.Columns, "_") + "_idx"
 }
 
+// schedules maps each view with a refresh_every to it.
+func (c *Config) schedules() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, v := range c.Views {
+		if v.RefreshEvery > 0 {
+			out[v.Name] = v.RefreshEvery
+		}
+	}
+	return out
+}
+
 // View returns the view with the given name.
 func (c *Config) View(name string) (ViewConfig, bool) {
 	for _, v := range c.Views {

@@ -36,6 +36,9 @@ func (p *Project) Doctor(ctx context.Context) (boundary.Report, error) {
 		agents[a.Name] = a.Views
 	}
 	boundary.DoctorAgents(ctx, pool, p.Names(), agents, &r)
+	if c, ok := boundary.CheckCronJobs(ctx, pool, p.Names(), p.cfg.Scheduler == SchedulerPgCron, p.cfg.schedules()); ok {
+		r.Checks = append(r.Checks, c)
+	}
 	return r, nil
 }
 

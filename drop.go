@@ -17,6 +17,8 @@ import (
 type DropPlan struct {
 	View  string   `json:"view"`
 	Order []string `json:"order"`
+	// CronJobs lists the pg_cron jobs of the dropped views that were removed with them.
+	CronJobs []string `json:"cron_jobs,omitempty"`
 }
 
 // ErrUnknownView is returned by Drop for a name that is not a managed view, and wrapped by
@@ -92,7 +94,8 @@ func (p *Project) Drop(ctx context.Context, name string) (*DropPlan, error) {
 				return fmt.Errorf("unregister %s: %w", v, err)
 			}
 		}
-		return nil
+		plan.CronJobs, err = boundary.UnscheduleCronJobs(ctx, tx, n, plan.Order)
+		return err
 	})
 	if err != nil {
 		return nil, err

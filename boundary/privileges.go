@@ -22,8 +22,10 @@ func RuntimeWritePrivileges() []string {
 	return []string{"INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "USAGE", "MAINTAIN"}
 }
 
-// relationAccessSQL lists every relation outside the system schemas with what role $1 may do
-// to it. has_table_privilege and has_any_column_privilege follow PUBLIC grants and role
+// relationAccessSQL lists every relation outside the system schemas, in a schema role $1 may
+// use (USAGE: without it no privilege on a relation inside can be exercised; e.g. pg_cron grants
+// SELECT on cron.job to PUBLIC but not USAGE on schema cron), with what $1 may do to it.
+// has_table_privilege and has_any_column_privilege follow PUBLIC grants and role
 // membership; column grants count (SELECT, INSERT, UPDATE and REFERENCES exist per column).
 // The write list is RuntimeWritePrivileges, in that order.
 var relationAccessSQL = mustSQL("relation_access", `
@@ -45,6 +47,7 @@ SELECT n.nspname::text, c.relname::text,
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')
    AND n.nspname NOT LIKE 'pg\_toast%'
    AND n.nspname NOT LIKE 'pg\_temp\_%'
+   AND has_schema_privilege($1, n.oid, 'USAGE')
  ORDER BY 1, 2`)
 
 // AccessReport is what RuntimeAccess found: relations role may read that it should not, and

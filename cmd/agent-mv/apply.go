@@ -83,6 +83,9 @@ func newApplyCmd(o *rootOptions) *cobra.Command {
 			for _, d := range res.Drift {
 				fmt.Fprintln(out, "⚠ "+d.String())
 			}
+			for _, c := range res.CronJobs {
+				fmt.Fprintln(out, "  · "+c)
+			}
 			if len(p.Config().Views) == 0 {
 				fmt.Fprintln(out, "No views are configured in materialize.yaml, so `agent-mv apply` only bootstrapped the schema/roles and reconciled any existing materialized views.")
 				fmt.Fprintln(out, "To choose views interactively, wire up the setup MCP and run the `setup-database` skill, or add view definitions to materialize.yaml and re-run `agent-mv apply`.")
