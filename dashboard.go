@@ -36,6 +36,7 @@ func (p *Project) DashboardState(ctx context.Context, now time.Time) (dashboard.
 			Name: v.Name, Description: v.Description, Populated: v.Populated, RowsAfter: v.RowsEstimate,
 			LastStatus: v.LastStatus, LastError: v.LastError, LastMode: v.LastMode, ModeReason: v.LastModeReason,
 			LastRefreshedAt: v.LastFinishedAt, Stale: v.Stale, Running: v.Running, Upstream: v.Upstream,
+			RefreshEvery: v.RefreshEvery, NextDueAt: v.NextDueAt,
 		}
 		if v.LastDurationMs != nil {
 			ms := int64(*v.LastDurationMs + 0.5)

@@ -30,15 +30,15 @@ func demoState() State {
 				Populated: true, RowsAfter: ptr[int64](12_500), LastStatus: "success",
 				LastMode: "concurrent", ModeReason: "unique index customer_rollup_customer_id_idx",
 				LastRefreshedAt: ptr(at(6 * time.Minute)), LastDurationMs: ptr[int64](1840),
-				MaxStaleness: time.Hour,
-				Upstream:     []string{"public.customers", "public.order_items", "public.orders"},
+				MaxStaleness: time.Hour, RefreshEvery: 15 * time.Minute, NextDueAt: ptr(at(-9 * time.Minute)),
+				Upstream: []string{"public.customers", "public.order_items", "public.orders"},
 			},
 			{
 				Name: "daily_revenue", Description: "Revenue and order count per calendar day.",
 				Populated: true, RowsAfter: ptr[int64](365), LastStatus: "success",
 				LastMode: "concurrent", ModeReason: "unique index daily_revenue_day_idx",
 				LastRefreshedAt: ptr(at(3*time.Hour + 10*time.Minute)), LastDurationMs: ptr[int64](612),
-				Stale: true, MaxStaleness: 90 * time.Minute,
+				Stale: true, MaxStaleness: 90 * time.Minute, RefreshEvery: time.Hour,
 				Upstream: []string{"public.order_items", "public.orders"},
 			},
 			{

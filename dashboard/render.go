@@ -60,6 +60,7 @@ type statusRow struct {
 	Stale                       bool
 	Freshness, FreshnessTitle   string
 	MaxStaleness                string
+	Schedule, ScheduleTitle     string
 	Mode, ModeTitle             string
 	Rows, Duration              string
 	Upstream                    []string
@@ -204,6 +205,14 @@ func buildStatusRow(now time.Time, v View, runs []Run) statusRow {
 	}
 	if v.MaxStaleness > 0 {
 		r.MaxStaleness = shortDuration(v.MaxStaleness)
+	}
+	if v.RefreshEvery > 0 {
+		r.Schedule = "every " + shortDuration(v.RefreshEvery) + ", due now"
+		r.ScheduleTitle = "refresh_every " + shortDuration(v.RefreshEvery) + "; agent-mv serve or pg_cron refreshes it"
+		if v.NextDueAt != nil && v.NextDueAt.After(now) {
+			r.Schedule = "every " + shortDuration(v.RefreshEvery) + ", next in " + shortDuration(v.NextDueAt.Sub(now).Round(time.Second))
+			r.ScheduleTitle += "; next due " + v.NextDueAt.UTC().Format(time.RFC3339)
+		}
 	}
 	return r
 }

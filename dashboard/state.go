@@ -42,6 +42,10 @@ type View struct {
 	Stale bool
 	// MaxStaleness is the configured max_staleness, 0 if none.
 	MaxStaleness time.Duration
+	// RefreshEvery is the view's schedule (refresh_every), 0 if none; NextDueAt is when the
+	// scheduler refreshes it next (nil: due now, or no schedule).
+	RefreshEvery time.Duration
+	NextDueAt    *time.Time
 	// Running is true while a refresh of this view is in progress.
 	Running bool
 	// Upstream lists the sources of the view: base tables as schema.table, views by bare name.
