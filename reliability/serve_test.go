@@ -25,10 +25,12 @@ type serveProc struct {
 }
 
 // startServe starts `agent-mv serve` for the project on a free loopback port and waits for it
-// to listen. It is killed at the end of the test if still running.
-func startServe(t *testing.T, pr *project, args ...string) *serveProc {
+// to listen. It is killed at the end of the test if still running. env is added to the
+// project's environment.
+func startServe(t *testing.T, pr *project, env []string, args ...string) *serveProc {
 	t.Helper()
 	cmd := pr.command(context.Background(), append([]string{"serve", "--http", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +206,7 @@ func TestServeRefreshesOnSchedule(t *testing.T) {
 	if res := pr.mustRun("plan"); !strings.Contains(res.stdout, "refreshed every 1s") {
 		t.Errorf("plan does not show the schedule:\n%s", res.stdout)
 	}
-	s := startServe(t, pr, "--shutdown-timeout", "3s", "--poll", "1s")
+	s := startServe(t, pr, nil, "--shutdown-timeout", "3s", "--poll", "1s")
 	if code, body := s.get(t, "/healthz"); code != http.StatusOK || !strings.Contains(body, `"ok":true`) {
 		t.Errorf("/healthz: %d %s", code, body)
 	}
@@ -256,8 +258,8 @@ func TestServeTwoProcesses(t *testing.T) {
 	const every = 2 * time.Second
 	pr := serveProject(t, "2s", "", nil)
 	start := pr.dbNow(t)
-	p1 := startServe(t, pr, "--poll", "500ms")
-	startServe(t, pr, "--poll", "500ms")
+	p1 := startServe(t, pr, nil, "--poll", "500ms")
+	startServe(t, pr, nil, "--poll", "500ms")
 	waitFor(t, 120*time.Second, "6 scheduled refreshes of a", func() bool { return len(pr.refreshes(t, "a", start)) >= 6 })
 
 	p1.signal(t, syscall.SIGKILL, 30*time.Second)
@@ -307,7 +309,7 @@ func TestServeBackoff(t *testing.T) {
 	})
 	pr.db.Exec(t, "UPDATE t SET v = 0 WHERE id = 3")
 	start := pr.dbNow(t)
-	startServe(t, pr, "--poll", "500ms")
+	startServe(t, pr, nil, "--poll", "500ms")
 	waitFor(t, 120*time.Second, "4 failed refreshes of bad", func() bool { return len(pr.refreshes(t, "bad", start)) >= 4 })
 
 	fails := pr.refreshes(t, "bad", start)
@@ -355,7 +357,16 @@ func TestServeShutdownCancelsRefresh(t *testing.T) {
 	})
 	pr.db.Exec(t, "UPDATE flag SET slow = true")
 	start := pr.dbNow(t)
-	s := startServe(t, pr, "--poll", "500ms", "--shutdown-timeout", "1s")
+	const token = "serve-token-7c1e9f"
+	s := startServe(t, pr, []string{"AGENTMV_TEST_SERVE_TOKEN=" + token}, "--poll", "500ms", "--shutdown-timeout", "1s",
+		"--token-env", "AGENTMV_TEST_SERVE_TOKEN")
+	// The probes need no token; the MCP endpoint does (the hardening of mcp runtime --http).
+	if code, _ := s.get(t, "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz without a token: %d", code)
+	}
+	if code, _ := s.get(t, "/mcp"); code != http.StatusUnauthorized {
+		t.Errorf("/mcp without a token: %d, want 401", code)
+	}
 	waitFor(t, 60*time.Second, "the slow refresh to run", func() bool {
 		return pr.scalarInt(t, `SELECT count(*) FROM pg_stat_activity
 		  WHERE datname = current_database() AND state = 'active' AND query LIKE '%refresh_view%' AND pid <> pg_backend_pid()`) > 0
