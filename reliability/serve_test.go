@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // serveProc is a running `agent-mv serve` subprocess.
@@ -101,16 +103,10 @@ func (s *serveProc) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// waitFor polls cond (every 100 ms) until it holds or the deadline passes.
+// waitFor is testutil.WaitFor for conditions that fail the test themselves on errors.
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testutil.WaitFor(t, within, what, func() (bool, error) { return cond(), nil })
 }
 
 // refreshRow is one finished refresh of a view.
