@@ -134,6 +134,11 @@ func runtimeTools(ctx context.Context, pool *pgxpool.Pool, schema string, limits
 func (r *Runtime) Ready(ctx context.Context) error {
 	n := boundary.Names{Schema: r.schema}
 	v, err := boundary.InstalledVersion(ctx, r.pool, n)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+		// Before schema version 6 the runtime role could not read schema_version.
+		return fmt.Errorf("schema %s is older than this agentmv expects (version %d): run `agent-mv apply` to upgrade it", r.schema, boundary.ExpectedVersion)
+	}
 	if err != nil {
 		return fmt.Errorf("database not ready: %s", RedactText(err.Error()))
 	}
