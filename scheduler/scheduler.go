@@ -79,7 +79,7 @@ func New(opts Options) (*Scheduler, error) {
 	if opts.Schema == "" {
 		opts.Schema = boundary.DefaultSchema
 	}
-	if err := boundary.ValidateName("target_schema", opts.Schema); err != nil {
+	if err := boundary.ValidateSchemaName(opts.Schema); err != nil {
 		return nil, err
 	}
 	if opts.Parallel <= 0 {
