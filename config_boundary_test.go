@@ -61,7 +61,7 @@ public_privileges:
 		{"connection_limit unlimited", "runtime_role:\n  connection_limit: -1\n", "runtime_role.connection_limit must be a whole number from 1 to 262143"},
 		{"connection_limit string", "runtime_role:\n  connection_limit: \"10\"\n", "got str \"10\""},
 		{"statement_timeout number", "runtime_role:\n  statement_timeout: 30\n", "line 5: runtime_role.statement_timeout must be a string, got int \"30\" (quote it if it looks like a number or boolean)"},
-		{"statement_timeout zero", "runtime_role:\n  statement_timeout: 0s\n", "runtime_role.statement_timeout must be a positive Go duration such as \"90s\", \"5m\" or \"1h30m\", got \"0s\""},
+		{"statement_timeout zero", "runtime_role:\n  statement_timeout: 0s\n", "runtime_role.statement_timeout must be a positive Go duration such as \"90s\", \"5m\", \"1h30m\" or \"1d\", got \"0s\""},
 		{"idle timeout sub-millisecond", "runtime_role:\n  idle_in_transaction_session_timeout: 1500us\n", "line 5: runtime_role.idle_in_transaction_session_timeout must be whole milliseconds between 1ms and about 24 days (Postgres's limit), got 1.5ms"},
 		{"timeout too long", "runtime_role:\n  statement_timeout: 1000h\n", "runtime_role.statement_timeout must be whole milliseconds between 1ms and about 24 days"},
 		{"allowlist not a list", "runtime_role:\n  allow_security_definer: public.f()\n", "line 5: runtime_role.allow_security_definer must be a list of functions such as \"public.current_tenant_id()\", got str \"public.f()\""},

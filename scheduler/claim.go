@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/refresh"
 )
@@ -24,7 +26,8 @@ import (
 // atomic under the lock, and the lock dies with a dead process's session.
 func claim(ctx context.Context, db DB, schema, view string, after time.Time) (refresh.Result, error) {
 	res := refresh.Result{View: view}
-	tx, err := db.Begin(ctx)
+	// READ WRITE: the runtime role's sessions start read-only (default_transaction_read_only).
+	tx, err := db.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadWrite})
 	if err != nil {
 		res.Status = refresh.StatusFailed
 		return res, fmt.Errorf("claim %s: %w", view, err)

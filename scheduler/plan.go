@@ -137,6 +137,9 @@ func backoff(n int, base, max time.Duration) time.Duration {
 type failures struct {
 	base, max time.Duration
 	views     map[string]*failureState
+	// unrecorded counts failures that left no history row (the refresh could not start or
+	// commit); their backoff is anchored on the database clock at the next tick.
+	unrecorded map[string]*failureState
 }
 
 type failureState struct {
@@ -145,11 +148,19 @@ type failureState struct {
 	retryAt time.Time
 }
 
-// observe updates the failure streaks from one tick's view of the history.
-func (f *failures) observe(views map[string]viewInfo) {
+// observe updates the failure streaks from one tick's view of the history, at database time
+// now.
+func (f *failures) observe(now time.Time, views map[string]viewInfo) {
 	for name := range f.views {
 		if _, ok := views[name]; !ok {
 			delete(f.views, name)
+		}
+	}
+	for name, st := range f.unrecorded {
+		if _, ok := views[name]; !ok {
+			delete(f.unrecorded, name)
+		} else if st.retryAt.IsZero() {
+			st.retryAt = now.Add(backoff(st.count, f.base, f.max))
 		}
 	}
 	for name, v := range views {
@@ -177,5 +188,26 @@ func (f *failures) retryAt() map[string]time.Time {
 	for name, st := range f.views {
 		out[name] = st.retryAt
 	}
+	for name, st := range f.unrecorded {
+		if !st.retryAt.IsZero() && st.retryAt.After(out[name]) {
+			out[name] = st.retryAt
+		}
+	}
 	return out
 }
+
+// failedUnrecorded counts a failure of view that left no history row; the next observe
+// anchors its backoff.
+func (f *failures) failedUnrecorded(view string) {
+	st := f.unrecorded[view]
+	if st == nil {
+		st = &failureState{}
+		f.unrecorded[view] = st
+	}
+	st.count++
+	st.retryAt = time.Time{}
+}
+
+// clearUnrecorded ends view's streak of unrecorded failures (a refresh ran, or another
+// session did it).
+func (f *failures) clearUnrecorded(view string) { delete(f.unrecorded, view) }

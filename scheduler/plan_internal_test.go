@@ -135,23 +135,48 @@ func TestBackoffAndFailures(t *testing.T) {
 			t.Errorf("backoff(%d) = %s, want %s", n, got, want)
 		}
 	}
-	f := failures{base: time.Second, max: time.Minute, views: map[string]*failureState{}}
+	f := failures{base: time.Second, max: time.Minute, views: map[string]*failureState{}, unrecorded: map[string]*failureState{}}
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	fail := func(at time.Time) map[string]viewInfo {
 		return map[string]viewInfo{"v": {name: "v", lastStatus: "failed", lastFinish: &at}}
 	}
-	f.observe(fail(t0))
-	f.observe(fail(t0)) // the same failure seen by the next tick
+	f.observe(t0, fail(t0))
+	f.observe(t0, fail(t0)) // the same failure seen by the next tick
 	if got := f.retryAt()["v"]; !got.Equal(t0.Add(time.Second)) {
 		t.Errorf("after one failure retry at %s, want +1s", got)
 	}
-	f.observe(fail(t0.Add(5 * time.Second)))
+	f.observe(t0, fail(t0.Add(5*time.Second)))
 	if got := f.retryAt()["v"]; !got.Equal(t0.Add(7 * time.Second)) {
 		t.Errorf("after two failures retry at %s, want +5s+2s", got)
 	}
 	ok := t0.Add(10 * time.Second)
-	f.observe(map[string]viewInfo{"v": {name: "v", lastStatus: "success", lastFinish: &ok}})
+	f.observe(ok, map[string]viewInfo{"v": {name: "v", lastStatus: "success", lastFinish: &ok}})
 	if len(f.retryAt()) != 0 {
 		t.Errorf("a success did not clear the backoff: %v", f.retryAt())
+	}
+}
+
+// TestUnrecordedFailures: a failure that left no history row (the refresh could not start) is
+// backed off like a recorded one, anchored on the next tick's database time, growing per
+// failure, even though the history's newest refresh is a success; a refresh that ran clears it.
+func TestUnrecordedFailures(t *testing.T) {
+	f := failures{base: time.Second, max: time.Minute, views: map[string]*failureState{}, unrecorded: map[string]*failureState{}}
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	ok := t0.Add(-time.Hour)
+	views := map[string]viewInfo{"v": {name: "v", lastStatus: "success", lastFinish: &ok}}
+	f.failedUnrecorded("v")
+	f.observe(t0, views)
+	f.observe(t0.Add(500*time.Millisecond), views) // a later tick does not move the anchor
+	if got := f.retryAt()["v"]; !got.Equal(t0.Add(time.Second)) {
+		t.Errorf("after one unrecorded failure retry at %s, want %s", got, t0.Add(time.Second))
+	}
+	f.failedUnrecorded("v")
+	f.observe(t0.Add(2*time.Second), views)
+	if got := f.retryAt()["v"]; !got.Equal(t0.Add(4 * time.Second)) {
+		t.Errorf("after two unrecorded failures retry at %s, want %s", got, t0.Add(4*time.Second))
+	}
+	f.clearUnrecorded("v")
+	if len(f.retryAt()) != 0 {
+		t.Errorf("a refresh that ran did not clear the backoff: %v", f.retryAt())
 	}
 }

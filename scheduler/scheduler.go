@@ -20,7 +20,7 @@ import (
 // transactions for claims.
 type DB interface {
 	refresh.Querier
-	Begin(ctx context.Context) (pgx.Tx, error)
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 }
 
 // Defaults of Options.
@@ -108,7 +108,7 @@ func New(opts Options) (*Scheduler, error) {
 		client:   &refresh.Client{DB: opts.DB, Schema: opts.Schema},
 		slots:    make(chan struct{}, opts.Parallel),
 		inFlight: map[string]bool{},
-		failures: failures{base: opts.BackoffBase, max: opts.BackoffMax, views: map[string]*failureState{}},
+		failures: failures{base: opts.BackoffBase, max: opts.BackoffMax, views: map[string]*failureState{}, unrecorded: map[string]*failureState{}},
 		wakeup:   make(chan struct{}, 1),
 	}, nil
 }
@@ -166,7 +166,7 @@ func (s *Scheduler) tick(ctx, workCtx context.Context, batches *sync.WaitGroup) 
 		return s.opts.PollInterval
 	}
 	s.mu.Lock()
-	s.failures.observe(views)
+	s.failures.observe(now, views)
 	b := planBatch(now, views, g, s.failures.retryAt(), s.inFlight)
 	for _, v := range b.views {
 		s.inFlight[v] = true
@@ -277,5 +277,18 @@ func (s *Scheduler) refreshOne(ctx context.Context, v string, after time.Time) (
 		return refresh.Result{View: v, Status: refresh.StatusFailed}, fmt.Errorf("refresh %s: %w", v, context.Cause(ctx))
 	}
 	defer func() { <-s.slots }()
-	return claim(ctx, s.opts.DB, s.opts.Schema, v, after)
+	res, err := claim(ctx, s.opts.DB, s.opts.Schema, v, after)
+	// A failure refresh_view recorded is backed off from the history (failures.observe); one
+	// that left no history row (no connection, a permission or read-only error before the
+	// function ran) is backed off here, or every tick would retry it at once.
+	var recorded *refresh.FailedError
+	s.mu.Lock()
+	switch {
+	case err == nil || errors.As(err, &recorded):
+		s.failures.clearUnrecorded(v)
+	case ctx.Err() == nil:
+		s.failures.failedUnrecorded(v)
+	}
+	s.mu.Unlock()
+	return res, err
 }
