@@ -41,12 +41,12 @@ type ApplyResult struct {
 	Bootstrap boundary.Result `json:"bootstrap"`
 	Drift     []DriftWarning  `json:"drift,omitempty"`
 	// Agents says what changed about the agents' roles (materialize.yaml's agents).
-	Agents  boundary.AgentChanges `json:"agents"`
+	Agents boundary.AgentChanges `json:"agents"`
 	// CronJobs lists the pg_cron jobs apply created, rescheduled or removed (scheduler: pg_cron).
-	CronJobs []string `json:"cron_jobs,omitempty"`
-	DryRun  bool                  `json:"dry_run"`
-	Sources map[string][]string   `json:"sources"`
-	Elapsed time.Duration         `json:"elapsed_ns"`
+	CronJobs []string            `json:"cron_jobs,omitempty"`
+	DryRun   bool                `json:"dry_run"`
+	Sources  map[string][]string `json:"sources"`
+	Elapsed  time.Duration       `json:"elapsed_ns"`
 	// Exposures are the doctor's whole-database probes run after the apply that found a path
 	// by which the runtime role can still reach data (✗), each finding with its fix. Apply
 	// does not change other roles' rights to remove them; doctor also shows its warnings.

@@ -136,7 +136,7 @@ func (r *Runtime) Ready(ctx context.Context) error {
 	v, err := boundary.InstalledVersion(ctx, r.pool, n)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42501" {
-		// Before schema version 7 the runtime role could not read schema_version.
+		// Before schema version 8 the runtime role could not read schema_version.
 		return fmt.Errorf("schema %s is older than this agentmv expects (version %d): run `agent-mv apply` to upgrade it", r.schema, boundary.ExpectedVersion)
 	}
 	if err != nil {
