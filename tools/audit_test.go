@@ -94,3 +94,31 @@ func TestAuditLogFailure(t *testing.T) {
 		t.Errorf("audit file mode: %v %v, want 0600", fi.Mode(), err)
 	}
 }
+
+// BenchmarkAuditOverhead: a registry call with and without the audit log (file, no fsync);
+// the ratio is the audit's per-call cost on the cheapest tool (a real tool's database work
+// makes it smaller). go test -run '^$' -bench AuditOverhead ./tools
+func BenchmarkAuditOverhead(b *testing.B) {
+	args := json.RawMessage(`{"name":"x"}`)
+	for _, withAudit := range []bool{false, true} {
+		name := "plain"
+		reg := tools.NewRegistry()
+		if err := reg.Add(echoTool()); err != nil {
+			b.Fatal(err)
+		}
+		if withAudit {
+			name = "audit"
+			a, err := tools.OpenAuditLog(filepath.Join(b.TempDir(), "a.jsonl"), tools.AuditOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			reg.Observe(a.Observer())
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				reg.Call(context.Background(), "echo", args)
+			}
+		})
+	}
+}
