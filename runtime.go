@@ -203,3 +203,24 @@ func isConnectFailure(err error) bool {
 	}
 	return true
 }
+
+// OpenAgentRuntime opens the runtime tools as agent's own role (materialize.yaml's agents):
+// s.AgentURL(agent) as the DSN, the same checks as OpenRuntime, and the registry named after
+// the agent for the audit log (tools.Registry.SetAgent). It serves only the agent's views:
+// Postgres hides and refuses the others.
+func OpenAgentRuntime(ctx context.Context, s Settings, agent string, opts RuntimeOptions) (*Runtime, error) {
+	dsn, err := s.AgentURL(agent)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Schema == "" {
+		opts.Schema = s.TargetSchema
+	}
+	opts.ReplicaURLs = nil // the replicas' DSNs name the runtime role
+	rt, err := OpenRuntime(ctx, dsn, opts)
+	if err != nil {
+		return nil, fmt.Errorf("agent %s: %w", agent, err)
+	}
+	rt.tools.SetAgent(agent)
+	return rt, nil
+}

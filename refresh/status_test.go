@@ -126,7 +126,10 @@ func TestStatusFreshness(t *testing.T) {
 		view{name: "never", body: "SELECT k FROM public.base", tables: base, maxStale: dur(time.Hour)},
 		view{name: "breaks", body: "SELECT k, 1000 / v AS r FROM public.base", tables: base},
 	)
-	f.asOwner(t, "CREATE MATERIALIZED VIEW agent_mv.nodata AS SELECT k FROM public.base WITH NO DATA")
+	// Granted like apply grants: the registry's row-level security shows the runtime role only
+	// the views it may read.
+	f.asOwner(t, "CREATE MATERIALIZED VIEW agent_mv.nodata AS SELECT k FROM public.base WITH NO DATA;\n"+
+		"GRANT SELECT ON agent_mv.nodata TO "+pgx.Identifier{f.n.RuntimeRole}.Sanitize())
 	f.addViews(t, view{name: "nodata", tables: base})
 
 	for _, v := range []string{"old", "fresh_up", "child", "grandchild", "breaks"} {

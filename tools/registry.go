@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -41,6 +42,8 @@ type Registry struct {
 	mu         sync.RWMutex
 	tools      map[string]*tool
 	middleware []Middleware
+	observers  []Observer
+	agent      string
 }
 
 // NewRegistry returns an empty registry.
@@ -110,7 +113,7 @@ func (r *Registry) Tools() []Tool {
 func (r *Registry) Select(names ...string) (*Registry, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware)}
+	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent}
 	for _, n := range names {
 		t, ok := r.tools[n]
 		if !ok {
@@ -126,7 +129,7 @@ func (r *Registry) Select(names ...string) (*Registry, error) {
 func (r *Registry) Toolset(name string) *Registry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware)}
+	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent}
 	for n, t := range r.tools {
 		if slices.Contains(t.toolsets, name) {
 			out.tools[n] = t
@@ -184,23 +187,45 @@ func (r *Registry) Call(ctx context.Context, name string, args json.RawMessage) 
 }
 
 func (r *Registry) call(ctx context.Context, t *tool, c *Call) (res *mcp.CallToolResult) {
+	start := time.Now()
+	r.mu.RLock()
+	mws, obs, agent := r.middleware, r.observers, r.agent
+	r.mu.RUnlock()
+	var info resultInfo
+	if len(obs) > 0 {
+		defer func() {
+			if res != nil && len(res.Content) > 0 {
+				if tc, ok := res.Content[0].(*mcp.TextContent); ok {
+					info.bytes = len(tc.Text)
+				}
+			}
+			rec := r.record(ctx, agent, c, info, start)
+			for _, o := range obs {
+				o(ctx, rec)
+			}
+		}()
+	}
 	defer func() {
 		if v := recover(); v != nil { // a panicking middleware
-			res = errorResult(newPanicError(c.Tool, v))
+			info.err = newPanicError(c.Tool, v)
+			res = errorResult(info.err)
 		}
 	}()
-	r.mu.RLock()
-	mws := r.middleware
-	r.mu.RUnlock()
 	h := recoverHandler(t.handler)
 	for i := len(mws) - 1; i >= 0; i-- {
 		h = mws[i](h)
 	}
 	out, err := h(ctx, c)
 	if err != nil {
-		return errorResult(AsToolError(err))
+		info.err = AsToolError(err)
+		return errorResult(info.err)
 	}
-	return successResult(out, t.textOnly)
+	info.out = out
+	res = successResult(out, t.textOnly)
+	if res.IsError {
+		info.err = &ToolError{ErrorType: ErrInternal}
+	}
+	return res
 }
 
 // recoverHandler turns a panic in the handler into an internal ToolError, inside the

@@ -42,6 +42,13 @@ type HTTPOptions struct {
 	MaxBodyBytes int64
 	// ReadTimeout and WriteTimeout bound one request (defaults 30 s and 2 min).
 	ReadTimeout, WriteTimeout time.Duration
+	// Agents are served next to (or instead of) server: a request carrying an agent's Token is
+	// served by that agent's Server (its own registry, on its own Postgres role). Tokens are
+	// compared in constant time against every configured token; a wrong or missing token gets
+	// 401. With Agents set, every request needs a token (Token, when set, selects server: the
+	// default agent). The agent's name is the TokenInfo.UserID of the request
+	// (auth.TokenInfoFromContext), for middleware such as the audit log.
+	Agents []HTTPAgent
 	// Logger receives one line per rejected request (401, 403, 413): method, path, remote
 	// address and status, never the Authorization header. Nil logs nothing.
 	Logger *slog.Logger
@@ -52,6 +59,13 @@ type HTTPOptions struct {
 	// ShutdownTimeout bounds how long ServeHTTP waits for in-flight requests once its context
 	// ends (default 5 s); then it closes the remaining connections.
 	ShutdownTimeout time.Duration
+}
+
+// HTTPAgent is one agent served over HTTP: its bearer token and its MCP server.
+type HTTPAgent struct {
+	Name   string
+	Token  string
+	Server *mcp.Server
 }
 
 // IsLoopback reports whether the host of addr (host:port) is a loopback address or
@@ -87,20 +101,17 @@ func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*HTTPServer, error) {
 		opts.WriteTimeout = 2 * time.Minute
 	}
 	loopback := IsLoopback(opts.Addr)
-	if !loopback && opts.Token == "" {
+	if !loopback && opts.Token == "" && len(opts.Agents) == 0 {
 		return nil, fmt.Errorf("serving MCP on %s (not a loopback address) needs a bearer token: set one in an environment variable and pass --token-env NAME, or listen on 127.0.0.1", opts.Addr)
 	}
-	var h http.Handler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server },
+	ids, err := newTokenTable(opts.Token, server, opts.Agents)
+	if err != nil {
+		return nil, err
+	}
+	var h http.Handler = mcp.NewStreamableHTTPHandler(ids.server,
 		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true, MaxRequestBodyBytes: opts.MaxBodyBytes})
-	if opts.Token != "" {
-		want := []byte(opts.Token)
-		verify := func(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
-			if subtle.ConstantTimeCompare([]byte(token), want) != 1 {
-				return nil, auth.ErrInvalidToken
-			}
-			return &auth.TokenInfo{Expiration: time.Now().Add(time.Hour)}, nil
-		}
-		h = auth.RequireBearerToken(verify, nil)(h)
+	if len(ids.tokens) > 0 {
+		h = auth.RequireBearerToken(ids.verify, nil)(h)
 	}
 	if len(opts.Probes) > 0 {
 		mux := http.NewServeMux()
@@ -136,6 +147,72 @@ func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*HTTPServer, error) {
 type HTTPServer struct {
 	*http.Server
 	shutdownTimeout time.Duration
+}
+
+// tokenTable maps bearer tokens to agents and agents to their servers.
+type tokenTable struct {
+	tokens  [][]byte // tokens[i] belongs to names[i]
+	names   []string
+	servers map[string]*mcp.Server // by agent name; "" is the default server
+}
+
+// DefaultAgent is the agent name of calls served by the default server (the runtime role).
+const DefaultAgent = ""
+
+func newTokenTable(token string, server *mcp.Server, agents []HTTPAgent) (*tokenTable, error) {
+	t := &tokenTable{servers: map[string]*mcp.Server{}}
+	if server != nil && (token != "" || len(agents) == 0) {
+		t.servers[DefaultAgent] = server
+	}
+	if token != "" {
+		t.tokens = append(t.tokens, []byte(token))
+		t.names = append(t.names, DefaultAgent)
+	}
+	for _, a := range agents {
+		if a.Name == "" || a.Token == "" || a.Server == nil {
+			return nil, fmt.Errorf("tools: HTTP agent %q needs a name, a token and a server", a.Name)
+		}
+		if _, dup := t.servers[a.Name]; dup {
+			return nil, fmt.Errorf("tools: HTTP agent %q is listed twice", a.Name)
+		}
+		for i, other := range t.tokens {
+			if subtle.ConstantTimeCompare(other, []byte(a.Token)) == 1 {
+				who := t.names[i]
+				if who == DefaultAgent {
+					who = "the default (--token-env)"
+				}
+				return nil, fmt.Errorf("agent %s has the same token as %s; each agent needs a token of its own (the token says which agent is calling)", a.Name, who)
+			}
+		}
+		t.tokens = append(t.tokens, []byte(a.Token))
+		t.names = append(t.names, a.Name)
+		t.servers[a.Name] = a.Server
+	}
+	return t, nil
+}
+
+// verify finds the agent whose token was sent, comparing it with every token in constant time.
+func (t *tokenTable) verify(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
+	got := []byte(token)
+	found := -1
+	for i, want := range t.tokens {
+		if subtle.ConstantTimeCompare(got, want) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return nil, auth.ErrInvalidToken
+	}
+	return &auth.TokenInfo{UserID: t.names[found], Expiration: time.Now().Add(time.Hour)}, nil
+}
+
+// server is the MCP server of the request's agent.
+func (t *tokenTable) server(r *http.Request) *mcp.Server {
+	agent := DefaultAgent
+	if ti := auth.TokenInfoFromContext(r.Context()); ti != nil {
+		agent = ti.UserID
+	}
+	return t.servers[agent]
 }
 
 // logRejections logs requests answered with 401, 403 or 413, without any credential.

@@ -3,7 +3,11 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"os/signal"
+	"slices"
+	"syscall"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
@@ -15,7 +19,7 @@ import (
 // newMcpCmd builds `agent-mv mcp runtime|setup`: the MCP servers over stdio (default) or
 // streamable HTTP (--http ADDR).
 func newMcpCmd(o *rootOptions) *cobra.Command {
-	var httpAddr, tokenEnv string
+	var httpAddr, tokenEnv, agent, auditPath string
 	var pooler bool
 	cmd := &cobra.Command{
 		Use:   "mcp",
@@ -27,8 +31,10 @@ token read from the environment variable named by --token-env).`,
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&httpAddr, "http", "", "serve streamable HTTP on ADDR (e.g. 127.0.0.1:8765) instead of stdio")
 	runtimeFlags := func(c *cobra.Command) {
+		c.Flags().StringVar(&agent, "agent", "", "serve as this agent of materialize.yaml (its own role and views) instead of the runtime role")
 		c.Flags().BoolVar(&pooler, "pooler", false, "AGENT_MV_RUNTIME_URL goes through a transaction-pooling PgBouncer: use unnamed statements")
 	}
+	pf.StringVar(&auditPath, "audit-log", "", "append one JSON line per tool call to FILE (- for stderr; reopened on SIGHUP for logrotate)")
 	pf.StringVar(&tokenEnv, "token-env", "", "name of the environment variable holding the bearer token clients must send (required off loopback)")
 
 	runtimeCmd := &cobra.Command{
@@ -36,12 +42,55 @@ token read from the environment variable named by --token-env).`,
 		Short: "Serve list_views, describe_view, query_view, refresh_view, get_lineage as the runtime role",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rt, _, err := o.openRuntime(cmd, pooler)
+			s, err := o.runtimeSettings()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			ropts := agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Pooler: pooler}
+			audit, err := openAudit(cmd, auditPath)
+			if err != nil {
+				return err
+			}
+			if audit != nil {
+				defer audit.Close()
+			}
+			var rt *agentmv.Runtime
+			if agent != "" {
+				rt, err = agentmv.OpenAgentRuntime(ctx, s, agent, ropts)
+			} else {
+				rt, err = agentmv.OpenRuntime(ctx, s.RuntimeURL, ropts)
+			}
 			if err != nil {
 				return err
 			}
 			defer rt.Close()
-			return serveMCP(cmd, tools.NewServer(tools.RuntimeServerName, versionString(), rt.Tools()), httpAddr, tokenEnv)
+			if audit != nil {
+				rt.Tools().Observe(audit.Observer())
+			}
+			// Over HTTP, without --agent, every agent with a token is served too: its token
+			// selects its own server, on its own role.
+			var agents []tools.HTTPAgent
+			if httpAddr != "" && agent == "" {
+				for _, name := range slices.Sorted(maps.Keys(s.AgentTokens)) {
+					art, err := agentmv.OpenAgentRuntime(ctx, s, name, ropts)
+					if err != nil {
+						return err
+					}
+					defer art.Close()
+					if audit != nil {
+						art.Tools().Observe(audit.Observer())
+					}
+					agents = append(agents, tools.HTTPAgent{Name: name, Token: s.AgentTokens[name],
+						Server: tools.NewServer(tools.RuntimeServerName, versionString(), art.Tools())})
+				}
+			}
+			if agent != "" && httpAddr != "" && tokenEnv == "" && s.AgentTokens[agent] != "" {
+				agents = append(agents, tools.HTTPAgent{Name: agent, Token: s.AgentTokens[agent],
+					Server: tools.NewServer(tools.RuntimeServerName, versionString(), rt.Tools())})
+				return serveMCP(cmd, nil, httpAddr, "", agents)
+			}
+			return serveMCP(cmd, tools.NewServer(tools.RuntimeServerName, versionString(), rt.Tools()), httpAddr, tokenEnv, agents)
 		},
 	}
 	setupCmd := &cobra.Command{
@@ -53,7 +102,7 @@ token read from the environment variable named by --token-env).`,
 			if err != nil {
 				return err
 			}
-			return serveMCP(cmd, tools.NewServer(tools.SetupServerName, versionString(), reg), httpAddr, tokenEnv)
+			return serveMCP(cmd, tools.NewServer(tools.SetupServerName, versionString(), reg), httpAddr, tokenEnv, nil)
 		}),
 	}
 	runtimeFlags(runtimeCmd)
@@ -80,7 +129,7 @@ func (o *rootOptions) openRuntime(cmd *cobra.Command, pooler bool) (*agentmv.Run
 
 // serveMCP runs server on stdio, or on HTTP when httpAddr is set, until the client goes away
 // or the command's context ends.
-func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string) error {
+func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string, agents []tools.HTTPAgent) error {
 	ctx := cmd.Context()
 	if httpAddr == "" {
 		if tokenEnv != "" {
@@ -88,7 +137,7 @@ func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string)
 		}
 		return tools.ServeStdio(ctx, server)
 	}
-	srv, err := newHTTPMCP(cmd, server, tools.HTTPOptions{Addr: httpAddr}, tokenEnv)
+	srv, err := newHTTPMCP(cmd, server, tools.HTTPOptions{Addr: httpAddr, Agents: agents}, tokenEnv)
 	if err != nil {
 		return err
 	}
@@ -113,4 +162,35 @@ func announce(cmd *cobra.Command) func(addr string) {
 	return func(addr string) {
 		fmt.Fprintf(cmd.ErrOrStderr(), "serving MCP on http://%s/mcp\n", addr)
 	}
+}
+
+// openAudit opens the audit log named by --audit-log ("" none, "-" stderr), reopening the file
+// on SIGHUP (logrotate) until the command ends.
+func openAudit(cmd *cobra.Command, path string) (*tools.AuditLog, error) {
+	switch path {
+	case "":
+		return nil, nil
+	case "-":
+		return tools.NewAuditWriter(cmd.ErrOrStderr()), nil
+	}
+	a, err := tools.OpenAuditLog(path, tools.AuditOptions{ErrorLog: cmd.ErrOrStderr()})
+	if err != nil {
+		return nil, err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-cmd.Context().Done():
+				return
+			case <-hup:
+				if err := a.Reopen(); err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "agentmv:", err)
+				}
+			}
+		}
+	}()
+	return a, nil
 }

@@ -73,7 +73,10 @@ ANALYZE public.customers, public.orders;`)
 			t.Fatalf("fixture: %s: %v", what, err)
 		}
 	}
-	_, err = boundary.Bootstrap(ctx, tx, e.Names, RuntimePassword, nil)
+	// The fixture's database is agentmv's alone, so it takes CREATE on schema public from
+	// PUBLIC, as a project that sets public_privileges does: PostgreSQL 14 grants it to PUBLIC
+	// by default, and the runtime servers refuse a role that may create objects.
+	_, err = boundary.Bootstrap(ctx, tx, e.Names, RuntimePassword, &boundary.BootstrapOptions{RevokePublicCreate: true})
 	must("bootstrap", err)
 	_, err = boundary.GrantSourcesToOwner(ctx, tx, e.Names, []boundary.Relation{
 		{Schema: "public", Name: "customers"}, {Schema: "public", Name: "orders"}, {Schema: "public", Name: "divisor"}})
