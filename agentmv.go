@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -181,6 +182,9 @@ func (p *Project) poolBound(def int32) int32 {
 // prepared statements per connection, which a transaction-pooling PgBouncer before 1.21 hands
 // to other server connections.
 func openPool(ctx context.Context, dsn, name string, maxConns int32, pooler bool) (*pgxpool.Pool, error) {
+	if placeholderDSN(dsn) {
+		return nil, fmt.Errorf("%s still holds the placeholders of .env.example (%s): put your real connection string in .env (user, password, host and database name)", name, RedactDSN(dsn))
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx's parse errors may quote the DSN, password included: say what is wrong without it.
@@ -274,4 +278,10 @@ func Version() string {
 		}
 	}
 	return "devel"
+}
+
+// placeholderDSN reports whether dsn is still .env.example's template
+// (postgresql://USER:PASS@HOST:5432/DBNAME), which would otherwise fail as an unknown host.
+func placeholderDSN(dsn string) bool {
+	return strings.Contains(dsn, ":PASS@") || strings.Contains(dsn, "@HOST:") || strings.Contains(dsn, "@HOST/") || strings.HasSuffix(dsn, "/DBNAME")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -72,4 +73,25 @@ func mustEval(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestPlaceholderDSNIsNamed: a .env copied from .env.example and not edited gets an error
+// that says so, instead of a DNS failure for the host "HOST".
+func TestPlaceholderDSNIsNamed(t *testing.T) {
+	path := writeProject(t, "version: 1\ntarget_schema: agent_mv\nviews:\n"+view("a"), map[string]string{
+		"materialize/a.sql": okSQL,
+		".env":              "DATABASE_URL=postgresql://USER:PASS@HOST:5432/DBNAME\nAGENT_MV_RUNTIME_URL=postgresql://agent_mv_runtime:PASS@HOST:5432/DBNAME\n",
+	})
+	p, err := Open(context.Background(), Options{ConfigPath: path, Environ: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_, err = p.Plan(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL still holds the placeholders of .env.example") || strings.Contains(err.Error(), "PASS@") {
+		t.Errorf("Plan with the template .env = %v", err)
+	}
+	if _, err := p.Refresher(context.Background()); err == nil || !strings.Contains(err.Error(), "AGENT_MV_RUNTIME_URL still holds the placeholders") {
+		t.Errorf("Refresher with the template .env = %v", err)
+	}
 }

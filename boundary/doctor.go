@@ -500,7 +500,7 @@ func (d doctor) runtime(ctx context.Context, runtimeURL string) {
 	defer cancel()
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	if err != nil {
-		hint := "check AGENT_MV_RUNTIME_URL; if the password changed, rotate it (apply with password rotation)"
+		hint := "check AGENT_MV_RUNTIME_URL; if the role's password changed, put the new one in AGENT_MV_RUNTIME_PASSWORD and AGENT_MV_RUNTIME_URL and run `agent-mv apply --rotate-password`"
 		d.r.add("runtime login", CheckFail, fmt.Sprintf("runtime role cannot log in: %v", err), hint)
 		return
 	}

@@ -125,7 +125,9 @@ func TestKillDuringApply(t *testing.T) {
 		pr.write("materialize/v00.sql", state[target].root)
 		// Even trials: anywhere in the process's life. Odd trials: inside the apply
 		// transaction, where a kill is most interesting: wait until the process holds the
-		// apply lock, then kill it at a random point of the transaction's measured length.
+		// apply lock (its first statement), then kill it at once (trial%4 == 1: a kill inside
+		// the transaction by state, however long a loaded machine makes it) or at a random
+		// point of the transaction's measured length (trial%4 == 3).
 		delay := time.Duration(rng.Int64N(int64(full)))
 
 		cmd := pr.command(context.Background(), "apply", "--yes")
@@ -135,18 +137,25 @@ func TestKillDuringApply(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if trial%2 == 1 {
+		done := make(chan struct{})
+		var waitErr error
+		go func() { waitErr = cmd.Wait(); close(done) }()
+		switch trial % 4 {
+		case 1:
+			waitLockOrExit(t, pr, done)
+		case 3:
 			for !holdsApplyLock(t, pr) && time.Since(start) < 2*full {
 				time.Sleep(time.Millisecond)
 			}
 			time.Sleep(time.Duration(rng.Int64N(int64(inTx/2) + 1)))
-		} else {
+		default:
 			time.Sleep(delay)
 		}
 		delay = time.Since(start)
 		inLock := holdsApplyLock(t, pr)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
+		<-done
+		err := waitErr
 		exited := "killed"
 		switch {
 		case err == nil:
@@ -197,6 +206,23 @@ func TestKillDuringApply(t *testing.T) {
 	t.Logf("%d trials: %v", trials, outcomes)
 	if outcomes["db=before yaml=before (killed inside the apply transaction)"] < trials/4 {
 		t.Errorf("no trial killed the apply before its commit; the kill points miss the transaction: %v", outcomes)
+	}
+}
+
+// waitLockOrExit polls until an agent-mv backend holds the apply lock or the apply process has
+// exited (done closed), however long a loaded machine takes to get there.
+func waitLockOrExit(t *testing.T, pr *project, done <-chan struct{}) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for !holdsApplyLock(t, pr) {
+		select {
+		case <-done:
+			return
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("waited 5m for the apply to take its lock or exit")
+		}
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentmv/agentmv/internal/connerr"
 )
 
 // Error types: the only values [ToolError.ErrorType] takes. Agents branch on them, so they
@@ -153,7 +155,7 @@ func AsToolError(err error) *ToolError {
 	var connectErr *pgconn.ConnectError
 	if errors.As(err, &connectErr) {
 		te := &ToolError{ErrorType: ErrUnavailable, Err: err,
-			Message: "cannot connect to the database: " + connectErr.Unwrap().Error(),
+			Message: "cannot connect to the database: " + connectCause(err),
 			Hint:    "the database is unreachable; retry later or ask the operator to run `agent-mv doctor`"}
 		var pgErr *pgconn.PgError
 		if errors.As(connectErr, &pgErr) {
@@ -184,6 +186,12 @@ func AsToolError(err error) *ToolError {
 	}
 	return &ToolError{ErrorType: ErrInternal, Err: err, Message: err.Error(),
 		Hint: "unexpected failure inside the tool; retry once, then report the message"}
+}
+
+// connectCause is the real cause of a failed connect, without pgx's TLS fallback noise.
+func connectCause(err error) string {
+	c, _ := connerr.Cause(err)
+	return c
 }
 
 func isClosedConn(err error) bool {

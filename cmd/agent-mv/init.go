@@ -12,6 +12,7 @@ import (
 
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/skills"
+	"github.com/agentmv/agentmv/tools"
 )
 
 // configTemplate is what init writes to materialize.yaml: the seed's template, and the
@@ -147,6 +148,14 @@ func runInit(configPath string, force bool) (*initResult, error) {
 		res.Notes = append(res.Notes, ".env.example already exists and differs from the template; left it unchanged")
 	}
 
+	added, err := ensureGitignored(dir, ".env", tools.StagingFileName)
+	if err != nil {
+		return nil, err
+	}
+	if len(added) > 0 {
+		res.Created = append(res.Created, ".gitignore  (ignores "+strings.Join(added, ", ")+")")
+	}
+
 	step1 := "cp .env.example .env, then set DATABASE_URL, AGENT_MV_RUNTIME_URL and AGENT_MV_RUNTIME_PASSWORD in .env"
 	if _, err := os.Stat(filepath.Join(dir, ".env")); err == nil {
 		step1 = "check that .env sets DATABASE_URL, AGENT_MV_RUNTIME_URL and AGENT_MV_RUNTIME_PASSWORD (see .env.example)"
@@ -185,4 +194,36 @@ func printInit(cmd *cobra.Command, res *initResult) error {
 	}
 	_, err := fmt.Fprint(cmd.OutOrStdout(), b.String())
 	return err
+}
+
+// ensureGitignored appends to dir/.gitignore (creating it) each name it does not already
+// ignore by that exact line (or "/name"), and returns the names it added.
+func ensureGitignored(dir string, names ...string) ([]string, error) {
+	path := filepath.Join(dir, ".gitignore")
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("init: read %s: %w", path, err)
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(old), "\n") {
+		have[strings.TrimPrefix(strings.TrimSpace(l), "/")] = true
+	}
+	var add []string
+	for _, n := range names {
+		if !have[n] {
+			add = append(add, n)
+		}
+	}
+	if len(add) == 0 {
+		return nil, nil
+	}
+	text := string(old)
+	if text != "" && !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	text += "# agent-mv: local secrets and the setup agent's staging file\n" + strings.Join(add, "\n") + "\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		return nil, fmt.Errorf("init: write %s: %w", path, err)
+	}
+	return add, nil
 }

@@ -68,6 +68,7 @@ func TestInit(t *testing.T) {
   - materialize.yaml
   - materialize/  (empty — your agent fills this during onboarding)
   - .env.example
+  - .gitignore  (ignores .env, .materialize-staging.yaml)
 Agent files (skills, slash commands, MCP servers):
   created  .claude/skills/agent-materialize-setup-database/SKILL.md
   created  .claude/skills/agent-materialize-querying-views/SKILL.md
@@ -111,6 +112,11 @@ AGENT_MV_RUNTIME_PASSWORD=PASS
 		if diff := cmp.Diff(want, string(got)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", name, diff)
 		}
+	}
+	// .gitignore keeps the secrets and the staging file out of git; an existing one is kept
+	// and only completed.
+	if got := string(testutil.ReadFile(t, filepath.Join(dir, ".gitignore"))); !strings.Contains(got, "\n.env\n.materialize-staging.yaml\n") {
+		t.Errorf(".gitignore = %q", got)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "materialize")); err != nil || !st.IsDir() {
 		t.Errorf("materialize/ not created: %v", err)
@@ -172,6 +178,9 @@ func TestInitKeepsEditedEnvExample(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("DATABASE_URL=x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, ".gitignore"), []byte("node_modules\n/.env"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, stdout, stderr := runCLI(t, "--json", "--config", filepath.Join(dir, "materialize.yaml"), "init")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -182,7 +191,7 @@ func TestInitKeepsEditedEnvExample(t *testing.T) {
 	}
 	want := initResult{
 		Dir:     dir,
-		Created: []string{"materialize.yaml"},
+		Created: []string{"materialize.yaml", ".gitignore  (ignores .materialize-staging.yaml)"},
 		Kept:    []string{"materialize/", ".env.example"},
 		Notes:   []string{".env.example already exists and differs from the template; left it unchanged"},
 		Next: []string{
@@ -193,6 +202,9 @@ func TestInitKeepsEditedEnvExample(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, res, cmpopts.IgnoreFields(initResult{}, "AgentFiles")); diff != "" {
 		t.Errorf("init result (-want +got):\n%s", diff)
+	}
+	if got := string(testutil.ReadFile(t, filepath.Join(dir, ".gitignore"))); got != "node_modules\n/.env\n# agent-mv: local secrets and the setup agent's staging file\n.materialize-staging.yaml\n" {
+		t.Errorf("an existing .gitignore was not kept and completed: %q", got)
 	}
 	if got := testutil.ReadFile(t, filepath.Join(dir, ".env.example")); string(got) != edited {
 		t.Errorf(".env.example was overwritten: %q", got)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/internal/connerr"
 )
 
 // rootOptions holds the global flags; every verb receives a pointer to it.
@@ -94,7 +95,7 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdout, st
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "error: "+agentmv.RedactText(err.Error()))
+	fmt.Fprintln(stderr, "error: "+agentmv.RedactText(connerr.Text(err)))
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintln(stderr, "Run 'agent-mv --help' for usage.")

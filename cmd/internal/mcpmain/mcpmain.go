@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/internal/connerr"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -21,7 +22,7 @@ func Serve(command, serverName string, open func(ctx context.Context) (*tools.Re
 	err := serve(ctx, serverName, open)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, command+": "+agentmv.RedactText(err.Error()))
+		fmt.Fprintln(os.Stderr, command+": "+agentmv.RedactText(connerr.Text(err)))
 		os.Exit(1)
 	}
 }
