@@ -42,6 +42,9 @@ type RuntimeConfig struct {
 	// allowlist and the freshness it reports): a burst of queries costs one status read, not
 	// one each. Default 1 s; negative disables. refresh_view through these tools clears it.
 	StatusCacheTTL time.Duration
+	// Tools are the tools declared in materialize.yaml (`tools:`), served next to the five
+	// built-ins with the same guard, limits and freshness (see [ToolSpec]).
+	Tools []ToolSpec
 }
 
 // Runtime tool names (the seed's).
@@ -88,6 +91,13 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 			gated(gate, routed(rs, (*runtimeTools).getLineage)), ro...),
 	)
 	if err != nil {
+		return nil, err
+	}
+	declared, err := declaredTools(rs, cfg.Schema, cfg.Tools)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.Add(declared...); err != nil {
 		return nil, err
 	}
 	return reg, nil
@@ -422,18 +432,25 @@ func (o QueryOutput) encodeJSON() ([]byte, error) {
 }
 
 func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutput, error) {
+	return rt.runQuery(ctx, in.SQL, in.Limit, rt.execOpts)
+}
+
+// runQuery guards sql against the managed views (the cached verdict when the text was seen
+// under the same views), runs it with opts (at most maxRows rows when 0 < maxRows < the
+// limit) and reports the freshness of the views read: query_view and the declared tools.
+func (rt *runtimeTools) runQuery(ctx context.Context, sql string, maxRows int, opts execOptions) (QueryOutput, error) {
 	snap, err := rt.status(ctx)
 	if err != nil {
 		return QueryOutput{}, registryError(rt.cfg.Schema, err)
 	}
-	v := rt.check(in.SQL, snap)
+	v := rt.check(sql, snap)
 	if errors.Is(v.err, errNotManaged) && snap.cached {
 		// The cached registry may predate a view applied since: read it again before saying no.
 		rt.forgetStatus()
 		if snap, err = rt.status(ctx); err != nil {
 			return QueryOutput{}, registryError(rt.cfg.Schema, err)
 		}
-		v = rt.check(in.SQL, snap)
+		v = rt.check(sql, snap)
 	}
 	if v.err != nil {
 		var te *ToolError
@@ -444,10 +461,10 @@ func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutp
 		return QueryOutput{}, v.err
 	}
 	limits := rt.cfg.Limits
-	if in.Limit > 0 && in.Limit < limits.MaxRows {
-		limits.MaxRows = in.Limit
+	if maxRows > 0 && maxRows < limits.MaxRows {
+		limits.MaxRows = maxRows
 	}
-	res, err := execQuery(ctx, rt.cfg.Pool, rt.cfg.Schema, v.deparsed, limits, rt.execOpts)
+	res, err := execQuery(ctx, rt.cfg.Pool, rt.cfg.Schema, v.deparsed, limits, opts)
 	if err != nil {
 		return QueryOutput{}, err
 	}

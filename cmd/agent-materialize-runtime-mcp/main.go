@@ -21,7 +21,7 @@ func open(ctx context.Context) (*tools.Registry, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs})
+	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Tools: s.Tools})
 	if err != nil {
 		return nil, nil, err
 	}
