@@ -73,6 +73,7 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 		names: boundary.Names{Schema: cfg.Schema}, guards: newGuardCache(),
 		execOpts: execOptions{prepare: canPrepare(cfg.Pool), encode: true}}
 	rt.execOpts.mark = boundary.StatusMarkSQL(rt.names)
+	rt.declared = &declaredSet{schema: cfg.Schema}
 	rs := newReplicaSet(rt)
 	gate := &primaryGate{pool: cfg.Pool, verify: cfg.VerifyPrimary}
 	reg := NewRegistry()
@@ -93,13 +94,16 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	declared, err := declaredTools(rs, cfg.Schema, cfg.Tools)
+	declared, compiled, err := declaredTools(rs, cfg.Schema, cfg.Tools)
 	if err != nil {
 		return nil, err
 	}
 	if err := reg.Add(declared...); err != nil {
 		return nil, err
 	}
+	rt.declared.rs = rs
+	rt.declared.set(cfg.Tools, compiled)
+	reg.declared = rt.declared
 	return reg, nil
 }
 
@@ -107,8 +111,9 @@ type runtimeTools struct {
 	cfg       RuntimeConfig
 	refresher *refresh.Client
 	names     boundary.Names
-	guards    *guardCache // shared with the replicas' runtimeTools (verdicts are keyed by the allowed set)
-	execOpts  execOptions // how query_view runs on cfg.Pool
+	guards    *guardCache  // shared with the replicas' runtimeTools (verdicts are keyed by the allowed set)
+	execOpts  execOptions  // how query_view runs on cfg.Pool
+	declared  *declaredSet // the declared tools (shared with the replicas' runtimeTools)
 
 	cacheMu sync.Mutex
 	cached  *statusSnapshot
@@ -208,6 +213,8 @@ type ViewSummary struct {
 	StaleReason     string     `json:"stale_reason,omitempty"`
 	Running         bool       `json:"running,omitempty"`
 	Populated       bool       `json:"populated"`
+	// Tools are the declared tools that read the view (prefer them to query_view).
+	Tools []string `json:"tools,omitempty"`
 }
 
 // ListViewsOutput is list_views' result.
@@ -244,7 +251,8 @@ func (rt *runtimeTools) listViews(ctx context.Context, _ noInput) (ListViewsOutp
 		v := ViewSummary{Name: s.Name, Description: s.Description, Columns: counts[s.Name],
 			RowsEstimate: s.RowsEstimate, DependsOn: nonNil(s.Upstream), LastStatus: s.LastStatus,
 			LastRefreshedAt: s.LastFinishedAt, LastMode: s.LastMode, DataAsOf: s.DataAsOf,
-			Stale: s.Stale, StaleReason: s.StaleReason, Running: s.Running, Populated: s.Populated}
+			Stale: s.Stale, StaleReason: s.StaleReason, Running: s.Running, Populated: s.Populated,
+			Tools: rt.declared.readers(s.Name)}
 		out.Views = append(out.Views, v)
 	}
 	return out, nil
@@ -302,6 +310,8 @@ type DescribeViewOutput struct {
 	Sources           []string           `json:"sources"`
 	DependsOn         []string           `json:"depends_on"`
 	Freshness         refresh.ViewStatus `json:"freshness"`
+	// Tools are the declared tools that read the view (prefer them to query_view).
+	Tools []string `json:"tools,omitempty"`
 	ReadInfo
 }
 
@@ -333,7 +343,7 @@ func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (Describ
 		return DescribeViewOutput{}, err
 	}
 	out := DescribeViewOutput{Name: st.Name, Description: st.Description, Freshness: st,
-		Columns: []ViewColumn{}, Indexes: []ViewIndex{}}
+		Columns: []ViewColumn{}, Indexes: []ViewIndex{}, Tools: rt.declared.readers(in.Name)}
 	rows, err := rt.cfg.Pool.Query(ctx, describeColumnsSQL, rt.cfg.Schema, in.Name)
 	if err != nil {
 		return out, err

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sync/atomic"
 
 	gjs "github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -29,22 +31,125 @@ type declaredCall struct {
 	params [][]byte
 }
 
+// declaredSet is what a runtime registry needs to rebuild its declared tools.
+type declaredSet struct {
+	rs     *replicaSet
+	schema string
+	hashes map[string]string // the declared tools now in the registry: name -> ToolSpec.Hash
+	// byView maps a view to the declared tools that read it (list_views, describe_view).
+	byView atomic.Pointer[map[string][]string]
+}
+
+// readers returns the declared tools that read view, sorted.
+func (ds *declaredSet) readers(view string) []string {
+	if ds == nil {
+		return nil
+	}
+	if m := ds.byView.Load(); m != nil {
+		return (*m)[view]
+	}
+	return nil
+}
+
+// set records the declared tools now served.
+func (ds *declaredSet) set(specs []ToolSpec, compiled []*CompiledTool) {
+	ds.hashes = make(map[string]string, len(specs))
+	byView := map[string][]string{}
+	for i, s := range specs {
+		ds.hashes[s.Name] = s.Hash()
+		for _, v := range compiled[i].Reads {
+			byView[v] = append(byView[v], s.Name)
+		}
+	}
+	for _, names := range byView {
+		slices.Sort(names)
+	}
+	ds.byView.Store(&byView)
+}
+
+// ToolChanges lists the declared tools that SetDeclaredTools added, changed and removed.
+type ToolChanges struct {
+	Added, Changed, Removed []string
+}
+
+// Empty reports whether nothing changed.
+func (c ToolChanges) Empty() bool { return len(c.Added)+len(c.Changed)+len(c.Removed) == 0 }
+
+// SetDeclaredTools replaces the declared tools of a registry built by [RuntimeTools] with
+// specs, on the registry and on every server it is mounted on: the SDK then tells connected
+// clients (notifications/tools/list_changed). All or nothing: a spec that does not compile
+// leaves every tool as it was. Registries made by Select or Toolset are not updated.
+func (r *Registry) SetDeclaredTools(specs []ToolSpec) (ToolChanges, error) {
+	r.mu.RLock()
+	ds := r.declared
+	r.mu.RUnlock()
+	if ds == nil {
+		return ToolChanges{}, fmt.Errorf("tools: SetDeclaredTools: not a registry made by RuntimeTools")
+	}
+	built, compiled, err := declaredTools(ds.rs, ds.schema, specs)
+	if err != nil {
+		return ToolChanges{}, err
+	}
+	var ch ToolChanges
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range specs {
+		if t, ok := r.tools[s.Name]; ok && !slices.Contains(t.toolsets, ToolsetDeclared) {
+			return ToolChanges{}, fmt.Errorf("tools: declared tool %q: the registry already has a tool of that name; rename it", s.Name)
+		}
+	}
+	keep := map[string]bool{}
+	for i, s := range specs {
+		h := s.Hash()
+		keep[s.Name] = true
+		old, had := ds.hashes[s.Name]
+		switch {
+		case !had:
+			ch.Added = append(ch.Added, s.Name)
+		case old != h:
+			ch.Changed = append(ch.Changed, s.Name)
+		default:
+			continue
+		}
+		r.tools[s.Name] = built[i].t
+		for _, srv := range r.servers {
+			r.mountTool(srv, built[i].t)
+		}
+	}
+	for name := range ds.hashes {
+		if !keep[name] {
+			ch.Removed = append(ch.Removed, name)
+			delete(r.tools, name)
+		}
+	}
+	if len(ch.Removed) > 0 {
+		slices.Sort(ch.Removed)
+		for _, srv := range r.servers {
+			srv.RemoveTools(ch.Removed...)
+		}
+	}
+	ds.set(specs, compiled)
+	return ch, nil
+}
+
 // declaredTools compiles specs and builds their tools on the runtime tools rs. The SQL is
 // checked against the managed views again on every call (views may be dropped after apply).
-func declaredTools(rs *replicaSet, schema string, specs []ToolSpec) ([]Tool, error) {
+func declaredTools(rs *replicaSet, schema string, specs []ToolSpec) ([]Tool, []*CompiledTool, error) {
 	out := make([]Tool, 0, len(specs))
+	compiled := make([]*CompiledTool, 0, len(specs))
 	for _, spec := range specs {
 		ct, err := CompileTool(spec, schema, func(string) bool { return true })
 		if err != nil {
-			return nil, fmt.Errorf("tools: declared tool: %w", err)
+			return nil, nil, fmt.Errorf("tools: declared tool: %w", err)
 		}
 		t, err := declaredTool(rs, ct)
 		if err != nil {
-			return nil, fmt.Errorf("tools: declared tool %q: %w", spec.Name, err)
+			return nil, nil, fmt.Errorf("tools: declared tool %q: %w", spec.Name, err)
 		}
 		out = append(out, t)
+		compiled = append(compiled, ct)
 	}
-	return out, nil
+	return out, compiled, nil
 }
 
 func declaredTool(rs *replicaSet, ct *CompiledTool) (Tool, error) {

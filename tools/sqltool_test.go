@@ -3,6 +3,7 @@ package tools_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -123,6 +124,22 @@ func TestDeclaredToolsAnswerWithBoundParameters(t *testing.T) {
 	}
 }
 
+func TestViewsNameTheToolsReadingThem(t *testing.T) {
+	_, _, cs := declaredSession(t, declaredSpecs)
+	lv := decode[tools.ListViewsOutput](t, call(t, cs, "list_views", map[string]any{}))
+	got := map[string][]string{}
+	for _, v := range lv.Views {
+		got[v.Name] = v.Tools
+	}
+	if !slices.Equal(got["customer_rollup"], []string{"customer_by_id", "customers_named", "top_n"}) || got["fragile"] != nil {
+		t.Errorf("list_views tools = %v", got)
+	}
+	dv := decode[tools.DescribeViewOutput](t, call(t, cs, "describe_view", map[string]any{"name": "daily_revenue"}))
+	if !slices.Equal(dv.Tools, []string{"revenue_between"}) {
+		t.Errorf("describe_view(daily_revenue) tools = %v", dv.Tools)
+	}
+}
+
 // TestDeclaredToolInjection sends SQL through every parameter type: values are data, so a
 // string finds no row and the database is untouched; other types are refused before any SQL.
 func TestDeclaredToolInjection(t *testing.T) {
@@ -213,13 +230,20 @@ func TestDeclaredToolsList(t *testing.T) {
 	if len(lt.Tools) != 8 {
 		t.Errorf("tools/list has %d tools, want the 5 built-ins and 3 declared", len(lt.Tools))
 	}
-	msg, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "result": lt})
+	// What three declared tools add to tools/list: each stays small (its input schema is its
+	// parameters, its output schema a short outline of query_view's result).
+	all, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "result": lt})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("runtime tools/list with three declared tools: %d bytes", len(msg))
-	if len(msg) > 8*1024 {
-		t.Errorf("runtime tools/list with three declared tools is %d bytes, budget 8192", len(msg))
+	declared := 0
+	for _, s := range declaredSpecs[:3] {
+		b, _ := json.Marshal(byName[s.Name])
+		declared += len(b)
+	}
+	t.Logf("runtime tools/list: %d bytes with three declared tools, which take %d of them", len(all), declared)
+	if declared > 3*800 {
+		t.Errorf("three declared tools take %d bytes of tools/list, want at most %d", declared, 3*800)
 	}
 }
 

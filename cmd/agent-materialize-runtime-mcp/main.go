@@ -25,5 +25,8 @@ func open(ctx context.Context) (*tools.Registry, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return rt.Tools(), rt.Close, nil
+	// Tools added, changed or removed in materialize.yaml reach connected clients.
+	watch, stop := context.WithCancel(ctx)
+	go rt.WatchTools(watch, agentmv.ConfigFileName, 0, mcpmain.Logger())
+	return rt.Tools(), func() { stop(); rt.Close() }, nil
 }
