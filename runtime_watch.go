@@ -16,13 +16,16 @@ import (
 const DefaultToolsWatchInterval = 2 * time.Second
 
 // WatchTools keeps the runtime's declared tools in step with the tools list of the
-// materialize.yaml at path until ctx ends: every interval it compares the file's bytes, and
+// materialize.yaml at path (empty: the one Options would use) until ctx ends: every interval it compares the file's bytes, and
 // when they changed it loads the file (the full validation, the guard included) and replaces
 // the declared tools on every server the registry is mounted on, which tells connected
 // clients (tools/list_changed). A file that is missing or invalid keeps the tools as they
 // are, with a warning on logger; the built-in tools never change. Every call of a declared
 // tool is still checked against the views the database has now.
 func (r *Runtime) WatchTools(ctx context.Context, path string, interval time.Duration, logger *slog.Logger) {
+	if path == "" {
+		path = defaultConfigPath() // as Options.ConfigPath
+	}
 	if interval <= 0 {
 		interval = DefaultToolsWatchInterval
 	}

@@ -139,9 +139,6 @@ func CompileTool(spec ToolSpec, schema string, allowed func(name string) bool) (
 	return ct, nil
 }
 
-// runtimeToolNames are the built-in runtime tools a YAML tool may not shadow.
-var runtimeToolNames = []string{ToolListViews, ToolDescribeView, ToolQueryView, ToolRefreshView, ToolGetLineage}
-
 // Check validates one parameter declaration: name, type, bounds, enum and default.
 func (p ParamSpec) Check() error {
 	if err := boundary.ValidateIdentifier("parameter name", p.Name); err != nil {

@@ -27,6 +27,6 @@ func open(ctx context.Context) (*tools.Registry, func(), error) {
 	}
 	// Tools added, changed or removed in materialize.yaml reach connected clients.
 	watch, stop := context.WithCancel(ctx)
-	go rt.WatchTools(watch, agentmv.ConfigFileName, 0, mcpmain.Logger())
+	go rt.WatchTools(watch, "", 0, mcpmain.Logger())
 	return rt.Tools(), func() { stop(); rt.Close() }, nil
 }
