@@ -120,7 +120,11 @@ func (o Options) resolve(cfg *Config) (Settings, error) {
 			o.Logger.Warn(w)
 		}
 	}
-	return ResolveSettings(o.Overrides, cfg, o.DotenvPath, o.Environ)
+	s, err := ResolveSettings(o.Overrides, cfg, o.DotenvPath, o.Environ)
+	if err == nil && cfg != nil {
+		s.Tools = cfg.ToolSpecs()
+	}
+	return s, err
 }
 
 // Config is the loaded materialize.yaml.

@@ -57,6 +57,8 @@ type Config struct {
 	// Agents are the agents of the top-level agents list, in file order: each gets a Postgres
 	// role of its own that reads and refreshes only its views (see AgentConfig).
 	Agents []AgentConfig
+	// Tools are the declared tools (the YAML's tools list), in file order.
+	Tools []ToolConfig
 	// Warnings lists harmless oddities found while loading, for callers to print once. Unknown
 	// keys are errors, not warnings; keys starting with x- are the user's own and are ignored.
 	Warnings []string
@@ -299,6 +301,9 @@ func parseConfig(display, abs string, raw []byte) (*Config, error) {
 			return nil, err
 		}
 	}
+	if err := cfg.compileTools(); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
 
@@ -324,18 +329,26 @@ func (c *Config) readSQL(v *ViewConfig) error {
 	case err != nil:
 		return invalid("cannot read it: "+err.Error(), err)
 	}
-	switch {
-	case len(body) > MaxSQLFileBytes:
-		return invalid(fmt.Sprintf("larger than %d bytes (1 MiB); a view body should be one SELECT", MaxSQLFileBytes), nil)
-	case !utf8.Valid(body):
-		return invalid("not valid UTF-8; save it as UTF-8", nil)
-	case strings.IndexByte(string(body), 0) >= 0:
-		return invalid("contains a NUL byte, which Postgres does not accept in SQL text", nil)
-	case sqlIsBlank(string(body)):
-		return invalid("has no SQL, only comments and whitespace; put the view's SELECT in it", nil)
+	if reason := sqlBodyProblem(body); reason != "" {
+		return invalid(reason, nil)
 	}
 	v.SQL = string(body)
 	return nil
+}
+
+// sqlBodyProblem says what makes body unusable as a SQL file, or "".
+func sqlBodyProblem(body []byte) string {
+	switch {
+	case len(body) > MaxSQLFileBytes:
+		return fmt.Sprintf("larger than %d bytes (1 MiB); a view body should be one SELECT", MaxSQLFileBytes)
+	case !utf8.Valid(body):
+		return "not valid UTF-8; save it as UTF-8"
+	case strings.IndexByte(string(body), 0) >= 0:
+		return "contains a NUL byte, which Postgres does not accept in SQL text"
+	case sqlIsBlank(string(body)):
+		return "has no SQL, only comments and whitespace; put the view's SELECT in it"
+	}
+	return ""
 }
 
 // sqlIsBlank reports whether sql has nothing but whitespace, semicolons, `--` comments and

@@ -35,6 +35,9 @@ type RuntimeOptions struct {
 	// default_query_exec_mode. Every runtime tool keeps its settings transaction-local, so
 	// nothing else is needed.
 	Pooler bool
+	// Tools are the declared tools to serve next to the built-ins (Settings.Tools, from
+	// materialize.yaml's tools list).
+	Tools []tools.ToolSpec
 }
 
 // Runtime is what an agent-facing host needs: one pool on the runtime role and the runtime
@@ -103,7 +106,7 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 			return nil, fmt.Errorf("replica %d (%s): %w", i+1, RedactDSN(dsn), err)
 		}
 	}
-	cfg := tools.RuntimeConfig{Pool: pool, Schema: opts.Schema, Limits: opts.Limits, Replicas: rt.replicas}
+	cfg := tools.RuntimeConfig{Pool: pool, Schema: opts.Schema, Limits: opts.Limits, Replicas: rt.replicas, Tools: opts.Tools}
 	if !opts.SkipRoleCheck {
 		cfg.VerifyReplica = func(ctx context.Context, p *pgxpool.Pool) error {
 			return tools.CheckRuntimeRole(ctx, p, opts.Schema)
@@ -119,13 +122,13 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 	return rt, nil
 }
 
-func runtimeTools(ctx context.Context, pool *pgxpool.Pool, schema string, limits tools.Limits, check bool) (*tools.Registry, error) {
+func runtimeTools(ctx context.Context, pool *pgxpool.Pool, schema string, limits tools.Limits, check bool, declared []tools.ToolSpec) (*tools.Registry, error) {
 	if check {
 		if err := tools.CheckRuntimeRole(ctx, pool, schema); err != nil {
 			return nil, err
 		}
 	}
-	return tools.RuntimeTools(tools.RuntimeConfig{Pool: pool, Schema: schema, Limits: limits})
+	return tools.RuntimeTools(tools.RuntimeConfig{Pool: pool, Schema: schema, Limits: limits, Tools: declared})
 }
 
 // Ready reports whether the runtime can serve: the primary answers and agentmv's objects in
@@ -174,7 +177,8 @@ func (r *Runtime) Close() {
 	}
 }
 
-// RuntimeTools returns the runtime tools on the project's runtime pool (AGENT_MV_RUNTIME_URL),
+// RuntimeTools returns the runtime tools, with the tools declared in materialize.yaml, on the
+// project's runtime pool (AGENT_MV_RUNTIME_URL),
 // after proving the role is a safe runtime role (tools.CheckRuntimeRole). It reads from the
 // primary only; to read from Settings.RuntimeReplicaURLs use OpenRuntime with ReplicaURLs.
 func (p *Project) RuntimeTools(ctx context.Context) (*tools.Registry, error) {
@@ -182,7 +186,7 @@ func (p *Project) RuntimeTools(ctx context.Context) (*tools.Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := runtimeTools(ctx, pool, p.settings.TargetSchema, tools.Limits{}, true)
+	reg, err := runtimeTools(ctx, pool, p.settings.TargetSchema, tools.Limits{}, true, p.cfg.ToolSpecs())
 	if err != nil {
 		return nil, fmt.Errorf("runtime tools: %w", err)
 	}

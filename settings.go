@@ -12,6 +12,8 @@ import (
 
 	"github.com/joho/godotenv"
 
+	"github.com/agentmv/agentmv/tools"
+
 	"github.com/agentmv/agentmv/boundary"
 )
 
@@ -64,6 +66,9 @@ type Settings struct {
 	// AgentTokens are the agents' bearer tokens on HTTP, by agent name, read from each agent's
 	// token_env; agents without token_env, or whose variable is unset, are absent.
 	AgentTokens map[string]string
+	// Tools are the tools declared in materialize.yaml (`tools:`), when it was read; the
+	// runtime entry points serve them (RuntimeOptions.Tools).
+	Tools []tools.ToolSpec
 }
 
 // ResolveSettings resolves every setting once, in the order flag > environment > .env >

@@ -29,7 +29,7 @@ func (v *validator) bad(line int, format string, args ...any) {
 // typo such as `indexs:` must not silently drop indexes), with a suggestion when one is close;
 // keys starting with x- are the user's own annotations and are ignored.
 var (
-	topLevelKeys = []string{"version", "target_schema", "scheduler", "views", "refresh_lock_timeout", "runtime_role", "public_privileges", "agents"}
+	topLevelKeys = []string{"version", "target_schema", "scheduler", "views", "refresh_lock_timeout", "runtime_role", "public_privileges", "agents", "tools"}
 	viewKeys     = []string{"name", "sql_file", "description", "columns", "indexes", "sources", "sql", "min_refresh_interval", "max_staleness", "refresh_lock_timeout", "refresh_every"}
 	indexKeys    = []string{"columns", "unique"}
 )
@@ -128,6 +128,8 @@ func (v *validator) document(doc *yaml.Node) {
 				}
 				v.cfg.Scheduler = s
 			}
+		case "tools":
+			v.yamlTools(val)
 		default:
 			v.unknownKey(k, "the top level", topLevelKeys)
 		}

@@ -128,6 +128,10 @@ type execOptions struct {
 	// (boundary.StatusMarkSQL), run inside the transaction before the DECLARE, in the same
 	// round trip; its value is Result.mark.
 	mark string
+	// params are the values of $1… in the query (text format; nil is NULL), bound as the
+	// types paramOIDs: a declared tool's arguments (sqltool.go). Values, never SQL text.
+	params    [][]byte
+	paramOIDs []uint32
 }
 
 // canPrepare reports whether pool's connections may hold named prepared statements: pgx's
@@ -264,7 +268,7 @@ func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error)
 		b.ExecParams(r.opts.mark, nil, nil, nil, nil)
 		markIdx, fetchIdx = 2, 4
 	}
-	b.ExecParams("DECLARE "+cursorName+" NO SCROLL CURSOR FOR "+deparsed, nil, nil, nil, nil)
+	b.ExecParams("DECLARE "+cursorName+" NO SCROLL CURSOR FOR "+deparsed, r.opts.params, r.opts.paramOIDs, nil, nil)
 	b.ExecParams("FETCH FORWARD "+strconv.Itoa(n)+" FROM "+cursorName, nil, nil, nil, nil)
 	final := n == need
 	if final { // the usual case: one round trip in all

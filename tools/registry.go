@@ -44,6 +44,8 @@ type Registry struct {
 	middleware []Middleware
 	observers  []Observer
 	agent      string
+	servers    []*mcp.Server // where Mount put the tools (SetDeclaredTools updates them)
+	declared   *declaredSet  // RuntimeTools' declared tools (sqltool_runtime.go)
 }
 
 // NewRegistry returns an empty registry.
@@ -159,17 +161,23 @@ func (r *Registry) Use(mw ...Middleware) {
 // Calls go through the registry's middleware; every failure, including invalid arguments and
 // panics, becomes a tool result with isError=true whose content is the [ToolError] JSON.
 func (r *Registry) Mount(server *mcp.Server) {
+	r.mu.Lock()
+	r.servers = append(r.servers, server)
+	r.mu.Unlock()
 	for _, t := range r.Tools() {
-		def := *t.t.def
-		tt := t.t
-		server.AddTool(&def, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			var args json.RawMessage
-			if req != nil && req.Params != nil {
-				args = req.Params.Arguments
-			}
-			return r.call(ctx, tt, &Call{Tool: tt.def.Name, Arguments: args, Request: req}), nil
-		})
+		r.mountTool(server, t.t)
 	}
+}
+
+func (r *Registry) mountTool(server *mcp.Server, tt *tool) {
+	def := *tt.def
+	server.AddTool(&def, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		var args json.RawMessage
+		if req != nil && req.Params != nil {
+			args = req.Params.Arguments
+		}
+		return r.call(ctx, tt, &Call{Tool: tt.def.Name, Arguments: args, Request: req}), nil
+	})
 }
 
 // Call runs the named tool directly (no MCP session), through the middleware, and returns the

@@ -42,6 +42,9 @@ type RuntimeConfig struct {
 	// allowlist and the freshness it reports): a burst of queries costs one status read, not
 	// one each. Default 1 s; negative disables. refresh_view through these tools clears it.
 	StatusCacheTTL time.Duration
+	// Tools are the tools declared in materialize.yaml (`tools:`), served next to the five
+	// built-ins with the same guard, limits and freshness (see [ToolSpec]).
+	Tools []ToolSpec
 }
 
 // Runtime tool names (the seed's).
@@ -70,6 +73,7 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 		names: boundary.Names{Schema: cfg.Schema}, guards: newGuardCache(),
 		execOpts: execOptions{prepare: canPrepare(cfg.Pool), encode: true}}
 	rt.execOpts.mark = boundary.StatusMarkSQL(rt.names)
+	rt.declared = &declaredSet{schema: cfg.Schema}
 	rs := newReplicaSet(rt)
 	gate := &primaryGate{pool: cfg.Pool, verify: cfg.VerifyPrimary}
 	reg := NewRegistry()
@@ -90,6 +94,16 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
+	declared, compiled, err := declaredTools(rs, cfg.Schema, cfg.Tools)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.Add(declared...); err != nil {
+		return nil, err
+	}
+	rt.declared.rs = rs
+	rt.declared.set(cfg.Tools, compiled)
+	reg.declared = rt.declared
 	return reg, nil
 }
 
@@ -97,8 +111,9 @@ type runtimeTools struct {
 	cfg       RuntimeConfig
 	refresher *refresh.Client
 	names     boundary.Names
-	guards    *guardCache // shared with the replicas' runtimeTools (verdicts are keyed by the allowed set)
-	execOpts  execOptions // how query_view runs on cfg.Pool
+	guards    *guardCache  // shared with the replicas' runtimeTools (verdicts are keyed by the allowed set)
+	execOpts  execOptions  // how query_view runs on cfg.Pool
+	declared  *declaredSet // the declared tools (shared with the replicas' runtimeTools)
 
 	cacheMu sync.Mutex
 	cached  *statusSnapshot
@@ -198,6 +213,8 @@ type ViewSummary struct {
 	StaleReason     string     `json:"stale_reason,omitempty"`
 	Running         bool       `json:"running,omitempty"`
 	Populated       bool       `json:"populated"`
+	// Tools are the declared tools that read the view (prefer them to query_view).
+	Tools []string `json:"tools,omitempty"`
 }
 
 // ListViewsOutput is list_views' result.
@@ -234,7 +251,8 @@ func (rt *runtimeTools) listViews(ctx context.Context, _ noInput) (ListViewsOutp
 		v := ViewSummary{Name: s.Name, Description: s.Description, Columns: counts[s.Name],
 			RowsEstimate: s.RowsEstimate, DependsOn: nonNil(s.Upstream), LastStatus: s.LastStatus,
 			LastRefreshedAt: s.LastFinishedAt, LastMode: s.LastMode, DataAsOf: s.DataAsOf,
-			Stale: s.Stale, StaleReason: s.StaleReason, Running: s.Running, Populated: s.Populated}
+			Stale: s.Stale, StaleReason: s.StaleReason, Running: s.Running, Populated: s.Populated,
+			Tools: rt.declared.readers(s.Name)}
 		out.Views = append(out.Views, v)
 	}
 	return out, nil
@@ -292,6 +310,8 @@ type DescribeViewOutput struct {
 	Sources           []string           `json:"sources"`
 	DependsOn         []string           `json:"depends_on"`
 	Freshness         refresh.ViewStatus `json:"freshness"`
+	// Tools are the declared tools that read the view (prefer them to query_view).
+	Tools []string `json:"tools,omitempty"`
 	ReadInfo
 }
 
@@ -323,7 +343,7 @@ func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (Describ
 		return DescribeViewOutput{}, err
 	}
 	out := DescribeViewOutput{Name: st.Name, Description: st.Description, Freshness: st,
-		Columns: []ViewColumn{}, Indexes: []ViewIndex{}}
+		Columns: []ViewColumn{}, Indexes: []ViewIndex{}, Tools: rt.declared.readers(in.Name)}
 	rows, err := rt.cfg.Pool.Query(ctx, describeColumnsSQL, rt.cfg.Schema, in.Name)
 	if err != nil {
 		return out, err
@@ -422,18 +442,25 @@ func (o QueryOutput) encodeJSON() ([]byte, error) {
 }
 
 func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutput, error) {
+	return rt.runQuery(ctx, in.SQL, in.Limit, rt.execOpts)
+}
+
+// runQuery guards sql against the managed views (the cached verdict when the text was seen
+// under the same views), runs it with opts (at most maxRows rows when 0 < maxRows < the
+// limit) and reports the freshness of the views read: query_view and the declared tools.
+func (rt *runtimeTools) runQuery(ctx context.Context, sql string, maxRows int, opts execOptions) (QueryOutput, error) {
 	snap, err := rt.status(ctx)
 	if err != nil {
 		return QueryOutput{}, registryError(rt.cfg.Schema, err)
 	}
-	v := rt.check(in.SQL, snap)
+	v := rt.check(sql, snap)
 	if errors.Is(v.err, errNotManaged) && snap.cached {
 		// The cached registry may predate a view applied since: read it again before saying no.
 		rt.forgetStatus()
 		if snap, err = rt.status(ctx); err != nil {
 			return QueryOutput{}, registryError(rt.cfg.Schema, err)
 		}
-		v = rt.check(in.SQL, snap)
+		v = rt.check(sql, snap)
 	}
 	if v.err != nil {
 		var te *ToolError
@@ -444,10 +471,10 @@ func (rt *runtimeTools) queryView(ctx context.Context, in QueryInput) (QueryOutp
 		return QueryOutput{}, v.err
 	}
 	limits := rt.cfg.Limits
-	if in.Limit > 0 && in.Limit < limits.MaxRows {
-		limits.MaxRows = in.Limit
+	if maxRows > 0 && maxRows < limits.MaxRows {
+		limits.MaxRows = maxRows
 	}
-	res, err := execQuery(ctx, rt.cfg.Pool, rt.cfg.Schema, v.deparsed, limits, rt.execOpts)
+	res, err := execQuery(ctx, rt.cfg.Pool, rt.cfg.Schema, v.deparsed, limits, opts)
 	if err != nil {
 		return QueryOutput{}, err
 	}

@@ -95,7 +95,7 @@ func newReplicaSet(primary *runtimeTools) *replicaSet {
 		cfg := primary.cfg
 		cfg.Pool, cfg.Replicas = p, nil
 		rs.replicas = append(rs.replicas, &replica{
-			tools: &runtimeTools{cfg: cfg, refresher: &refresh.Client{DB: p, Schema: cfg.Schema}, names: primary.names, guards: primary.guards,
+			tools: &runtimeTools{cfg: cfg, refresher: &refresh.Client{DB: p, Schema: cfg.Schema}, names: primary.names, guards: primary.guards, declared: primary.declared,
 				execOpts: execOptions{prepare: canPrepare(p), encode: true, mark: primary.execOpts.mark}},
 			server: poolServer(p),
 			verify: primary.cfg.VerifyReplica,

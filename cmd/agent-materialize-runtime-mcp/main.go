@@ -21,9 +21,12 @@ func open(ctx context.Context) (*tools.Registry, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs})
+	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Tools: s.Tools})
 	if err != nil {
 		return nil, nil, err
 	}
-	return rt.Tools(), rt.Close, nil
+	// Tools added, changed or removed in materialize.yaml reach connected clients.
+	watch, stop := context.WithCancel(ctx)
+	go rt.WatchTools(watch, "", 0, mcpmain.Logger())
+	return rt.Tools(), func() { stop(); rt.Close() }, nil
 }

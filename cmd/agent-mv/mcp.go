@@ -47,7 +47,7 @@ token read from the environment variable named by --token-env).`,
 				return err
 			}
 			ctx := cmd.Context()
-			ropts := agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Pooler: pooler}
+			ropts := agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Pooler: pooler, Tools: s.Tools}
 			audit, err := openAudit(cmd, auditPath)
 			if err != nil {
 				return err
@@ -68,6 +68,8 @@ token read from the environment variable named by --token-env).`,
 			if audit != nil {
 				rt.Tools().Observe(audit.Observer())
 			}
+			// Tools added, changed or removed in materialize.yaml reach connected clients.
+			go rt.WatchTools(ctx, o.configPath, 0, stderrLogger(cmd))
 			// Over HTTP, without --agent, every agent with a token is served too: its token
 			// selects its own server, on its own role.
 			var agents []tools.HTTPAgent
@@ -123,7 +125,7 @@ func (o *rootOptions) openRuntime(cmd *cobra.Command, pooler bool) (*agentmv.Run
 	if err != nil {
 		return nil, s, err
 	}
-	rt, err := agentmv.OpenRuntime(cmd.Context(), s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Pooler: pooler})
+	rt, err := agentmv.OpenRuntime(cmd.Context(), s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Pooler: pooler, Tools: s.Tools})
 	return rt, s, err
 }
 
@@ -153,8 +155,13 @@ func newHTTPMCP(cmd *cobra.Command, server *mcp.Server, opts tools.HTTPOptions, 
 			return nil, fmt.Errorf("--token-env %s: the variable is empty or unset; export the token first", tokenEnv)
 		}
 	}
-	opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts.Logger = stderrLogger(cmd)
 	return tools.NewHTTPServer(server, opts)
+}
+
+// stderrLogger logs warnings and errors on the command's stderr.
+func stderrLogger(cmd *cobra.Command) *slog.Logger {
+	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // announce prints where the HTTP server listens (tests and scripts wait for this line).

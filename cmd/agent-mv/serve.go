@@ -82,6 +82,8 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
+	// Tools added, changed or removed in materialize.yaml reach connected clients.
+	go rt.WatchTools(ctx, o.configPath, 0, logger)
 	var stopping atomic.Bool
 	go func() {
 		<-ctx.Done()

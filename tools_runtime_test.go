@@ -1,0 +1,209 @@
+package agentmv_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/internal/testutil"
+)
+
+// demoTools are declared tools over the demo's views (appended to its materialize.yaml).
+const demoTools = `tools:
+  - name: customer_by_email
+    description: One customer's orders and lifetime spend, by email.
+    sql: |
+      SELECT customer_id, order_count, lifetime_value_cents
+        FROM customer_rollup WHERE email = @email
+    parameters:
+      - {name: email, type: string, required: true, max_length: 200}
+  - name: revenue_on
+    description: Units and revenue per product on the given days.
+    sql: SELECT day, sku, units_sold FROM daily_revenue WHERE day = ANY(@days) ORDER BY day, sku
+    parameters:
+      - {name: days, type: "date[]", required: true}
+`
+
+// mountProject serves the project's runtime tools (Project.RuntimeTools, as the runtime role)
+// on an in-memory MCP session.
+func mountProject(t *testing.T, p *agentmv.Project) *mcp.ClientSession {
+	t.Helper()
+	ctx := context.Background()
+	reg, err := p.RuntimeTools(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
+	reg.Mount(server)
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := server.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "v0"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close(); _ = ss.Wait() })
+	return cs
+}
+
+func callText(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any) (string, bool) {
+	t.Helper()
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		t.Fatalf("CallTool(%s): %v", name, err)
+	}
+	return res.Content[0].(*mcp.TextContent).Text, res.IsError
+}
+
+func TestDeclaredToolsFromYAML(t *testing.T) {
+	pr := demoProject(t)
+	pr.write("materialize.yaml", string(testutil.ReadFile(t, pr.dir+"/materialize.yaml"))+demoTools)
+	pr.apply()
+	cs := mountProject(t, pr.open())
+	out, isErr := callText(t, cs, "customer_by_email", map[string]any{"email": "bob@example.com"})
+	var res struct {
+		Rows [][]any `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); isErr || err != nil {
+		t.Fatalf("customer_by_email: %s (%v)", out, err)
+	}
+	if len(res.Rows) != 1 || res.Rows[0][0] != float64(2) || res.Rows[0][1] != float64(1) || res.Rows[0][2] != float64(9900) {
+		t.Errorf("customer_by_email(bob) rows = %v, want [[2 1 9900]]", res.Rows)
+	}
+	out, isErr = callText(t, cs, "revenue_on", map[string]any{"days": []string{"2025-12-20", "2025-12-25"}})
+	if err := json.Unmarshal([]byte(out), &res); isErr || err != nil {
+		t.Fatalf("revenue_on: %s (%v)", out, err)
+	}
+	if len(res.Rows) != 2 || res.Rows[0][1] != "SKU-001" || res.Rows[1][1] != "SKU-002" {
+		t.Errorf("revenue_on rows = %v", res.Rows)
+	}
+	if out, isErr = callText(t, cs, "customer_by_email", map[string]any{"email": "x' OR 'x'='x"}); isErr || !strings.Contains(out, `"row_count":0`) {
+		t.Errorf("injection through email: %s", out)
+	}
+}
+
+// TestDeclaredToolOverBaseTableRefusedAtPlan: plan (which loads the config) refuses a tool
+// that reads a base table, with the YAML line.
+func TestDeclaredToolOverBaseTableRefusedAtPlan(t *testing.T) {
+	pr := demoProject(t)
+	yaml := string(testutil.ReadFile(t, pr.dir+"/materialize.yaml"))
+	line := strings.Count(yaml, "\n") + 4
+	pr.write("materialize.yaml", yaml+"tools:\n  - name: emails\n    description: all emails\n    sql: SELECT email FROM public.users\n")
+	_, err := agentmv.Open(context.Background(), agentmv.Options{ConfigPath: pr.dir + "/materialize.yaml", DotenvPath: "-",
+		Overrides: pr.settings, Environ: func(string) (string, bool) { return "", false }})
+	want := "line " + strconv.Itoa(line) + `: tool "emails": sql: relation public.users is outside schema agent_mv`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("open = %v, want %q", err, want)
+	}
+}
+
+// TestRunningServerNoticesToolChanges: a runtime server (OpenRuntime + WatchTools, as the
+// entry points run it) drops a tool removed from materialize.yaml from tools/list, tells the
+// client (tools/list_changed), and serves a changed declaration; an invalid edit keeps the
+// tools as they were.
+func TestRunningServerNoticesToolChanges(t *testing.T) {
+	pr := demoProject(t)
+	path := pr.dir + "/materialize.yaml"
+	pr.write("materialize.yaml", string(testutil.ReadFile(t, path))+demoTools)
+	pr.apply()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := pr.open().Settings()
+	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, Tools: s.Tools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
+	rt.Tools().Mount(server)
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := server.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed atomic.Int32
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "v0"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed.Add(1) },
+	}).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cs.Close(); _ = ss.Wait() }()
+	done := make(chan struct{})
+	var logs syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	go func() { defer close(done); rt.WatchTools(ctx, path, 20*time.Millisecond, logger) }()
+	defer func() { cancel(); <-done }()
+
+	listed := func() map[string]string {
+		lt, err := cs.ListTools(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, tl := range lt.Tools {
+			m[tl.Name] = tl.Description
+		}
+		return m
+	}
+	if _, ok := listed()["revenue_on"]; !ok {
+		t.Fatal("revenue_on not listed at start")
+	}
+	// An invalid edit (a tool over a base table) changes nothing.
+	pr.edit("materialize.yaml", "FROM daily_revenue WHERE", "FROM public.payments WHERE")
+	testutil.WaitFor(t, 30*time.Second, "the watcher to refuse the invalid edit", func() (bool, error) {
+		return strings.Contains(logs.String(), "relation public.payments is outside schema"), nil
+	})
+	if _, ok := listed()["revenue_on"]; !ok || changed.Load() != 0 {
+		t.Fatalf("an invalid edit changed the tools (list_changed %d)", changed.Load())
+	}
+	pr.edit("materialize.yaml", "FROM public.payments WHERE", "FROM daily_revenue WHERE")
+	pr.edit("materialize.yaml", "One customer's orders", "Orders")
+	// Remove revenue_on: everything from its entry to the end of the file.
+	yaml := string(testutil.ReadFile(t, path))
+	pr.write("materialize.yaml", yaml[:strings.Index(yaml, "  - name: revenue_on")])
+	testutil.WaitFor(t, 30*time.Second, "revenue_on to leave tools/list", func() (bool, error) {
+		m := listed()
+		_, still := m["revenue_on"]
+		return !still && strings.HasPrefix(m["customer_by_email"], "Orders and lifetime spend"), nil
+	})
+	if changed.Load() == 0 {
+		testutil.WaitFor(t, 30*time.Second, "notifications/tools/list_changed", func() (bool, error) { return changed.Load() > 0, nil })
+	}
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "revenue_on", Arguments: map[string]any{"days": []string{"2025-12-20"}}}); err == nil || !strings.Contains(err.Error(), "unknown tool") {
+		t.Errorf("a removed tool: %v, want unknown tool", err)
+	}
+	if out, isErr := callText(t, cs, "customer_by_email", map[string]any{"email": "bob@example.com"}); isErr {
+		t.Errorf("customer_by_email after the reload: %s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the watcher's writes and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
