@@ -36,6 +36,15 @@ type NewView struct {
 	SQLFile     string // relative to SetupConfig.Root, e.g. materialize/<name>.sql
 	Description string
 	Indexes     []IndexSuggestion
+	// Columns are what some of its columns mean (materialize.yaml's columns:), in the
+	// view's column order.
+	Columns []ColumnDescription
+}
+
+// ColumnDescription is what one column of a view means, in one line.
+type ColumnDescription struct {
+	Column      string
+	Description string
 }
 
 // Setup tool names (the seed's).
