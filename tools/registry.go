@@ -44,6 +44,8 @@ type Registry struct {
 	middleware []Middleware
 	observers  []Observer
 	agent      string
+	prompts    []Prompt   // served next to the tools (AddPrompts)
+	resources  *resources // served next to the tools (AddViewResources)
 }
 
 // NewRegistry returns an empty registry.
@@ -113,7 +115,7 @@ func (r *Registry) Tools() []Tool {
 func (r *Registry) Select(names ...string) (*Registry, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent}
+	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources}
 	for _, n := range names {
 		t, ok := r.tools[n]
 		if !ok {
@@ -129,7 +131,7 @@ func (r *Registry) Select(names ...string) (*Registry, error) {
 func (r *Registry) Toolset(name string) *Registry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent}
+	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources}
 	for n, t := range r.tools {
 		if slices.Contains(t.toolsets, name) {
 			out.tools[n] = t
@@ -155,7 +157,8 @@ func (r *Registry) Use(mw ...Middleware) {
 	r.middleware = append(r.middleware, mw...)
 }
 
-// Mount registers every tool of the registry on server (replacing tools of the same name).
+// Mount registers every tool of the registry on server (replacing tools of the same name),
+// and its prompts and resources.
 // Calls go through the registry's middleware; every failure, including invalid arguments and
 // panics, becomes a tool result with isError=true whose content is the [ToolError] JSON.
 func (r *Registry) Mount(server *mcp.Server) {
@@ -169,6 +172,15 @@ func (r *Registry) Mount(server *mcp.Server) {
 			}
 			return r.call(ctx, tt, &Call{Tool: tt.def.Name, Arguments: args, Request: req}), nil
 		})
+	}
+	for _, p := range r.Prompts() {
+		server.AddPrompt(p.Def, p.Handler)
+	}
+	r.mu.RLock()
+	res := r.resources
+	r.mu.RUnlock()
+	if res != nil {
+		res.mount(server)
 	}
 }
 

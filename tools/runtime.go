@@ -53,7 +53,8 @@ const (
 	ToolGetLineage   = "get_lineage"
 )
 
-// RuntimeTools returns the five runtime tools (toolset [ToolsetRuntime]) on cfg. They run as
+// RuntimeTools returns the five runtime tools (toolset [ToolsetRuntime]) on cfg, with the
+// query-views prompt and the view resources (see [Registry.SyncResources]). They run as
 // whatever role cfg.Pool logs in as; give it the runtime role only.
 func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	if cfg.Pool == nil {
@@ -90,6 +91,14 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
+	prompts, err := runtimePrompts(cfg.Schema)
+	if err == nil {
+		err = reg.AddPrompts(prompts...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	reg.resources = &resources{rt: rt}
 	return reg, nil
 }
 
