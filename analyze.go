@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -46,6 +47,9 @@ func (p *Project) analyze(ctx context.Context, tx pgx.Tx, rec recordedState) ([]
 			s.Tables, s.Upstream = l.tables, l.views
 			s.lineageStale = !sameSources(l, recorded[v.Name])
 			p.fillConfigured(&s, v)
+			if err := p.checkDescribedColumns(v, rec.comments[v.Name].Names()); err != nil {
+				return nil, err
+			}
 			out = append(out, s)
 			continue
 		}
@@ -79,7 +83,21 @@ func (p *Project) analyzeView(ctx context.Context, v ViewConfig, resolver lineag
 		s.Columns = append(s.Columns, boundary.ColumnEdge{ViewColumn: c.ViewColumn, SourceSchema: c.SourceSchema, SourceRelation: c.SourceRelation, SourceColumn: c.SourceColumn})
 	}
 	p.fillConfigured(&s, v)
+	if !slices.Contains(a.OutputColumns, "*") { // unknown columns: apply checks the created view
+		if err := p.checkDescribedColumns(v, a.OutputColumns); err != nil {
+			return Step{}, err
+		}
+	}
 	return s, nil
+}
+
+// checkDescribedColumns says which entry of the view's columns: names no column of the view
+// (have: its columns in order), with the file and line to fix.
+func (p *Project) checkDescribedColumns(v ViewConfig, have []string) error {
+	if err := boundary.UnknownColumns(v.Name, v.ColumnDescriptions(), have); err != nil {
+		return fmt.Errorf("%s line %d: %w", p.cfg.Path, v.Line, err)
+	}
+	return nil
 }
 
 // managedViews returns a membership test for the views of materialize.yaml.
@@ -103,6 +121,7 @@ func (p *Project) fillConfigured(s *Step, v ViewConfig) {
 	if v.RefreshEvery > 0 {
 		s.RefreshEvery = FormatDuration(v.RefreshEvery)
 	}
+	s.columnDescriptions = v.ColumnDescriptions()
 }
 
 // sourceHash is the hex sha256 of a SQL file's exact text.

@@ -247,6 +247,11 @@ func (p *Project) execute(ctx context.Context, tx pgx.Tx, plan *Plan) error {
 		if err := boundary.UpsertView(ctx, tx, n, s.record); err != nil {
 			return fmt.Errorf("register view %s: %w", s.View, err)
 		}
+		if s.Action != ActionUnchanged {
+			if err := boundary.SetComments(ctx, tx, n, s.View, s.record.Description, s.columnDescriptions); err != nil {
+				return fmt.Errorf("comment on view %s (%s line %d): %w", s.View, p.cfg.Path, viewLine(p.cfg, s.View), err)
+			}
+		}
 		if s.reused && !s.lineageStale {
 			continue // lineage unchanged: the file is byte-identical to the last apply
 		}
@@ -357,6 +362,11 @@ func sourcesOf(plan *Plan) map[string][]string {
 		out[s.View] = list
 	}
 	return out
+}
+
+func viewLine(cfg *Config, view string) int {
+	v, _ := cfg.View(view)
+	return v.Line
 }
 
 func viewFile(cfg *Config, view string) string {

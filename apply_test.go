@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/examples/demo"
 	"github.com/agentmv/agentmv/internal/pgtest"
 	"github.com/agentmv/agentmv/internal/testutil"
@@ -476,5 +478,117 @@ func TestApplyReusesUnchangedFiles(t *testing.T) {
 	_, err := pr.open().Apply(context.Background(), agentmv.ApplyOptions{})
 	if err == nil || !strings.Contains(err.Error(), "customer_rollup") || !strings.Contains(err.Error(), "public.users does not exist") {
 		t.Fatalf("apply of an edited file over a renamed table: %v", err)
+	}
+}
+
+// comments reads the Postgres comments of an agent_mv view and of its described columns.
+func (pr *project) comments(view string) (string, map[string]string) {
+	pr.t.Helper()
+	ctx := context.Background()
+	var viewComment *string
+	if err := pr.admin.QueryRow(ctx, `SELECT obj_description(('agent_mv.' || $1)::regclass, 'pg_class')`, view).Scan(&viewComment); err != nil {
+		pr.t.Fatal(err)
+	}
+	rows, err := pr.admin.Query(ctx, `SELECT a.attname::text, col_description(a.attrelid, a.attnum) FROM pg_attribute a
+		WHERE a.attrelid = ('agent_mv.' || $1)::regclass AND a.attnum > 0 AND col_description(a.attrelid, a.attnum) IS NOT NULL`, view)
+	if err != nil {
+		pr.t.Fatal(err)
+	}
+	cols := map[string]string{}
+	var name, comment string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &comment}, func() error { cols[name] = comment; return nil }); err != nil {
+		pr.t.Fatal(err)
+	}
+	if viewComment == nil {
+		return "", cols
+	}
+	return *viewComment, cols
+}
+
+// TestApplyColumnDescriptions: the columns: key becomes Postgres comments (and the description
+// the view's comment); changing only descriptions is an update that rebuilds nothing; a
+// description of a column the view lacks is refused before anything changes.
+func TestApplyColumnDescriptions(t *testing.T) {
+	pr := demoProject(t)
+	pr.apply()
+	desc, cols := pr.comments("customer_rollup")
+	if desc != "One row per customer: order count, lifetime spend, last order." {
+		t.Errorf("view comment = %q", desc)
+	}
+	want := map[string]string{
+		"customer_id":          "users.id of the customer",
+		"order_count":          "Orders the customer placed, paid or not",
+		"lifetime_value_cents": "Sum of the customer's payments, in cents (0 when none)",
+		"last_order_at":        "When the customer's latest order was placed (NULL when none)",
+	}
+	if !reflect.DeepEqual(cols, want) {
+		t.Errorf("column comments = %v, want %v", cols, want)
+	}
+	if _, cols := pr.comments("top_customers_30d"); len(cols) != 0 {
+		t.Errorf("top_customers_30d has no columns: key but column comments %v", cols)
+	}
+
+	// Only descriptions change: one view's column meaning, another's new one, one removed.
+	pr.edit("materialize.yaml", "order_count: Orders the customer placed, paid or not", "order_count: Distinct orders, paid or not")
+	pr.edit("materialize.yaml", "      customer_id: users.id of the customer\n", "")
+	pr.edit("materialize.yaml", "top_customers_30d\n    sql_file: materialize/top_customers_30d.sql\n",
+		"top_customers_30d\n    sql_file: materialize/top_customers_30d.sql\n    columns:\n      email: \"Login e-mail; it's unique\"\n")
+	before := pr.oids()
+	plan, err := pr.open().Plan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, a := range map[string]agentmv.Action{"customer_rollup": agentmv.ActionUpdate, "top_customers_30d": agentmv.ActionUpdate, "daily_revenue": agentmv.ActionUnchanged} {
+		if s, _ := plan.Step(v); s.Action != a {
+			t.Errorf("plan %s: %s (%s), want %s", v, s.Action, s.Reason, a)
+		}
+	}
+	if len(plan.CreateOrder) != 0 || len(plan.DropOrder) != 0 {
+		t.Errorf("a description-only change rebuilds %v, drops %v", plan.CreateOrder, plan.DropOrder)
+	}
+	pr.apply()
+	if after := pr.oids(); !equalMaps(before, after) {
+		t.Errorf("a description-only change changed OIDs:\nbefore %v\nafter  %v", before, after)
+	}
+	_, cols = pr.comments("customer_rollup")
+	delete(want, "customer_id")
+	want["order_count"] = "Distinct orders, paid or not"
+	if !reflect.DeepEqual(cols, want) {
+		t.Errorf("after the edit, column comments = %v, want %v", cols, want)
+	}
+	if _, cols := pr.comments("top_customers_30d"); !reflect.DeepEqual(cols, map[string]string{"email": "Login e-mail; it's unique"}) {
+		t.Errorf("top_customers_30d column comments = %v", cols)
+	}
+	if res := pr.apply(); res.Plan.Changes() {
+		t.Errorf("apply after the comment update is not a no-op:\n%s", res.Plan)
+	}
+
+	// A column the view does not have: unchanged SQL (checked against the catalog) and
+	// changed SQL (checked against the parsed SELECT) both fail with the view and column.
+	for _, tc := range []struct{ name, file, old, new string }{
+		{"unchanged view", "materialize.yaml", "order_count: Distinct orders", "order_total: Distinct orders"},
+		{"changed view", "materialize/daily_revenue.sql", "sum(oi.qty)                         AS units_sold", "sum(oi.qty) AS units"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := testutil.ReadFile(t, filepath.Join(pr.dir, tc.file))
+			defer pr.write(tc.file, string(body))
+			pr.edit(tc.file, tc.old, tc.new)
+			snap := pr.snapshot()
+			_, err := pr.open().Apply(context.Background(), agentmv.ApplyOptions{})
+			var uc *boundary.UnknownColumnError
+			if !errors.As(err, &uc) || !strings.Contains(err.Error(), "materialize.yaml line") {
+				t.Fatalf("apply error %v, want an UnknownColumnError with the file and line", err)
+			}
+			if tc.name == "unchanged view" && (uc.View != "customer_rollup" || uc.Column != "order_total") ||
+				tc.name == "changed view" && (uc.View != "daily_revenue" || uc.Column != "units_sold") {
+				t.Errorf("error names view %q column %q: %v", uc.View, uc.Column, err)
+			}
+			if !slices.Contains(uc.Columns, "order_count") && !slices.Contains(uc.Columns, "units") {
+				t.Errorf("error lists columns %v", uc.Columns)
+			}
+			if pr.snapshot() != snap {
+				t.Error("a refused apply changed the database")
+			}
+		})
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // DashboardState reads everything the dashboard shows, as the runtime role: per-view status
-// and freshness, the last refreshes, and the lineage edges. Four queries, O(views + history
+// and freshness, the last refreshes, the column meanings and the lineage edges. Five queries, O(views + history
 // limit); no count(*) on any view.
 func (p *Project) DashboardState(ctx context.Context, now time.Time) (dashboard.State, error) {
 	pool, err := p.RuntimePool(ctx)
@@ -31,12 +31,21 @@ func (p *Project) DashboardState(ctx context.Context, now time.Time) (dashboard.
 	}
 	schema := p.settings.TargetSchema
 	s := dashboard.State{GeneratedAt: now, Schema: schema}
+	comments, err := boundary.ReadComments(ctx, pool, p.Names(), "")
+	if err != nil {
+		return s, fmt.Errorf("dashboard: %w", err)
+	}
 	for _, v := range st {
 		dv := dashboard.View{
 			Name: v.Name, Description: v.Description, Populated: v.Populated, RowsAfter: v.RowsEstimate,
 			LastStatus: v.LastStatus, LastError: v.LastError, LastMode: v.LastMode, ModeReason: v.LastModeReason,
 			LastRefreshedAt: v.LastFinishedAt, Stale: v.Stale, Running: v.Running, Upstream: v.Upstream,
 			RefreshEvery: v.RefreshEvery, NextDueAt: v.NextDueAt,
+		}
+		for _, c := range comments[v.Name].Columns {
+			if c.Comment != "" {
+				dv.Columns = append(dv.Columns, dashboard.Column{Name: c.Name, Description: c.Comment})
+			}
 		}
 		if v.LastDurationMs != nil {
 			ms := int64(*v.LastDurationMs + 0.5)

@@ -59,6 +59,9 @@ type Step struct {
 	lineageStale bool
 	record       boundary.ViewRecord
 	recorded     *boundary.ViewRecord
+	// columnDescriptions are materialize.yaml's column meanings, kept as column comments
+	// (with record.Description as the view's comment).
+	columnDescriptions map[string]string
 }
 
 // Blocker is an object agentmv does not manage that depends on a view the plan must drop.
@@ -216,6 +219,7 @@ type recordedState struct {
 	version  int
 	registry map[string]boundary.ViewRecord
 	exists   map[string]bool // materialized views present in <S>
+	comments map[string]boundary.ViewComments
 }
 
 func (p *Project) readRecorded(ctx context.Context, tx pgx.Tx) (recordedState, error) {
@@ -247,6 +251,9 @@ func (p *Project) readRecorded(ctx context.Context, tx pgx.Tx) (recordedState, e
 	}
 	for _, nm := range names {
 		st.exists[nm] = true
+	}
+	if st.comments, err = boundary.ReadComments(ctx, tx, n, ""); err != nil {
+		return st, err
 	}
 	return st, nil
 }
@@ -305,6 +312,8 @@ func classifySteps(desired []Step, rec recordedState) map[string]*Step {
 			s.Action, s.Reason = ActionReindex, "indexes changed"+indexChange(r.Indexes, s.Indexes, s.View, &s)
 		case !boundary.SameMetadata(r, s.record):
 			s.Action, s.Reason = ActionUpdate, strings.Join(boundary.MetadataChanges(r, s.record), ", ")+" changed"
+		case !boundary.SameComments(rec.comments[s.View], s.record.Description, s.columnDescriptions):
+			s.Action, s.Reason = ActionUpdate, "comments changed (the description of the view or of its columns)"
 		default:
 			s.Action, s.Reason = ActionUnchanged, ""
 		}

@@ -39,6 +39,9 @@ func (p *Project) SetupTools(ctx context.Context) (*tools.Registry, error) {
 				for _, ix := range v.Indexes {
 					vc.Indexes = append(vc.Indexes, IndexConfig{Columns: ix.Columns, Unique: ix.Unique})
 				}
+				for _, c := range v.Columns {
+					vc.Columns = append(vc.Columns, ColumnDescription{Column: c.Column, Description: c.Description})
+				}
 				add = append(add, vc)
 			}
 			return p.cfg.AddViews(add...)

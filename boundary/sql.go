@@ -117,6 +117,16 @@ func (d sqlData) ColumnDefinition(i int) (string, error) {
 // parameters (a password verifier in CREATE ROLE), which the caller has checked.
 func (d sqlData) LitArg(i int) string { return quoteLiteral(d.args[i]) }
 
+// TextArg returns args[i], free text (a comment), as an escape string literal E'...' that
+// stays one literal whatever standard_conforming_strings says, or NULL when it is empty. Only
+// for utility statements that take no parameters (COMMENT); the caller refuses NUL bytes.
+func (d sqlData) TextArg(i int) string {
+	if d.args[i] == "" {
+		return "NULL"
+	}
+	return "E'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(d.args[i]) + "'"
+}
+
 // Arg returns args[i] quoted as an identifier; ArgRel args[i].args[j].
 func (d sqlData) Arg(i int) string       { return pgx.Identifier{d.args[i]}.Sanitize() }
 func (d sqlData) ArgRel(i, j int) string { return pgx.Identifier{d.args[i], d.args[j]}.Sanitize() }

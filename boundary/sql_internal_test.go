@@ -39,6 +39,7 @@ func TestTemplatesRender(t *testing.T) {
 		{dropAgentRoleSQL, one}, {grantAgentUsageSQL, one}, {revokeAgentUsageSQL, one},
 		{grantAgentExecSQL, one}, {revokeAgentExecSQL, one}, {grantAgentSelectSQL, two},
 		{revokeAgentRelSQL, two}, {agentPrivilegesSQL, nil},
+		{readCommentsSQL, nil}, {commentViewSQL, two}, {commentColumnSQL, []string{"v", "c", ""}},
 	}
 	for _, c := range cases {
 		got := c.s.render(n, c.args...)
@@ -58,6 +59,15 @@ func TestTemplatesRender(t *testing.T) {
 	}
 	if got := createIndexSQL.render(n, "ix", "v", "a", "b"); got != `CREATE INDEX "ix" ON "we""ird"."v" ("a", "b")` {
 		t.Errorf("create index = %s", got)
+	}
+	// Free text stays one escape-string literal, whatever standard_conforming_strings says.
+	for _, c := range []struct{ text, want string }{
+		{`it's \'; DROP TABLE t; --`, `COMMENT ON COLUMN "we""ird"."v"."c" IS E'it''s \\''; DROP TABLE t; --'`},
+		{"", `COMMENT ON COLUMN "we""ird"."v"."c" IS NULL`},
+	} {
+		if got := commentColumnSQL.render(n, "v", "c", c.text); got != c.want {
+			t.Errorf("comment column %q = %s, want %s", c.text, got, c.want)
+		}
 	}
 }
 

@@ -27,6 +27,7 @@ func demoState() State {
 			},
 			{
 				Name: "customer_rollup", Description: "Lifetime order count and revenue per customer.", Running: true,
+				Columns:   []Column{{"orders", "Orders placed, paid or not"}, {"revenue", "Sum of payments, in <cents> & \"euros\""}},
 				Populated: true, RowsAfter: ptr[int64](12_500), LastStatus: "success",
 				LastMode: "concurrent", ModeReason: "unique index customer_rollup_customer_id_idx",
 				LastRefreshedAt: ptr(at(6 * time.Minute)), LastDurationMs: ptr[int64](1840),

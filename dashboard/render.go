@@ -56,6 +56,7 @@ type summaryCard struct {
 
 type statusRow struct {
 	Name, Description, RowClass string
+	Columns                     []Column
 	Status, StatusClass         string
 	Stale                       bool
 	Freshness, FreshnessTitle   string
@@ -166,6 +167,7 @@ func buildStatusRow(now time.Time, v View, runs []Run) statusRow {
 	r := statusRow{
 		Name:        v.Name,
 		Description: v.Description,
+		Columns:     v.Columns,
 		Stale:       v.Stale,
 		Mode:        dash(v.LastMode),
 		ModeTitle:   v.ModeReason,

@@ -22,6 +22,8 @@ type State struct {
 type View struct {
 	Name        string
 	Description string
+	// Columns are the described columns (materialize.yaml's columns:), in the view's order.
+	Columns []Column
 	// Populated reports whether the materialized view holds data (pg_matviews.ispopulated).
 	Populated bool
 	// RowsAfter is the row count recorded by the last successful refresh, nil if unknown.
@@ -50,6 +52,11 @@ type View struct {
 	Running bool
 	// Upstream lists the sources of the view: base tables as schema.table, views by bare name.
 	Upstream []string
+}
+
+// Column is one described column of a view: its name and what it means.
+type Column struct {
+	Name, Description string
 }
 
 // Run is one row of refresh history.

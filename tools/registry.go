@@ -46,6 +46,8 @@ type Registry struct {
 	agent      string
 	servers    []*mcp.Server // where Mount put the tools (SetDeclaredTools updates them)
 	declared   *declaredSet  // RuntimeTools' declared tools (sqltool_runtime.go)
+	prompts    []Prompt      // served next to the tools (AddPrompts)
+	resources  *resources    // served next to the tools (AddViewResources)
 }
 
 // NewRegistry returns an empty registry.
@@ -115,7 +117,7 @@ func (r *Registry) Tools() []Tool {
 func (r *Registry) Select(names ...string) (*Registry, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent}
+	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources}
 	for _, n := range names {
 		t, ok := r.tools[n]
 		if !ok {
@@ -131,7 +133,7 @@ func (r *Registry) Select(names ...string) (*Registry, error) {
 func (r *Registry) Toolset(name string) *Registry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent}
+	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources}
 	for n, t := range r.tools {
 		if slices.Contains(t.toolsets, name) {
 			out.tools[n] = t
@@ -157,7 +159,8 @@ func (r *Registry) Use(mw ...Middleware) {
 	r.middleware = append(r.middleware, mw...)
 }
 
-// Mount registers every tool of the registry on server (replacing tools of the same name).
+// Mount registers every tool of the registry on server (replacing tools of the same name),
+// and its prompts and resources.
 // Calls go through the registry's middleware; every failure, including invalid arguments and
 // panics, becomes a tool result with isError=true whose content is the [ToolError] JSON.
 func (r *Registry) Mount(server *mcp.Server) {
@@ -166,6 +169,15 @@ func (r *Registry) Mount(server *mcp.Server) {
 	r.mu.Unlock()
 	for _, t := range r.Tools() {
 		r.mountTool(server, t.t)
+	}
+	for _, p := range r.Prompts() {
+		server.AddPrompt(p.Def, p.Handler)
+	}
+	r.mu.RLock()
+	res := r.resources
+	r.mu.RUnlock()
+	if res != nil {
+		res.mount(server)
 	}
 }
 

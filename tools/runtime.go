@@ -56,7 +56,8 @@ const (
 	ToolGetLineage   = "get_lineage"
 )
 
-// RuntimeTools returns the five runtime tools (toolset [ToolsetRuntime]) on cfg. They run as
+// RuntimeTools returns the five runtime tools (toolset [ToolsetRuntime]) on cfg, with the
+// query-views prompt and the view resources (see [Registry.SyncResources]). They run as
 // whatever role cfg.Pool logs in as; give it the runtime role only.
 func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	if cfg.Pool == nil {
@@ -104,6 +105,14 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	rt.declared.rs = rs
 	rt.declared.set(cfg.Tools, compiled)
 	reg.declared = rt.declared
+	prompts, err := runtimePrompts(cfg.Schema)
+	if err == nil {
+		err = reg.AddPrompts(prompts...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	reg.resources = &resources{rt: rt}
 	return reg, nil
 }
 
@@ -200,19 +209,22 @@ type noInput struct{}
 
 // ViewSummary is one entry of list_views.
 type ViewSummary struct {
-	Name            string     `json:"name"`
-	Description     string     `json:"description"`
-	Columns         int        `json:"columns"`
-	RowsEstimate    *int64     `json:"rows_estimate"`
-	DependsOn       []string   `json:"depends_on"`
-	LastStatus      string     `json:"last_status,omitempty"`
-	LastRefreshedAt *time.Time `json:"last_refreshed_at"`
-	LastMode        string     `json:"mode,omitempty"`
-	DataAsOf        *time.Time `json:"data_as_of,omitempty"`
-	Stale           bool       `json:"stale"`
-	StaleReason     string     `json:"stale_reason,omitempty"`
-	Running         bool       `json:"running,omitempty"`
-	Populated       bool       `json:"populated"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Columns     int    `json:"columns"`
+	// ColumnMeanings are the described columns (materialize.yaml's columns:, kept as column
+	// comments): name -> one-line meaning.
+	ColumnMeanings  map[string]string `json:"column_meanings,omitempty"`
+	RowsEstimate    *int64            `json:"rows_estimate"`
+	DependsOn       []string          `json:"depends_on"`
+	LastStatus      string            `json:"last_status,omitempty"`
+	LastRefreshedAt *time.Time        `json:"last_refreshed_at"`
+	LastMode        string            `json:"mode,omitempty"`
+	DataAsOf        *time.Time        `json:"data_as_of,omitempty"`
+	Stale           bool              `json:"stale"`
+	StaleReason     string            `json:"stale_reason,omitempty"`
+	Running         bool              `json:"running,omitempty"`
+	Populated       bool              `json:"populated"`
 	// Tools are the declared tools that read the view (prefer them to query_view).
 	Tools []string `json:"tools,omitempty"`
 }
@@ -223,32 +235,19 @@ type ListViewsOutput struct {
 	ReadInfo
 }
 
-const columnCountsSQL = `
-SELECT c.relname, count(a.attnum)::int
-  FROM pg_catalog.pg_class c
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
- WHERE n.nspname = $1 AND c.relkind = 'm'
- GROUP BY c.relname`
-
 func (rt *runtimeTools) listViews(ctx context.Context, _ noInput) (ListViewsOutput, error) {
 	st, err := rt.refresher.Status(ctx)
 	if err != nil {
 		return ListViewsOutput{}, registryError(rt.cfg.Schema, err)
 	}
-	rows, err := rt.cfg.Pool.Query(ctx, columnCountsSQL, rt.cfg.Schema)
+	comments, err := boundary.ReadComments(ctx, rt.cfg.Pool, rt.names, "")
 	if err != nil {
-		return ListViewsOutput{}, err
-	}
-	counts := map[string]int{}
-	var name string
-	var n int
-	if _, err := pgx.ForEachRow(rows, []any{&name, &n}, func() error { counts[name] = n; return nil }); err != nil {
 		return ListViewsOutput{}, err
 	}
 	out := ListViewsOutput{Views: make([]ViewSummary, 0, len(st))}
 	for _, s := range st {
-		v := ViewSummary{Name: s.Name, Description: s.Description, Columns: counts[s.Name],
+		c := comments[s.Name]
+		v := ViewSummary{Name: s.Name, Description: s.Description, Columns: len(c.Columns), ColumnMeanings: c.Described(),
 			RowsEstimate: s.RowsEstimate, DependsOn: nonNil(s.Upstream), LastStatus: s.LastStatus,
 			LastRefreshedAt: s.LastFinishedAt, LastMode: s.LastMode, DataAsOf: s.DataAsOf,
 			Stale: s.Stale, StaleReason: s.StaleReason, Running: s.Running, Populated: s.Populated,
@@ -287,6 +286,8 @@ type ViewColumn struct {
 	Name     string `json:"name"`
 	Type     string `json:"type"`
 	Nullable bool   `json:"nullable"`
+	// Description is what the column means (materialize.yaml's columns:, the column's comment).
+	Description string `json:"description,omitempty"`
 }
 
 // ViewIndex is one index of a described view.
@@ -316,7 +317,8 @@ type DescribeViewOutput struct {
 }
 
 const describeColumnsSQL = `
-SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
+SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+       coalesce(pg_catalog.col_description(a.attrelid, a.attnum), '')
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -349,7 +351,7 @@ func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (Describ
 		return out, err
 	}
 	var c ViewColumn
-	if _, err := pgx.ForEachRow(rows, []any{&c.Name, &c.Type, &c.Nullable}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&c.Name, &c.Type, &c.Nullable, &c.Description}, func() error {
 		out.Columns = append(out.Columns, c)
 		return nil
 	}); err != nil {

@@ -3,6 +3,7 @@ package tools_test
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -89,6 +90,12 @@ func TestListViews(t *testing.T) {
 	if cr.Columns != 4 || cr.Description != "The customer_rollup view." || !cr.Populated {
 		t.Errorf("customer_rollup summary: %+v", cr)
 	}
+	if want := map[string]string{"orders": "Number of orders the customer placed", "revenue": "Sum of the order amounts, in euros"}; !maps.Equal(cr.ColumnMeanings, want) {
+		t.Errorf("customer_rollup column_meanings = %v, want %v", cr.ColumnMeanings, want)
+	}
+	if dr := out.Views[1]; dr.ColumnMeanings != nil {
+		t.Errorf("daily_revenue has no described columns, got %v", dr.ColumnMeanings)
+	}
 	if top := out.Views[3]; !slices.Equal(top.DependsOn, []string{"customer_rollup"}) {
 		t.Errorf("top_customers depends_on = %v", top.DependsOn)
 	}
@@ -100,7 +107,8 @@ func TestDescribeView(t *testing.T) {
 	res := call(t, cs, "describe_view", map[string]any{"name": "customer_rollup"})
 	raw := text(t, res)
 	out := decode[tools.DescribeViewOutput](t, res)
-	cols := []tools.ViewColumn{{"customer_id", "integer", true}, {"name", "text", true}, {"orders", "bigint", true}, {"revenue", "numeric", true}}
+	cols := []tools.ViewColumn{{"customer_id", "integer", true, ""}, {"name", "text", true, ""},
+		{"orders", "bigint", true, "Number of orders the customer placed"}, {"revenue", "numeric", true, "Sum of the order amounts, in euros"}}
 	if !slices.Equal(out.Columns, cols) {
 		t.Errorf("columns = %+v", out.Columns)
 	}

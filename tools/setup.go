@@ -36,6 +36,15 @@ type NewView struct {
 	SQLFile     string // relative to SetupConfig.Root, e.g. materialize/<name>.sql
 	Description string
 	Indexes     []IndexSuggestion
+	// Columns are what some of its columns mean (materialize.yaml's columns:), in the
+	// view's column order.
+	Columns []ColumnDescription
+}
+
+// ColumnDescription is what one column of a view means, in one line.
+type ColumnDescription struct {
+	Column      string
+	Description string
 }
 
 // Setup tool names (the seed's).
@@ -60,7 +69,8 @@ const (
 	MaxRepoBytes     = 1 << 20
 )
 
-// SetupTools returns the eight setup tools (toolset [ToolsetSetup]) on cfg.
+// SetupTools returns the eight setup tools (toolset [ToolsetSetup]) on cfg, with the onboard
+// and add-view prompts.
 func SetupTools(cfg SetupConfig) (*Registry, error) {
 	if cfg.Pool == nil {
 		return nil, fmt.Errorf("tools: setup tools need a pool on the privileged DSN (SetupConfig.Pool)")
@@ -98,6 +108,13 @@ func SetupTools(cfg SetupConfig) (*Registry, error) {
 		New(ToolFinalizeConfig, "Move approved staged proposals into materialize.yaml and materialize/<name>.sql (then run `agent-mv apply`).",
 			setupHandler(st.finalizeConfig), OpenWorld(false), Destructive(false), InToolset(ToolsetSetup)),
 	)
+	if err != nil {
+		return nil, err
+	}
+	prompts, err := setupPrompts(cfg.Schema)
+	if err == nil {
+		err = reg.AddPrompts(prompts...)
+	}
 	if err != nil {
 		return nil, err
 	}

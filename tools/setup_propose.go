@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,8 @@ type ProposeInput struct {
 	Name      string `json:"name" jsonschema:"description=View name: lower-case letters digits and _ (at most 63 bytes),minLength=1,maxLength=63"`
 	SQL       string `json:"sql" jsonschema:"description=The view's SELECT,minLength=1"`
 	Rationale string `json:"rationale" jsonschema:"description=Why agents need this view (becomes its description)"`
+	// ColumnDescriptions become the view's columns: in materialize.yaml (column comments).
+	ColumnDescriptions map[string]string `json:"column_descriptions,omitempty" jsonschema:"description=What output columns mean: name -> one line (unit, currency, time zone, what NULL means)"`
 }
 
 // Proposal is one staged view in the staging file.
@@ -33,8 +36,38 @@ type Proposal struct {
 	SQL       string            `json:"sql" yaml:"sql"`
 	Rationale string            `json:"rationale" yaml:"rationale"`
 	Indexes   []IndexSuggestion `json:"indexes,omitempty" yaml:"indexes,omitempty"`
-	Columns   []string          `json:"columns,omitempty" yaml:"-"`
-	Note      string            `json:"note,omitempty" yaml:"-"`
+	Columns   []string          `json:"columns,omitempty" yaml:"columns,omitempty"`
+	// ColumnDescriptions are what some output columns mean (column name -> one line).
+	ColumnDescriptions map[string]string `json:"column_descriptions,omitempty" yaml:"column_descriptions,omitempty"`
+	Note               string            `json:"note,omitempty" yaml:"-"`
+}
+
+// checkColumnDescriptions refuses a description of a column the proposal does not output
+// (cols; unknown for a proposal staged by an older version, then apply checks).
+func checkColumnDescriptions(view string, desc map[string]string, cols []string) error {
+	for _, c := range slices.Sorted(maps.Keys(desc)) {
+		if len(cols) > 0 && !slices.Contains(cols, c) {
+			return NewError(ErrInvalidArgument, fmt.Sprintf("column_descriptions of %s: %q is not an output column (the columns are %s)", view, c, strings.Join(cols, ", ")),
+				"describe only the view's output columns, by their output names (aliases)")
+		}
+	}
+	return nil
+}
+
+// orderedDescriptions lists desc in the view's column order (then any others by name).
+func orderedDescriptions(desc map[string]string, cols []string) []ColumnDescription {
+	var out []ColumnDescription
+	for _, c := range cols {
+		if d, ok := desc[c]; ok {
+			out = append(out, ColumnDescription{Column: c, Description: d})
+		}
+	}
+	for _, c := range slices.Sorted(maps.Keys(desc)) {
+		if !slices.Contains(cols, c) {
+			out = append(out, ColumnDescription{Column: c, Description: desc[c]})
+		}
+	}
+	return out
 }
 
 // StagingOutput is propose_view's result: the staged proposal and every staged proposal.
@@ -98,7 +131,10 @@ func (st *setupTools) proposeView(ctx context.Context, in ProposeInput) (Staging
 	if err != nil {
 		return StagingOutput{}, err
 	}
-	p := Proposal{Name: in.Name, SQL: sql, Rationale: in.Rationale, Columns: cols}
+	if err := checkColumnDescriptions(in.Name, in.ColumnDescriptions, cols); err != nil {
+		return StagingOutput{}, err
+	}
+	p := Proposal{Name: in.Name, SQL: sql, Rationale: in.Rationale, Columns: cols, ColumnDescriptions: in.ColumnDescriptions}
 	if s := suggestUniqueIndex(sql, cols, func(schema, table string) []string { return st.primaryKey(ctx, schema, table) }); s != nil {
 		p.Indexes = []IndexSuggestion{*s}
 		p.Note = "suggested a unique index on (" + strings.Join(s.Columns, ", ") + "): " + s.Reason + "; refreshes can then run CONCURRENTLY without blocking readers"
@@ -182,6 +218,8 @@ func (st *setupTools) primaryKey(ctx context.Context, schema, table string) []st
 // FinalizeInput is finalize_config's input.
 type FinalizeInput struct {
 	ApprovedNames []string `json:"approved_names" jsonschema:"description=Names of the staged proposals the user approved,minItems=1"`
+	// ColumnDescriptions add to (or replace) the proposals' own, per approved view.
+	ColumnDescriptions map[string]map[string]string `json:"column_descriptions,omitempty" jsonschema:"description=Optional: per approved view, what its output columns mean (name -> one line); added to those given to propose_view"`
 }
 
 // FinalizeOutput is finalize_config's result.
@@ -201,6 +239,12 @@ func (st *setupTools) finalizeConfig(ctx context.Context, in FinalizeInput) (Fin
 	if !ok {
 		return FinalizeOutput{}, &ToolError{ErrorType: ErrInvalidArgument,
 			Message: "no staging file; nothing to finalize", Hint: "stage views with propose_view first"}
+	}
+	for v := range in.ColumnDescriptions {
+		if !slices.Contains(in.ApprovedNames, v) {
+			return FinalizeOutput{}, NewError(ErrInvalidArgument, fmt.Sprintf("column_descriptions names %s, which is not among approved_names", v),
+				"give column descriptions only for the views you approve")
+		}
 	}
 	existing := []string{}
 	if st.cfg.ViewNames != nil {
@@ -237,7 +281,18 @@ func (st *setupTools) finalizeConfig(ctx context.Context, in FinalizeInput) (Fin
 				desc = desc[:len(desc)-1]
 			}
 		}
-		views = append(views, NewView{Name: name, SQLFile: rel, Description: desc, Indexes: p.Indexes})
+		meanings := maps.Clone(p.ColumnDescriptions)
+		if extra := in.ColumnDescriptions[name]; len(extra) > 0 {
+			if meanings == nil {
+				meanings = map[string]string{}
+			}
+			maps.Copy(meanings, extra)
+		}
+		if err := checkColumnDescriptions(name, meanings, p.Columns); err != nil {
+			return FinalizeOutput{}, err
+		}
+		views = append(views, NewView{Name: name, SQLFile: rel, Description: desc, Indexes: p.Indexes,
+			Columns: orderedDescriptions(meanings, p.Columns)})
 	}
 	if err := os.MkdirAll(filepath.Join(st.cfg.Root, "materialize"), 0o755); err != nil {
 		return FinalizeOutput{}, err

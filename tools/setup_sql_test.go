@@ -1,6 +1,7 @@
 package tools_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,8 +42,18 @@ func TestProposeView(t *testing.T) {
 	if len(out.Proposed.Indexes) != 1 || !slices.Equal(out.Proposed.Indexes[0].Columns, []string{"day"}) || !slices.Equal(out.Proposed.Columns, []string{"day", "revenue"}) {
 		t.Errorf("proposal: %+v", out.Proposed)
 	}
-	decode[tools.StagingOutput](t, call(t, se.cs, "propose_view", map[string]any{
-		"name": "order_list", "sql": "SELECT id, amount FROM public.orders", "rationale": "orders"}))
+	described := decode[tools.StagingOutput](t, call(t, se.cs, "propose_view", map[string]any{
+		"name": "order_list", "sql": "SELECT id, amount FROM public.orders", "rationale": "orders",
+		"column_descriptions": map[string]string{"amount": "Order total in euros"}}))
+	if want := map[string]string{"amount": "Order total in euros"}; !maps.Equal(described.Proposed.ColumnDescriptions, want) {
+		t.Errorf("column_descriptions staged as %v", described.Proposed.ColumnDescriptions)
+	}
+	te := toolErr(t, call(t, se.cs, "propose_view", map[string]any{
+		"name": "order_list2", "sql": "SELECT id, amount AS total FROM public.orders", "rationale": "orders",
+		"column_descriptions": map[string]string{"amount": "Order total in euros"}}))
+	if te.ErrorType != tools.ErrInvalidArgument || !strings.Contains(te.Message, `"amount" is not an output column (the columns are id, total)`) {
+		t.Errorf("describing a column the view lacks: %+v", te)
+	}
 	// Re-proposing a name replaces it.
 	again := decode[tools.StagingOutput](t, call(t, se.cs, "propose_view", map[string]any{
 		"name": "revenue_by_day", "sql": "SELECT day, sum(amount) AS total FROM public.orders GROUP BY day", "rationale": "v2"}))
@@ -50,7 +61,8 @@ func TestProposeView(t *testing.T) {
 		t.Errorf("proposals: %+v", again.Proposals)
 	}
 	data, err := os.ReadFile(filepath.Join(se.root, tools.StagingFileName))
-	if err != nil || !strings.Contains(string(data), "name: order_list") || !strings.Contains(string(data), "unique: true") {
+	if err != nil || !strings.Contains(string(data), "name: order_list") || !strings.Contains(string(data), "unique: true") ||
+		!strings.Contains(string(data), "amount: Order total in euros") {
 		t.Errorf("staging file: %v\n%s", err, data)
 	}
 	for _, c := range []struct{ name, sql, want string }{

@@ -138,6 +138,9 @@ func TestFinalizeConfig(t *testing.T) {
     indexes:
       - columns: [day]
         unique: true
+    columns: [day, revenue]
+    column_descriptions:
+      revenue: Sum of order amounts, in euros
   - name: existing_view
     sql: SELECT 1 AS one
     rationale: clashes
@@ -154,8 +157,14 @@ func TestFinalizeConfig(t *testing.T) {
 		{[]string{"nope"}, "unknown proposal: nope"},
 		{[]string{"existing_view"}, "already exists"},
 		{[]string{"revenue_by_day", "revenue_by_day"}, "listed twice"},
+		{[]string{"later"}, "column_descriptions names revenue_by_day, which is not among approved_names"},
+		{[]string{"revenue_by_day"}, `column_descriptions of revenue_by_day: "total" is not an output column (the columns are day, revenue)`},
 	} {
-		te := toolErr(t, call(t, se.cs, "finalize_config", map[string]any{"approved_names": c.names}))
+		args := map[string]any{"approved_names": c.names}
+		if strings.HasPrefix(c.want, "column_descriptions") {
+			args["column_descriptions"] = map[string]map[string]string{"revenue_by_day": {"total": "x"}}
+		}
+		te := toolErr(t, call(t, se.cs, "finalize_config", args))
 		if te.ErrorType != c.want && !strings.Contains(te.Message, c.want) {
 			t.Errorf("%v: %+v", c.names, te)
 		}
@@ -163,7 +172,8 @@ func TestFinalizeConfig(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(se.root, "materialize")); err == nil && len(se.added) > 0 {
 		t.Fatal("a rejected finalize wrote something")
 	}
-	out := decode[tools.FinalizeOutput](t, call(t, se.cs, "finalize_config", map[string]any{"approved_names": []string{"revenue_by_day"}}))
+	out := decode[tools.FinalizeOutput](t, call(t, se.cs, "finalize_config", map[string]any{"approved_names": []string{"revenue_by_day"},
+		"column_descriptions": map[string]map[string]string{"revenue_by_day": {"day": "Order day (UTC)"}}}))
 	if !slices.Equal(out.Added, []string{"revenue_by_day"}) || !slices.Equal(out.Remaining, []string{"existing_view", "later"}) {
 		t.Errorf("finalize: %+v", out)
 	}
@@ -172,7 +182,8 @@ func TestFinalizeConfig(t *testing.T) {
 		t.Errorf("sql file: %v %q", err, sql)
 	}
 	if len(se.added) != 1 || se.added[0][0].SQLFile != "materialize/revenue_by_day.sql" || !slices.Equal(se.added[0][0].Indexes[0].Columns, []string{"day"}) ||
-		se.added[0][0].Description != "Daily revenue for the finance agent." {
+		se.added[0][0].Description != "Daily revenue for the finance agent." ||
+		!slices.Equal(se.added[0][0].Columns, []tools.ColumnDescription{{Column: "day", Description: "Order day (UTC)"}, {Column: "revenue", Description: "Sum of order amounts, in euros"}}) {
 		t.Errorf("AddViews got %+v", se.added)
 	}
 	// Finalizing the same name again: the proposal is gone.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -65,6 +66,9 @@ token read from the environment variable named by --token-env).`,
 				return err
 			}
 			defer rt.Close()
+			watch, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			go rt.Tools().WatchResources(watch, 0) // resources/list_changed after an apply
 			if audit != nil {
 				rt.Tools().Observe(audit.Observer())
 			}

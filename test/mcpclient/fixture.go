@@ -23,7 +23,12 @@ type Env struct {
 
 // View bodies of the fixture. customer_rollup has a unique index (concurrent refresh);
 // top_customers reads customer_rollup (a view on a view); fragile fails to refresh once
-// public.divisor holds 0.
+// public.divisor holds 0. Column meanings (the columns: key of materialize.yaml) become
+// column comments.
+var meanings = map[string]map[string]string{
+	"customer_rollup": {"orders": "Number of orders the customer placed", "revenue": "Sum of the order amounts, in euros"},
+}
+
 var views = []struct {
 	name, body string
 	tables     []string
@@ -89,6 +94,7 @@ ANALYZE public.customers, public.orders;`)
 		if v.columns != nil {
 			must("column lineage "+v.name, boundary.ReplaceColumnLineage(ctx, tx, e.Names, v.name, v.columns))
 		}
+		must("comments "+v.name, boundary.SetComments(ctx, tx, e.Names, v.name, "The "+v.name+" view.", meanings[v.name]))
 	}
 	must("commit", tx.Commit(ctx))
 	return e

@@ -80,6 +80,22 @@ async function exercise(client, label) {
   assert.equal(unknown.isError, true);
   assert.deepEqual(Object.keys(json(unknown)).sort(), ["error_type", "hint", "message"]);
   assert.equal(json(unknown).error_type, "unknown_view");
+
+  // Prompts (the querying skill) and view resources, as any MCP client sees them.
+  const { prompts } = await client.listPrompts();
+  assert.deepEqual(prompts.map((p) => p.name), ["query-views"], `${label}: prompts`);
+  const pr = await client.getPrompt({ name: "query-views", arguments: { question: "Top customers?" } });
+  assert.match(pr.messages[0].content.text, /query_view/, `${label}: prompt text`);
+  assert.match(pr.messages[0].content.text, /Top customers\?\n$/, `${label}: prompt argument`);
+  const { resources } = await client.listResources();
+  assert.deepEqual(resources.map((r) => r.name).sort(), ["customer_rollup", "daily_revenue", "fragile", "top_customers"], `${label}: resources`);
+  const uri = resources.find((r) => r.name === "customer_rollup").uri;
+  const rr = await client.readResource({ uri });
+  const doc = JSON.parse(rr.contents[0].text);
+  assert.equal(rr.contents[0].mimeType, "application/json");
+  assert.deepEqual(doc.columns.map((c) => c.description ?? ""), ["", "", "Number of orders the customer placed", "Sum of the order amounts, in euros"], `${label}: resource columns`);
+  const { resourceTemplates } = await client.listResourceTemplates();
+  assert.deepEqual(resourceTemplates.map((t) => t.uriTemplate), [uri.replace(/customer_rollup$/, "{name}")], `${label}: resource templates`);
   console.log(`ok ${label}`);
 }
 

@@ -33,6 +33,9 @@ func serve(ctx context.Context, serverName string, open func(ctx context.Context
 		return err
 	}
 	defer closeFn()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go reg.WatchResources(ctx, 0) // resources/list_changed after an apply (runtime tools only)
 	return tools.ServeStdio(ctx, tools.NewServer(serverName, agentmv.Version(), reg))
 }
 
