@@ -89,6 +89,12 @@ type ViewConfig struct {
 	// it reads before it fails (SQLSTATE 55P03): the view's refresh_lock_timeout, else the
 	// top-level one, else 0 (boundary.DefaultRefreshLockTimeout, 5s).
 	RefreshLockTimeout time.Duration
+	// RefreshStrategy is "full" (the default: a materialized view, recomputed by each refresh)
+	// or "incremental" (a table kept exact from captured changes; see CONTRACTS.md).
+	RefreshStrategy string
+	// IncrementalThreshold, when set (0 < t <= 1), is the share of the base rows above which
+	// captured changes are applied by a full refresh instead (default 0.1).
+	IncrementalThreshold float64
 	// Line is the view's line in the YAML file.
 	Line int
 }

@@ -198,6 +198,9 @@ type ViewSummary struct {
 	StaleReason     string     `json:"stale_reason,omitempty"`
 	Running         bool       `json:"running,omitempty"`
 	Populated       bool       `json:"populated"`
+	// RefreshStrategy is "full" (recomputed by each refresh) or "incremental" (kept exact from
+	// captured changes).
+	RefreshStrategy string `json:"refresh_strategy"`
 }
 
 // ListViewsOutput is list_views' result.
@@ -206,32 +209,18 @@ type ListViewsOutput struct {
 	ReadInfo
 }
 
-const columnCountsSQL = `
-SELECT c.relname, count(a.attnum)::int
-  FROM pg_catalog.pg_class c
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
- WHERE n.nspname = $1 AND c.relkind = 'm'
- GROUP BY c.relname`
-
 func (rt *runtimeTools) listViews(ctx context.Context, _ noInput) (ListViewsOutput, error) {
 	st, err := rt.refresher.Status(ctx)
 	if err != nil {
 		return ListViewsOutput{}, registryError(rt.cfg.Schema, err)
 	}
-	rows, err := rt.cfg.Pool.Query(ctx, columnCountsSQL, rt.cfg.Schema)
+	cols, err := boundary.ViewColumns(ctx, rt.cfg.Pool, rt.names, "")
 	if err != nil {
-		return ListViewsOutput{}, err
-	}
-	counts := map[string]int{}
-	var name string
-	var n int
-	if _, err := pgx.ForEachRow(rows, []any{&name, &n}, func() error { counts[name] = n; return nil }); err != nil {
 		return ListViewsOutput{}, err
 	}
 	out := ListViewsOutput{Views: make([]ViewSummary, 0, len(st))}
 	for _, s := range st {
-		v := ViewSummary{Name: s.Name, Description: s.Description, Columns: counts[s.Name],
+		v := ViewSummary{Name: s.Name, Description: s.Description, Columns: len(cols[s.Name]), RefreshStrategy: s.Strategy,
 			RowsEstimate: s.RowsEstimate, DependsOn: nonNil(s.Upstream), LastStatus: s.LastStatus,
 			LastRefreshedAt: s.LastFinishedAt, LastMode: s.LastMode, DataAsOf: s.DataAsOf,
 			Stale: s.Stale, StaleReason: s.StaleReason, Running: s.Running, Populated: s.Populated}
@@ -265,11 +254,7 @@ type NameInput struct {
 }
 
 // ViewColumn is one column of a described view.
-type ViewColumn struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	Nullable bool   `json:"nullable"`
-}
+type ViewColumn = boundary.ViewColumn
 
 // ViewIndex is one index of a described view.
 type ViewIndex struct {
@@ -287,21 +272,15 @@ type DescribeViewOutput struct {
 	// ConcurrentRefresh says whether refresh_view would refresh the view CONCURRENTLY now
 	// (without blocking readers), and RefreshModeReason why (the function's mode_reason): the
 	// same definition the function uses (boundary.RefreshModes).
-	ConcurrentRefresh bool               `json:"concurrent_refresh"`
+	ConcurrentRefresh bool `json:"concurrent_refresh"`
+	// RefreshStrategy is "full" or "incremental" (see ViewSummary).
+	RefreshStrategy   string             `json:"refresh_strategy"`
 	RefreshModeReason string             `json:"refresh_mode_reason"`
 	Sources           []string           `json:"sources"`
 	DependsOn         []string           `json:"depends_on"`
 	Freshness         refresh.ViewStatus `json:"freshness"`
 	ReadInfo
 }
-
-const describeColumnsSQL = `
-SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
-  FROM pg_catalog.pg_attribute a
-  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'm' AND a.attnum > 0 AND NOT a.attisdropped
- ORDER BY a.attnum`
 
 // describeIndexesSQL lists the view's indexes (whether one allows a concurrent refresh is
 // boundary.RefreshModes' answer, not this query's).
@@ -314,7 +293,7 @@ SELECT ic.relname, i.indisunique,
   JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = $1 AND c.relname = $2
+ WHERE n.nspname = $1 AND c.relname = $2 AND strpos(ic.relname, '$') = 0
  ORDER BY ic.relname`
 
 func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (DescribeViewOutput, error) {
@@ -324,18 +303,13 @@ func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (Describ
 	}
 	out := DescribeViewOutput{Name: st.Name, Description: st.Description, Freshness: st,
 		Columns: []ViewColumn{}, Indexes: []ViewIndex{}}
-	rows, err := rt.cfg.Pool.Query(ctx, describeColumnsSQL, rt.cfg.Schema, in.Name)
+	cols, err := boundary.ViewColumns(ctx, rt.cfg.Pool, rt.names, in.Name)
 	if err != nil {
 		return out, err
 	}
-	var c ViewColumn
-	if _, err := pgx.ForEachRow(rows, []any{&c.Name, &c.Type, &c.Nullable}, func() error {
-		out.Columns = append(out.Columns, c)
-		return nil
-	}); err != nil {
-		return out, err
-	}
-	rows, err = rt.cfg.Pool.Query(ctx, describeIndexesSQL, rt.cfg.Schema, in.Name)
+	out.Columns = append(out.Columns, cols[in.Name]...)
+	out.RefreshStrategy = st.Strategy
+	rows, err := rt.cfg.Pool.Query(ctx, describeIndexesSQL, rt.cfg.Schema, in.Name)
 	if err != nil {
 		return out, err
 	}
@@ -352,6 +326,10 @@ func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (Describ
 	}
 	if m, ok := modes[in.Name]; ok {
 		out.ConcurrentRefresh, out.RefreshModeReason = m.Concurrent, m.Reason
+	}
+	if st.Strategy == boundary.StrategyIncremental {
+		m := boundary.IncrementalRefreshMode()
+		out.ConcurrentRefresh, out.RefreshModeReason = true, m.Reason
 	}
 	lin, err := rt.lineage(ctx, in.Name)
 	if err != nil {

@@ -100,7 +100,8 @@ func TestDescribeView(t *testing.T) {
 	res := call(t, cs, "describe_view", map[string]any{"name": "customer_rollup"})
 	raw := text(t, res)
 	out := decode[tools.DescribeViewOutput](t, res)
-	cols := []tools.ViewColumn{{"customer_id", "integer", true}, {"name", "text", true}, {"orders", "bigint", true}, {"revenue", "numeric", true}}
+	cols := []tools.ViewColumn{{Name: "customer_id", Type: "integer", Nullable: true}, {Name: "name", Type: "text", Nullable: true},
+		{Name: "orders", Type: "bigint", Nullable: true}, {Name: "revenue", Type: "numeric", Nullable: true}}
 	if !slices.Equal(out.Columns, cols) {
 		t.Errorf("columns = %+v", out.Columns)
 	}
