@@ -2,15 +2,19 @@ package agentmv_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/refresh"
 )
 
@@ -435,4 +439,102 @@ func TestIncrementalBoundary(t *testing.T) {
 		t.Fatalf("refresh after the writer: %+v %v", r, err)
 	}
 	sameAsQuery(t, pr, "by_customer")
+}
+
+// TestIncrementalExplained: plan, list_views and describe_view (over a real MCP session) say
+// which views are incremental and how they refresh; a view refreshed in full says so too; and
+// after capture is disabled, plan says it will rebuild the view and why.
+func TestIncrementalExplained(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pr := newProject(t, exactSchema)
+	incrementalFiles(pr)
+	pr.write("materialize.yaml", incrementalYAML(""))
+	pr.apply()
+	p := pr.open()
+	inc := boundary.IncrementalRefreshMode()
+
+	plan, err := p.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range map[string]string{"by_customer": "incremental", "order_names": "incremental", "totals": "full"} {
+		s, ok := plan.Step(v)
+		if !ok || s.Strategy != want || s.Refresh == nil {
+			t.Fatalf("plan step %s = %+v, want strategy %s with a refresh mode", v, s, want)
+		}
+		if want == "incremental" && *s.Refresh != inc {
+			t.Errorf("plan: %s refresh = %+v, want %+v", v, *s.Refresh, inc)
+		}
+		if want == "full" && s.Refresh.Mode == "incremental" {
+			t.Errorf("plan: %s (full) refresh = %+v", v, *s.Refresh)
+		}
+	}
+
+	reg, err := p.RuntimeTools(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := mcp.NewServer(&mcp.Implementation{Name: "agentmv-test", Version: "v0"}, nil)
+	reg.Mount(server)
+	st, ct := mcp.NewInMemoryTransports()
+	if _, err := server.Connect(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "v0"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	call := func(tool string, args map[string]any, out any) {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+		if err != nil || res.IsError {
+			t.Fatalf("%s %v: %v %+v", tool, args, err, res)
+		}
+		if err := json.Unmarshal([]byte(res.Content[0].(*mcp.TextContent).Text), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var list struct {
+		Views []struct {
+			Name     string `json:"name"`
+			Strategy string `json:"refresh_strategy"`
+		} `json:"views"`
+	}
+	call("list_views", map[string]any{}, &list)
+	got := map[string]string{}
+	for _, v := range list.Views {
+		got[v.Name] = v.Strategy
+	}
+	if want := map[string]string{"by_customer": "incremental", "order_names": "incremental", "totals": "full"}; !maps.Equal(got, want) {
+		t.Fatalf("list_views strategies %v, want %v", got, want)
+	}
+	for v, want := range map[string]string{"by_customer": "incremental", "totals": "full"} {
+		var d struct {
+			Strategy string `json:"refresh_strategy"`
+			Reason   string `json:"refresh_mode_reason"`
+			Columns  []struct {
+				Name string `json:"name"`
+			} `json:"columns"`
+		}
+		call("describe_view", map[string]any{"name": v}, &d)
+		if d.Strategy != want || len(d.Columns) == 0 {
+			t.Errorf("describe_view %s: strategy %q, %d columns; want %s", v, d.Strategy, len(d.Columns), want)
+		}
+		if want == "incremental" && d.Reason != inc.Reason {
+			t.Errorf("describe_view %s: refresh_mode_reason %q, want %q", v, d.Reason, inc.Reason)
+		}
+	}
+
+	// Capture disabled by hand: plan rebuilds the view and says why.
+	pr.db.Exec(t, `ALTER TABLE orders DISABLE TRIGGER "agent_mv$by_customer$1i"`)
+	plan, err = p.Plan(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := plan.Step("by_customer"); s.Action != agentmv.ActionRebuild || !strings.Contains(s.Reason, "change capture is broken") ||
+		!strings.Contains(s.Reason, "not enabled ALWAYS") {
+		t.Fatalf("plan with capture disabled: %+v", s)
+	}
 }
