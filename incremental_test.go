@@ -388,6 +388,11 @@ func TestIncrementalBoundary(t *testing.T) {
 	if _, err := runtime.Exec(ctx, "SELECT * FROM agent_mv.by_customer"); err != nil {
 		t.Fatalf("runtime cannot read the incremental view: %v", err)
 	}
+	// Its sessions start read-only; an attacker turns that off first, so what refuses the
+	// writes below is the missing privilege.
+	if _, err := runtime.Exec(ctx, "SET default_transaction_read_only = off"); err != nil {
+		t.Fatal(err)
+	}
 	attacks := []string{
 		`SELECT * FROM agent_mv."by_customer$log1"`,
 		`INSERT INTO agent_mv."by_customer$log1" ("$stmt", "$img") VALUES (1, 't')`,
