@@ -39,7 +39,8 @@ func (p *Project) analyze(ctx context.Context, tx pgx.Tx, rec recordedState) ([]
 	managed := p.managedViews()
 	var out []Step
 	for _, v := range p.cfg.Views {
-		if r, ok := rec.registry[v.Name]; ok && rec.exists[v.Name] && r.SourceHash != "" && r.SourceHash == sourceHash(v.SQL) {
+		if r, ok := rec.registry[v.Name]; ok && rec.exists[v.Name] && r.SourceHash != "" && r.SourceHash == sourceHash(v.SQL) &&
+			r.Strategy() == strategyOf(v) {
 			// The catalog's current names (a renamed base table keeps its OID), and the
 			// lineage rows are rewritten only if they no longer match.
 			s := Step{View: v.Name, Hash: r.SQLHash, reused: true}
@@ -53,7 +54,7 @@ func (p *Project) analyze(ctx context.Context, tx pgx.Tx, rec recordedState) ([]
 			out = append(out, s)
 			continue
 		}
-		s, err := p.analyzeView(ctx, v, resolver, managed)
+		s, err := p.analyzeView(ctx, tx, v, resolver, managed)
 		if err != nil {
 			return nil, err
 		}
@@ -63,8 +64,10 @@ func (p *Project) analyze(ctx context.Context, tx pgx.Tx, rec recordedState) ([]
 }
 
 // analyzeView parses one view body and resolves its lineage; managed reports whether a name
-// is a view of materialize.yaml.
-func (p *Project) analyzeView(ctx context.Context, v ViewConfig, resolver lineage.Resolver, managed func(string) bool) (Step, error) {
+// is a view of materialize.yaml. An incremental view that reads no managed view is qualified
+// now, so plan reports what it cannot maintain; one that does is qualified when it is
+// created, after the views it reads exist.
+func (p *Project) analyzeView(ctx context.Context, tx pgx.Tx, v ViewConfig, resolver lineage.Resolver, managed func(string) bool) (Step, error) {
 	a, err := lineage.Analyze(ctx, v.SQL, lineage.Options{
 		TargetSchema: p.settings.TargetSchema,
 		Managed:      managed,
@@ -73,7 +76,12 @@ func (p *Project) analyzeView(ctx context.Context, v ViewConfig, resolver lineag
 	if err != nil {
 		return Step{}, fmt.Errorf("view %s (%s, line %d of %s): %w", v.Name, v.SQLFile, v.Line, p.cfg.Path, err)
 	}
-	s := Step{View: v.Name, Hash: a.Hash, body: a.Deparsed}
+	s := Step{View: v.Name, Hash: a.Hash, body: a.Deparsed, analysis: a}
+	if strategyOf(v) == boundary.StrategyIncremental && len(a.Views) == 0 {
+		if _, err := p.qualify(ctx, tx, a); err != nil {
+			return Step{}, fmt.Errorf("view %s (%s, line %d of %s): %w", v.Name, v.SQLFile, v.Line, p.cfg.Path, err)
+		}
+	}
 	for _, t := range a.Tables {
 		s.Tables = append(s.Tables, boundary.Relation{Schema: t.Schema, Name: t.Name, Kind: t.Kind})
 	}
@@ -115,13 +123,40 @@ func (p *Project) fillConfigured(s *Step, v ViewConfig) {
 	for _, ix := range v.Indexes {
 		s.Indexes = append(s.Indexes, boundary.Index{Name: ix.Name(v.Name), Columns: ix.Columns, Unique: ix.Unique})
 	}
+	s.Strategy = strategyOf(v)
 	s.record = boundary.ViewRecord{Name: v.Name, Description: v.Description, SQLHash: s.Hash, Indexes: s.Indexes,
 		MinRefreshInterval: durPtr(v.MinRefreshInterval), MaxStaleness: durPtr(v.MaxStaleness),
-		RefreshLockTimeout: durPtr(v.RefreshLockTimeout), RefreshEvery: durPtr(v.RefreshEvery), SourceHash: sourceHash(v.SQL)}
+		RefreshLockTimeout: durPtr(v.RefreshLockTimeout), RefreshEvery: durPtr(v.RefreshEvery), SourceHash: sourceHash(v.SQL),
+		RefreshStrategy: s.Strategy}
 	if v.RefreshEvery > 0 {
 		s.RefreshEvery = FormatDuration(v.RefreshEvery)
 	}
 	s.columnDescriptions = v.ColumnDescriptions()
+	if v.IncrementalThreshold > 0 {
+		t := v.IncrementalThreshold
+		s.record.IncrementalThreshold = &t
+	}
+}
+
+// strategyOf is the view's refresh_strategy ("full" when not set).
+func strategyOf(v ViewConfig) string {
+	if v.RefreshStrategy == boundary.StrategyIncremental {
+		return boundary.StrategyIncremental
+	}
+	return boundary.StrategyFull
+}
+
+// isIncremental reports whether a view of materialize.yaml is incremental.
+func (p *Project) isIncremental(name string) bool {
+	v, ok := p.cfg.View(name)
+	return ok && strategyOf(v) == boundary.StrategyIncremental
+}
+
+// qualify decides how an incremental view is maintained, or why it cannot be (the error
+// names the construct), against the catalog in tx.
+func (p *Project) qualify(ctx context.Context, tx pgx.Tx, a *lineage.Analysis) (*lineage.Incremental, error) {
+	return a.Incremental(ctx, lineage.IncrementalOptions{
+		Catalog: lineage.NewPgxIncrementalCatalog(tx), IsIncremental: p.isIncremental})
 }
 
 // sourceHash is the hex sha256 of a SQL file's exact text.
@@ -137,23 +172,34 @@ func (p *Project) catalogLineage(ctx context.Context, tx pgx.Tx, rec recordedSta
 	if len(rec.registry) == 0 {
 		return out, nil
 	}
+	// An incremental view's dependencies are its defining view's.
+	defs, err := boundary.DefViews(ctx, tx, p.Names())
+	if err != nil {
+		return nil, err
+	}
+	defNames, viewNames := []string{}, []string{}
+	for d, v := range defs {
+		defNames, viewNames = append(defNames, d), append(viewNames, v)
+	}
 	rows, err := tx.Query(ctx, `
-SELECT DISTINCT mv.relname::text, n.nspname::text, c.relname::text, c.relkind::text
+SELECT DISTINCT coalesce(iv.view_name, mv.relname::text), n.nspname::text, c.relname::text, c.relkind::text
   FROM pg_catalog.pg_depend d
   JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND d.classid = 'pg_catalog.pg_rewrite'::regclass
-  JOIN pg_catalog.pg_class mv ON mv.oid = r.ev_class AND mv.relkind = 'm'
+  JOIN pg_catalog.pg_class mv ON mv.oid = r.ev_class
   JOIN pg_catalog.pg_namespace mvn ON mvn.oid = mv.relnamespace
+  LEFT JOIN unnest($2::text[], $3::text[]) AS iv(def_name, view_name) ON iv.def_name = mv.relname
   JOIN pg_catalog.pg_class c ON c.oid = d.refobjid AND d.refclassid = 'pg_catalog.pg_class'::regclass
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE mvn.nspname = $1 AND c.oid <> mv.oid AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
- ORDER BY 1, 2, 3`, p.settings.TargetSchema)
+ WHERE mvn.nspname = $1 AND (mv.relkind = 'm' OR iv.view_name IS NOT NULL)
+   AND c.oid <> mv.oid AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+ ORDER BY 1, 2, 3`, p.settings.TargetSchema, defNames, viewNames)
 	if err != nil {
 		return nil, fmt.Errorf("read view dependencies from pg_depend: %w", err)
 	}
 	var view, schema, rel, kind string
 	_, err = pgx.ForEachRow(rows, []any{&view, &schema, &rel, &kind}, func() error {
 		l := out[view]
-		if _, managed := rec.registry[rel]; managed && schema == p.settings.TargetSchema && kind == "m" {
+		if _, managed := rec.registry[rel]; managed && schema == p.settings.TargetSchema && (kind == "m" || kind == "r") {
 			l.views = append(l.views, rel)
 		} else {
 			l.tables = append(l.tables, boundary.Relation{Schema: schema, Name: rel, Kind: kind})

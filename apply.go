@@ -199,7 +199,11 @@ func (p *Project) execute(ctx context.Context, tx pgx.Tx, plan *Plan) error {
 		steps[s.View] = s
 	}
 	for _, v := range plan.DropOrder {
-		if err := boundary.DropView(ctx, tx, n, v); err != nil {
+		strategy := boundary.StrategyFull
+		if r := steps[v].recorded; r != nil {
+			strategy = r.Strategy()
+		}
+		if err := boundary.DropManagedView(ctx, tx, n, v, strategy); err != nil {
 			return fmt.Errorf("drop view %s: %w", v, err)
 		}
 		if steps[v].Action == ActionDrop {
@@ -226,7 +230,13 @@ func (p *Project) execute(ctx context.Context, tx pgx.Tx, plan *Plan) error {
 	for _, v := range plan.CreateOrder {
 		s := steps[v]
 		started := time.Now()
-		rows, err := boundary.CreateViewRows(ctx, tx, n, v, s.body, s.Indexes)
+		var rows int64
+		var err error
+		if s.Strategy == boundary.StrategyIncremental {
+			rows, err = p.createIncremental(ctx, tx, s)
+		} else {
+			rows, err = boundary.CreateViewRows(ctx, tx, n, v, s.body, s.Indexes)
+		}
 		if err != nil {
 			return fmt.Errorf("create view %s (%s): %w", v, viewFile(p.cfg, v), err)
 		}
@@ -269,6 +279,10 @@ func (p *Project) execute(ctx context.Context, tx pgx.Tx, plan *Plan) error {
 			return fmt.Errorf("record column lineage of %s: %w", s.View, err)
 		}
 	}
+	// No capture is left on a table no incremental view needs.
+	if _, err := boundary.SweepCapture(ctx, tx, n); err != nil {
+		return fmt.Errorf("remove change capture no view needs: %w", err)
+	}
 	return nil
 }
 
@@ -306,7 +320,11 @@ func (p *Project) crossCheck(ctx context.Context, tx pgx.Tx, plan *Plan) ([]Drif
 		default:
 			continue
 		}
-		pg, err := boundary.CatalogSources(ctx, tx, n.Schema, s.View)
+		rel := s.View
+		if s.Strategy == boundary.StrategyIncremental {
+			rel = n.IncrementalObjectsOf(s.View, nil).Def // its dependencies are its defining view's
+		}
+		pg, err := boundary.CatalogSources(ctx, tx, n.Schema, rel)
 		if err != nil {
 			return nil, fmt.Errorf("cross-check lineage of %s with pg_depend: %w", s.View, err)
 		}

@@ -98,6 +98,12 @@ type ViewConfig struct {
 	// RefreshEvery, when set, is how old the view's data (data_as_of) may get before the
 	// scheduler refreshes it; at least MinRefreshEvery.
 	RefreshEvery time.Duration
+	// RefreshStrategy is "full" (the default: a materialized view, recomputed by each refresh)
+	// or "incremental" (a table kept exact from captured changes; see CONTRACTS.md).
+	RefreshStrategy string
+	// IncrementalThreshold, when set (0 < t <= 1), is the share of the base rows above which
+	// captured changes are applied by a full refresh instead (default 0.1).
+	IncrementalThreshold float64
 	// Line is the view's line in the YAML file.
 	Line int
 }

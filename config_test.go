@@ -250,7 +250,13 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"several problems", "version: 1\ntarget_schema: S\nviews:\n  - name: Bad\n    sql_file: a.sql\n    description: d\n", nil,
 			"invalid config {path}:\n  line 2: target_schema \"S\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)\n  line 4: view name \"Bad\" must match ^[a-z_][a-z0-9_]*$ (lower-case letters, digits and _, not starting with a digit)"},
 		{"typo in a view key drops nothing silently", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexs:\n      - columns: [x]\n        unique: true\n", nil,
-			"invalid config {path}: line 7: unknown key \"indexs\" in view \"a\"; did you mean \"indexes\"? (the keys there are name, sql_file, description, columns, indexes, sources, sql, min_refresh_interval, max_staleness, refresh_lock_timeout, refresh_every)"},
+			"invalid config {path}: line 7: unknown key \"indexs\" in view \"a\"; did you mean \"indexes\"? (the keys there are name, sql_file, description, columns, indexes, sources, sql, min_refresh_interval, max_staleness, refresh_lock_timeout, refresh_every, refresh_strategy, incremental_threshold)"},
+		{"unknown refresh strategy", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    refresh_strategy: delta\n", nil,
+			"invalid config {path}: line 7: view \"a\": refresh_strategy must be full or incremental, got \"delta\""},
+		{"threshold out of range", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    refresh_strategy: incremental\n    incremental_threshold: 150%\n", nil,
+			"invalid config {path}: line 8: view \"a\": incremental_threshold must be a share of the base rows between 0 and 1, such as 0.2 or \"20%\", got \"150%\""},
+		{"threshold without incremental", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    incremental_threshold: 0.2\n", nil,
+			"invalid config {path}: line 4: view \"a\": incremental_threshold applies only to refresh_strategy: incremental; add that or remove the threshold"},
 		{"typo in an index key", "version: 1\ntarget_schema: s\nviews:\n  - name: a\n    sql_file: a.sql\n    description: d\n    indexes:\n      - columns: [x]\n        unqiue: true\n", nil,
 			"invalid config {path}: line 9: unknown key \"unqiue\" in view \"a\": indexes[0]; did you mean \"unique\"? (the keys there are columns, unique)"},
 		{"unknown top-level key", "version: 1\ntarget_schema: s\nowner_team: data\nviews: []\n", nil,
@@ -413,6 +419,8 @@ views:
   - name: top
     sql_file: ` + abs + `
     description: "Top rows."
+    refresh_strategy: incremental
+    incremental_threshold: 20%
 `
 	path := writeProject(t, body, map[string]string{"materialize/daily_revenue.sql": "-- revenue\nSELECT 1 AS day, 2 AS product_id;\n"})
 	cfg, err := LoadConfig(path)
@@ -442,6 +450,7 @@ views:
 			RefreshEvery: 24 * time.Hour, Line: 5,
 		}, {
 			Name: "top", SQLFile: abs, SQLPath: abs, SQL: "/* c */ SELECT 2;\n", Description: "Top rows.", Line: 21,
+			RefreshStrategy: "incremental", IncrementalThreshold: 0.2,
 		}},
 		// Keys starting with x- are the user's own: ignored, kept, no warning.
 		Warnings: nil,

@@ -91,7 +91,8 @@ func (c *Config) RemoveView(name string) error {
 
 // AddViews appends views to the file (one atomic write), as setup's finalize step does. Each
 // view needs Name, SQLFile (relative to the YAML's directory; the file must already exist) and
-// Description; Columns, Indexes, MinRefreshInterval, MaxStaleness and Sources are written when set.
+// Description; Columns, Indexes, MinRefreshInterval, MaxStaleness, RefreshStrategy,
+// IncrementalThreshold and Sources are written when set.
 // The result must load as a valid config, or nothing is written.
 func (c *Config) AddViews(views ...ViewConfig) error {
 	if len(views) == 0 {
@@ -148,6 +149,12 @@ func viewNode(v ViewConfig) *yaml.Node {
 	}
 	if v.MaxStaleness > 0 {
 		add("max_staleness", yamledit.Str(FormatDuration(v.MaxStaleness)))
+	}
+	if v.RefreshStrategy != "" && v.RefreshStrategy != "full" {
+		add("refresh_strategy", yamledit.Str(v.RefreshStrategy))
+	}
+	if v.IncrementalThreshold > 0 {
+		add("incremental_threshold", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(v.IncrementalThreshold, 'g', -1, 64)})
 	}
 	if len(v.Sources) > 0 {
 		src := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}

@@ -86,8 +86,12 @@ func (p *Project) Drop(ctx context.Context, name string) (*DropPlan, error) {
 		if plan, err = p.planDrop(ctx, tx, name); err != nil {
 			return err
 		}
+		rec, err := p.readRecorded(ctx, tx)
+		if err != nil {
+			return err
+		}
 		for _, v := range plan.Order {
-			if err := boundary.DropView(ctx, tx, n, v); err != nil {
+			if err := boundary.DropManagedView(ctx, tx, n, v, rec.registry[v].Strategy()); err != nil {
 				return fmt.Errorf("drop %s: %w", v, err)
 			}
 			if err := boundary.DeleteView(ctx, tx, n, v); err != nil {

@@ -47,11 +47,16 @@ type Step struct {
 	IndexesRemoved []string `json:"indexes_removed,omitempty"`
 	IndexesAdded   []string `json:"indexes_added,omitempty"`
 	// Refresh is how refresh_view will refresh the view once the plan is applied (nil for
-	// drops): CONCURRENTLY or blocking readers, and why.
+	// drops): CONCURRENTLY or blocking readers, or incremental, and why.
 	Refresh *boundary.RefreshMode `json:"refresh,omitempty"`
 	// RefreshEvery is the view's schedule (refresh_every), empty when it has none.
 	RefreshEvery string `json:"refresh_every,omitempty"`
-	body         string
+	// Strategy is the view's refresh_strategy after the apply ("full" or "incremental").
+	Strategy string `json:"refresh_strategy,omitempty"`
+	body     string
+	// analysis is the parsed view (nil when reused): incremental views are qualified and
+	// their maintenance SQL written from it when they are created.
+	analysis *lineage.Analysis
 	// reused: the SQL file is byte-identical to the last apply, so its lineage comes from the
 	// catalog instead of parsing it; body is filled in only if the view must be rebuilt.
 	reused bool
@@ -218,7 +223,11 @@ func (p *Project) Plan(ctx context.Context) (*Plan, error) {
 type recordedState struct {
 	version  int
 	registry map[string]boundary.ViewRecord
-	exists   map[string]bool // materialized views present in <S>
+	// exists: the view's relation is in <S> with the relkind of its recorded strategy (for a
+	// name not registered: a materialized view, which apply replaces).
+	exists map[string]bool
+	// capture: what is wrong with a registered incremental view's change capture.
+	capture map[string]string
 	comments map[string]boundary.ViewComments
 }
 
@@ -239,18 +248,20 @@ func (p *Project) readRecorded(ctx context.Context, tx pgx.Tx) (recordedState, e
 			st.registry[r.Name] = r
 		}
 	}
-	rows, err := tx.Query(ctx, `SELECT c.relname FROM pg_catalog.pg_class c
-		JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
-		WHERE s.nspname = $1 AND c.relkind = 'm'`, n.Schema)
+	kinds, err := boundary.ManagedRelations(ctx, tx, n)
 	if err != nil {
-		return st, fmt.Errorf("list materialized views in %s: %w", n.Schema, err)
+		return st, err
 	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return st, fmt.Errorf("list materialized views in %s: %w", n.Schema, err)
+	for name, kind := range kinds {
+		if kind == boundary.ManagedRelkind(st.registry[name].Strategy()) {
+			st.exists[name] = true
+		}
 	}
-	for _, nm := range names {
-		st.exists[nm] = true
+	if v > 0 {
+		st.capture, err = boundary.CaptureProblems(ctx, tx, n, slices.Collect(maps.Values(st.registry)))
+		if err != nil {
+			return st, err
+		}
 	}
 	if st.comments, err = boundary.ReadComments(ctx, tx, n, ""); err != nil {
 		return st, err
@@ -306,8 +317,14 @@ func classifySteps(desired []Step, rec recordedState) map[string]*Step {
 			if recorded {
 				s.Reason = "registered but missing from the database"
 			}
+		case r.Strategy() != s.record.Strategy():
+			s.Action, s.Reason = ActionRebuild, "refresh_strategy changed from "+r.Strategy()+" to "+s.record.Strategy()+indexChange(r.Indexes, s.Indexes, s.View, &s)
 		case r.SQLHash != s.Hash:
 			s.Action, s.Reason = ActionRebuild, "SQL changed"+indexChange(r.Indexes, s.Indexes, s.View, &s)
+		case rec.capture[s.View] != "":
+			s.Action, s.Reason = ActionRebuild, "change capture is broken ("+rec.capture[s.View]+"): rebuilt so it is exact again"
+		case s.lineageStale && s.record.Strategy() == boundary.StrategyIncremental:
+			s.Action, s.Reason = ActionRebuild, "a relation it reads was renamed: its maintenance SQL is written again"
 		case !sameIndexes(r.Indexes, s.Indexes, s.View):
 			s.Action, s.Reason = ActionReindex, "indexes changed"+indexChange(r.Indexes, s.Indexes, s.View, &s)
 		case !boundary.SameMetadata(r, s.record):
@@ -323,9 +340,10 @@ func classifySteps(desired []Step, rec recordedState) map[string]*Step {
 		}
 		steps[s.View] = &s
 	}
-	for name := range rec.registry {
+	for name, r := range rec.registry {
 		if _, ok := steps[name]; !ok {
-			steps[name] = &Step{View: name, Action: ActionDrop, Reason: "removed from materialize.yaml"}
+			rr := r
+			steps[name] = &Step{View: name, Action: ActionDrop, Reason: "removed from materialize.yaml", recorded: &rr}
 		}
 	}
 	return steps
@@ -388,11 +406,12 @@ func (p *Project) analyzeRebuilt(ctx context.Context, tx pgx.Tx, order []string,
 	for _, v := range order {
 		if s := steps[v]; s.body == "" {
 			cfg, _ := p.cfg.View(v)
-			full, err := p.analyzeView(ctx, cfg, lineage.NewPgxResolver(tx), managed)
+			full, err := p.analyzeView(ctx, tx, cfg, lineage.NewPgxResolver(tx), managed)
 			if err != nil {
 				return err
 			}
 			s.body, s.Columns, s.Tables, s.Upstream, s.reused = full.body, full.Columns, full.Tables, full.Upstream, false
+			s.analysis = full.analysis
 		}
 	}
 	return nil
@@ -412,6 +431,8 @@ func addRefreshModes(ctx context.Context, tx pgx.Tx, n boundary.Names, plan *Pla
 		switch {
 		case s.Action == ActionDrop:
 			continue
+		case s.Strategy == boundary.StrategyIncremental:
+			m = boundary.IncrementalRefreshMode()
 		case (s.Action == ActionUnchanged || s.Action == ActionUpdate) && exists:
 		default:
 			m = boundary.PlannedRefreshMode(s.View, s.Indexes)

@@ -3,6 +3,7 @@ package agentmv
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +31,8 @@ func (v *validator) bad(line int, format string, args ...any) {
 // keys starting with x- are the user's own annotations and are ignored.
 var (
 	topLevelKeys = []string{"version", "target_schema", "scheduler", "views", "refresh_lock_timeout", "runtime_role", "public_privileges", "agents", "tools"}
-	viewKeys     = []string{"name", "sql_file", "description", "columns", "indexes", "sources", "sql", "min_refresh_interval", "max_staleness", "refresh_lock_timeout", "refresh_every"}
+	viewKeys     = []string{"name", "sql_file", "description", "columns", "indexes", "sources", "sql", "min_refresh_interval", "max_staleness", "refresh_lock_timeout", "refresh_every",
+		"refresh_strategy", "incremental_threshold"}
 	indexKeys    = []string{"columns", "unique"}
 )
 
@@ -262,6 +264,15 @@ func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
 			if vc.RefreshEvery > 0 && vc.RefreshEvery < MinRefreshEvery {
 				v.bad(val.Line, "%s: refresh_every must be at least %s, got %s", label, MinRefreshEvery, vc.RefreshEvery)
 			}
+		case "refresh_strategy":
+			if s, ok := v.str(val, label+": refresh_strategy"); ok {
+				if s != "full" && s != "incremental" {
+					v.bad(val.Line, "%s: refresh_strategy must be full or incremental, got %q", label, s)
+				}
+				vc.RefreshStrategy = s
+			}
+		case "incremental_threshold":
+			vc.IncrementalThreshold = v.share(val, label+": incremental_threshold")
 		default:
 			v.unknownKey(k, label, viewKeys)
 		}
@@ -274,6 +285,9 @@ func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
 	}
 	if !haveDesc {
 		v.bad(m.Line, "%s: description is required (agents read it to pick the view)", label)
+	}
+	if vc.IncrementalThreshold > 0 && vc.RefreshStrategy != "incremental" {
+		v.bad(m.Line, "%s: incremental_threshold applies only to refresh_strategy: incremental; add that or remove the threshold", label)
 	}
 	if vc.MinRefreshInterval > 0 && vc.MaxStaleness > 0 && vc.MaxStaleness < vc.MinRefreshInterval {
 		v.bad(m.Line, "%s: max_staleness (%s) is shorter than min_refresh_interval (%s), so the view could never be fresh", label, vc.MaxStaleness, vc.MinRefreshInterval)
@@ -331,6 +345,22 @@ func (v *validator) duration(n *yaml.Node, what string) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// share reads a fraction in (0, 1]: a number such as 0.2, or a percentage such as "20%".
+func (v *validator) share(n *yaml.Node, what string) float64 {
+	n = yamledit.Resolve(n)
+	text := strings.TrimSpace(n.Value)
+	pct := strings.HasSuffix(text, "%")
+	f, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(text, "%")), 64)
+	if pct {
+		f /= 100
+	}
+	if n.Kind != yaml.ScalarNode || err != nil || !(f > 0 && f <= 1) {
+		v.bad(n.Line, "%s must be a share of the base rows between 0 and 1, such as 0.2 or \"20%%\", got %q", what, n.Value)
+		return 0
+	}
+	return f
 }
 
 // list reports whether n, the value of key, is a list to read. A null is an empty list;

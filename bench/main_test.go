@@ -79,6 +79,9 @@ type view struct {
 	sql     string
 	unique  []string // columns of a unique index, if any
 	comment string   // description
+	// incremental makes it refresh_strategy: incremental (incremental_threshold 1: the
+	// benchmarks choose the share of changes themselves).
+	incremental bool
 }
 
 // project is a generated materialize.yaml with its SQL files, bound to one fresh database whose
@@ -128,6 +131,9 @@ func (p *project) writeConfig(tb testing.TB, views []view) {
 		fmt.Fprintf(&y, "    description: %q\n", desc)
 		if len(v.unique) > 0 {
 			fmt.Fprintf(&y, "    indexes:\n      - columns: [%s]\n        unique: true\n", strings.Join(v.unique, ", "))
+		}
+		if v.incremental {
+			y.WriteString("    refresh_strategy: incremental\n    incremental_threshold: 1\n")
 		}
 		p.writeSQL(tb, v.name, v.sql)
 	}

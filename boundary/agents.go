@@ -47,16 +47,17 @@ func ValidateAgentName(n Names, agent string) error {
 }
 
 // readableViewRule is the row filter of the metadata tables: %[1]s is the column holding the
-// view's name. True when the current role may SELECT the managed view of that name.
+// view's name. True when the current role may SELECT the managed view of that name (a
+// materialized view, or the table of an incremental view).
 const readableViewRule = `EXISTS (SELECT 1 FROM pg_catalog.pg_class c
-  WHERE c.relname = %[1]s AND c.relkind = 'm'
+  WHERE c.relname = %[1]s AND c.relkind IN ('m', 'r')
     AND c.relnamespace = (SELECT ns.oid FROM pg_catalog.pg_namespace ns WHERE ns.nspname = {{.SchemaLiteral}})
     AND pg_catalog.has_table_privilege(c.oid, 'SELECT'))`
 
 // notOtherViewRule: %[1]s does not name a managed view the current role cannot SELECT (a
 // source that is a base table, or a view it may read).
 const notOtherViewRule = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
-  WHERE c.relname = %[1]s AND c.relkind = 'm'
+  WHERE c.relname = %[1]s AND c.relkind IN ('m', 'r')
     AND c.relnamespace = (SELECT ns.oid FROM pg_catalog.pg_namespace ns WHERE ns.nspname = {{.SchemaLiteral}})
     AND NOT pg_catalog.has_table_privilege(c.oid, 'SELECT'))`
 

@@ -18,6 +18,9 @@ type ViewComments struct {
 	Comment string
 	// Columns are the view's columns in order, each with its comment ("" when none).
 	Columns []ColumnComment
+	// relkind is the view's relation kind: 'm' (a materialized view) or 'r' (the table of an
+	// incremental view).
+	relkind string
 }
 
 // ColumnComment is one column of a view and its comment.
@@ -52,7 +55,7 @@ func (c ViewComments) Names() []string {
 // readCommentsSQL reads the comments of the materialized views in <S> ($1; all of them, or
 // the one named $2) and of their columns, one row per column.
 var readCommentsSQL = mustSQL("read_comments", `
-SELECT c.relname::text, coalesce(dv.description, ''), a.attname::text, coalesce(dc.description, '')
+SELECT c.relname::text, c.relkind::text, coalesce(dv.description, ''), a.attname::text, coalesce(dc.description, '')
   FROM pg_catalog.pg_class c
   JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
   JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -60,7 +63,7 @@ SELECT c.relname::text, coalesce(dv.description, ''), a.attname::text, coalesce(
          ON dv.objoid = c.oid AND dv.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dv.objsubid = 0
   LEFT JOIN pg_catalog.pg_description dc
          ON dc.objoid = c.oid AND dc.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND dc.objsubid = a.attnum
- WHERE s.nspname = $1 AND c.relkind = 'm' AND ($2 = '' OR c.relname = $2)
+ WHERE s.nspname = $1 AND c.relkind IN ('m', 'r') AND ($2 = '' OR c.relname = $2)
  ORDER BY c.relname, a.attnum`)
 
 // ReadComments returns the comments of the materialized views in <S> by view name: all of
@@ -75,10 +78,11 @@ func ReadComments(ctx context.Context, r Reader, n Names, view string) (map[stri
 		return nil, fmt.Errorf("read comments of the views in %s: %w", n.Schema, err)
 	}
 	out := map[string]ViewComments{}
-	var name, viewComment, col, colComment string
-	_, err = pgx.ForEachRow(rows, []any{&name, &viewComment, &col, &colComment}, func() error {
+	var name, kind, viewComment, col, colComment string
+	_, err = pgx.ForEachRow(rows, []any{&name, &kind, &viewComment, &col, &colComment}, func() error {
 		vc := out[name]
 		vc.Comment = viewComment
+		vc.relkind = kind
 		vc.Columns = append(vc.Columns, ColumnComment{Name: col, Comment: colComment})
 		out[name] = vc
 		return nil
@@ -135,6 +139,7 @@ func SameComments(cur ViewComments, description string, columns map[string]strin
 
 var (
 	commentViewSQL   = mustSQL("comment_view", `COMMENT ON MATERIALIZED VIEW {{.Rel (index .Args 0)}} IS {{.TextArg 1}}`)
+	commentTableSQL  = mustSQL("comment_table", `COMMENT ON TABLE {{.Rel (index .Args 0)}} IS {{.TextArg 1}}`)
 	commentColumnSQL = mustSQL("comment_column", `COMMENT ON COLUMN {{.Rel (index .Args 0)}}.{{.Arg 1}} IS {{.TextArg 2}}`)
 )
 
@@ -171,7 +176,11 @@ func SetComments(ctx context.Context, tx pgx.Tx, n Names, view, description stri
 	}
 	return asOwner(ctx, tx, n, func() error {
 		if cur.Comment != description {
-			if err := exec(ctx, tx, "comment on view "+view, commentViewSQL.render(n, view, description)); err != nil {
+			stmt := commentViewSQL
+			if cur.relkind == "r" { // an incremental view's table
+				stmt = commentTableSQL
+			}
+			if err := exec(ctx, tx, "comment on view "+view, stmt.render(n, view, description)); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -129,6 +130,7 @@ func Doctor(ctx context.Context, admin Querier, runtimeURL string, n Names, opts
 	d.views(ctx)
 	d.refreshModes(ctx)
 	d.sessions(ctx)
+	d.capture(ctx)
 	d.runtime(ctx, runtimeURL)
 	return r
 }
@@ -377,10 +379,17 @@ func (d doctor) create(rr RoleRights) {
 	d.r.add("create", CheckOK, fmt.Sprintf("runtime role %s cannot create objects (no CREATE on any schema or the database)", n.RuntimeRole), "")
 }
 
+// doctorViewsSQL lists the materialized views in <S>, and the tables of incremental views,
+// with whether the registry knows them as such (the "managed_relkind" definition).
 var doctorViewsSQL = mustSQL("doctor_views", `
-SELECT c.relname, c.relispopulated, EXISTS (SELECT 1 FROM {{.Views}} v WHERE v.name = c.relname)
+SELECT c.relname, c.relispopulated,
+       EXISTS (SELECT 1 FROM {{.Views}} v WHERE v.name = c.relname
+                  AND c.relkind = {{template "managed_relkind" "(pg_catalog.to_jsonb(v) ->> 'refresh_strategy')"}})
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
- WHERE ns.nspname = $1 AND c.relkind = 'm'`)
+ WHERE ns.nspname = $1
+   AND (c.relkind = 'm'
+        OR (c.relkind = 'r' AND EXISTS (SELECT 1 FROM {{.Views}} v WHERE v.name = c.relname
+                                           AND {{template "strategy_of" "v"}} = 'incremental')))`)
 
 func (d doctor) views(ctx context.Context) {
 	n := d.n
@@ -449,14 +458,18 @@ func (d doctor) refreshModes(ctx context.Context) {
 		return
 	}
 	declared := map[string]bool{}
+	incremental := map[string]bool{}
 	for _, r := range recs {
 		declared[r.Name] = slices.ContainsFunc(r.Indexes, func(ix Index) bool { return ix.Unique })
+		incremental[r.Name] = r.Strategy() == StrategyIncremental
 	}
-	var concurrent int
+	var concurrent, incr int
 	var broken, blocking []string
 	for _, v := range d.managed {
 		m, ok := modes[v]
 		switch {
+		case incremental[v]:
+			incr++ // readers are not blocked; the capture check covers it
 		case !ok: // missing: the views check reports it
 		case m.Concurrent:
 			concurrent++
@@ -467,6 +480,9 @@ func (d doctor) refreshModes(ctx context.Context) {
 		}
 	}
 	msg := fmt.Sprintf("%d of %d managed views refresh CONCURRENTLY", concurrent, len(d.managed))
+	if incr > 0 {
+		msg += fmt.Sprintf(", %d incrementally", incr)
+	}
 	if len(blocking) > 0 {
 		msg += "; refreshes of " + strings.Join(blocking, ", ") + " block readers"
 	}
@@ -477,6 +493,45 @@ func (d doctor) refreshModes(ctx context.Context) {
 		return
 	}
 	d.r.add("refresh mode", CheckOK, msg, "")
+}
+
+// capture checks the change capture of the incremental views: ✗ when a view's capture is
+// missing or disabled (writes to that table go unseen; refresh_view falls back to full
+// refreshes until apply rebuilds the view), and ✗ when capture objects no view owns are left
+// (writes pay for them for nothing; apply removes them).
+func (d doctor) capture(ctx context.Context) {
+	recs, err := ReadRegistry(ctx, d.admin, d.n)
+	if err != nil {
+		d.errCheck("capture", err)
+		return
+	}
+	var incr int
+	for _, r := range recs {
+		if r.Strategy() == StrategyIncremental {
+			incr++
+		}
+	}
+	problems, err := CaptureProblems(ctx, d.admin, d.n, recs)
+	if err != nil {
+		d.errCheck("capture", err)
+		return
+	}
+	orphans, err := FindOrphans(ctx, d.admin, d.n)
+	if err != nil {
+		d.errCheck("capture", err)
+		return
+	}
+	for _, v := range slices.Sorted(maps.Keys(problems)) {
+		d.r.add("capture", CheckFail, fmt.Sprintf("incremental view %s: %s; its refreshes are full ones until this is fixed", v, problems[v]),
+			"run `agent-mv apply`: it rebuilds the view with its capture")
+	}
+	if !orphans.Empty() {
+		d.r.add("capture", CheckFail, "change capture that no incremental view owns: "+orphans.String()+" (writes pay for it for nothing)",
+			"run `agent-mv apply`: it removes capture no view needs")
+	}
+	if len(problems) == 0 && orphans.Empty() && incr > 0 {
+		d.r.add("capture", CheckOK, fmt.Sprintf("change capture of %d incremental views is installed and enabled", incr), "")
+	}
 }
 
 var readNothingSQL = mustSQL("read_nothing", `SELECT 1 FROM {{.Rel (index .Args 0)}} LIMIT 0`)

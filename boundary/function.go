@@ -26,9 +26,10 @@ const (
 
 // Refresh modes and history statuses.
 const (
-	ModeConcurrent = "concurrent"
-	ModeBlocking   = "blocking"
-	HistoryRunning = "running"
+	ModeConcurrent  = "concurrent"
+	ModeBlocking    = "blocking"
+	ModeIncremental = "incremental" // an incremental view refreshed from its captured changes
+	HistoryRunning  = "running"
 )
 
 // refreshFunctionSQL is <S>.refresh_view(p_name text) RETURNS jsonb.
@@ -97,6 +98,10 @@ DECLARE
     v_finished timestamptz;
     v_last timestamptz;
     v_interval interval;
+    v_strategy text;
+    v_threshold float8;
+    v_changed bigint;
+    v_changes bigint;
     v_relid oid;
     v_mode text;
     v_reason text;
@@ -111,7 +116,8 @@ BEGIN
         RAISE EXCEPTION 'view name too long' USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    SELECT v.min_refresh_interval, v.refresh_lock_timeout INTO v_interval, v_lock_timeout
+    SELECT v.min_refresh_interval, v.refresh_lock_timeout, v.refresh_strategy, v.incremental_threshold
+      INTO v_interval, v_lock_timeout, v_strategy, v_threshold
       FROM {{.Views}} v WHERE v.name = p_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown materialized view: %', p_name
@@ -120,7 +126,7 @@ BEGIN
 
     SELECT c.oid INTO v_relid
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = v_schema AND c.relname = p_name AND c.relkind = 'm';
+     WHERE n.nspname = v_schema AND c.relname = p_name AND c.relkind = {{template "managed_relkind" "v_strategy"}};
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown materialized view: %', p_name
             USING ERRCODE = 'undefined_object',
@@ -139,7 +145,7 @@ BEGIN
         RETURN jsonb_build_object(
             'status', 'busy', 'view', p_name,
             'started_at', NULL, 'finished_at', NULL, 'duration_ms', NULL, 'rows_after', NULL,
-            'mode', NULL, 'mode_reason', NULL,
+            'mode', NULL, 'mode_reason', NULL, 'rows_changed', NULL, 'changes_applied', NULL,
             'error', format('a refresh of %s is already running; try again when it finishes', p_name),
             'sqlstate', NULL);
     END IF;
@@ -154,15 +160,19 @@ BEGIN
             RETURN jsonb_build_object(
                 'status', 'fresh', 'view', p_name,
                 'started_at', NULL, 'finished_at', v_last, 'duration_ms', NULL, 'rows_after', NULL,
-                'mode', NULL, 'mode_reason', NULL,
+                'mode', NULL, 'mode_reason', NULL, 'rows_changed', NULL, 'changes_applied', NULL,
                 'error', format('last refreshed at %s, within min_refresh_interval %s', v_last, v_interval),
                 'sqlstate', NULL);
         END IF;
     END IF;
 
-    SELECT m.mode, m.reason INTO v_mode, v_reason
-      FROM pg_class c, LATERAL ({{template "refresh_mode"}}) m
-     WHERE c.oid = v_relid;
+    IF v_strategy = 'incremental' THEN
+        SELECT m.mode, m.reason INTO v_mode, v_reason FROM {{.IncrementalMode}}(p_name, v_threshold) m;
+    ELSE
+        SELECT m.mode, m.reason INTO v_mode, v_reason
+          FROM pg_class c, LATERAL ({{template "refresh_mode"}}) m
+         WHERE c.oid = v_relid;
+    END IF;
 
     v_started := clock_timestamp();
     INSERT INTO {{.History}} (view_name, started_at, status, mode, mode_reason, called_by)
@@ -174,7 +184,11 @@ BEGIN
     PERFORM set_config('lock_timeout', v_lock_ms || 'ms', true);
 
     BEGIN
-        IF v_mode = 'concurrent' THEN
+        IF v_strategy = 'incremental' THEN
+            SELECT r.mode, coalesce(r.reason, v_reason), r.rows_after, r.rows_changed, r.changes
+              INTO v_mode, v_reason, v_rows, v_changed, v_changes
+              FROM {{.IncrementalRefresh}}(p_name, v_mode) r;
+        ELSIF v_mode = 'concurrent' THEN
             EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I.%I', v_schema, p_name);
             EXECUTE format('SELECT count(*) FROM %I.%I', v_schema, p_name) INTO v_rows;
         ELSE
@@ -211,6 +225,7 @@ BEGIN
                        CASE WHEN l.granted THEN 'holding' ELSE 'queued for' END, l.mode,
                        CASE WHEN c.oid <> v_relid THEN 'AccessShareLock'
                             WHEN v_mode = 'concurrent' THEN 'ExclusiveLock'
+                            WHEN v_mode = 'incremental' THEN 'RowExclusiveLock'
                             ELSE 'AccessExclusiveLock' END),
                    '; ' ORDER BY n.nspname, c.relname, l.pid)
               INTO v_blockers
@@ -222,6 +237,7 @@ BEGIN
               LEFT JOIN pg_stat_activity a ON a.pid = l.pid
              WHERE CASE WHEN c.oid <> v_relid THEN l.mode = 'AccessExclusiveLock'
                         WHEN v_mode = 'concurrent' THEN l.mode NOT IN ('AccessShareLock', 'RowShareLock')
+                        WHEN v_mode = 'incremental' THEN l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
                         ELSE true END;
             v_err := format('lock timeout after %s: %s',
                 CASE WHEN v_lock_ms % 1000 = 0 THEN (v_lock_ms / 1000) || 's' ELSE v_lock_ms || 'ms' END,
@@ -229,11 +245,14 @@ BEGIN
         END IF;
         v_status := 'failed';
         v_rows := NULL;
+        v_changed := NULL;
+        v_changes := NULL;
     END;
 
     v_finished := clock_timestamp();
     UPDATE {{.History}}
-       SET finished_at = v_finished, status = v_status, rows_after = v_rows, error = v_err, sqlstate = v_state
+       SET finished_at = v_finished, status = v_status, rows_after = v_rows, error = v_err, sqlstate = v_state,
+           mode = v_mode, mode_reason = v_reason, rows_changed = v_changed, changes_applied = v_changes
      WHERE id = v_history_id;
 
     RETURN jsonb_build_object(
@@ -241,6 +260,7 @@ BEGIN
         'started_at', v_started, 'finished_at', v_finished,
         'duration_ms', round((extract(epoch FROM (v_finished - v_started)) * 1000)::numeric, 3),
         'rows_after', v_rows, 'mode', v_mode, 'mode_reason', v_reason,
+        'rows_changed', v_changed, 'changes_applied', v_changes,
         'error', v_err, 'sqlstate', v_state);
 END;
 $agentmv$`)
@@ -261,8 +281,12 @@ type RefreshResult struct {
 	RowsAfter  *int64     `json:"rows_after"`
 	Mode       *string    `json:"mode"`
 	ModeReason *string    `json:"mode_reason"`
-	Error      *string    `json:"error"`
-	SQLState   *string    `json:"sqlstate"`
+	// RowsChanged (rows deleted plus inserted) and ChangesApplied (captured row changes
+	// consumed) are set by incremental views' refreshes (RowsChanged only when incremental).
+	RowsChanged    *int64  `json:"rows_changed"`
+	ChangesApplied *int64  `json:"changes_applied"`
+	Error          *string `json:"error"`
+	SQLState       *string `json:"sqlstate"`
 }
 
 // RefreshViewSQL calls the function; $1 is the view name. Scan the single jsonb column into a

@@ -33,19 +33,23 @@ type HistoryRow struct {
 	Status     string   // running | success | failed
 	DurationMs *float64 // finished_at - started_at in ms (exact to the µs); nil while running
 	RowsAfter  *int64
-	Mode       string // concurrent | blocking ("" if unknown)
+	Mode       string // concurrent | blocking | incremental ("" if unknown)
 	ModeReason string
-	Error      string
-	SQLState   string
-	CalledBy   string
+	// RowsChanged and ChangesApplied: set by incremental views' refreshes (see RefreshResult).
+	RowsChanged    *int64
+	ChangesApplied *int64
+	Error          string
+	SQLState       string
+	CalledBy       string
 }
 
 var readHistorySQL = mustSQL("read_history", `
 SELECT id, view_name, started_at, finished_at, status,
        (extract(epoch FROM finished_at - started_at) * 1000)::float8, rows_after,
        coalesce(mode, ''), coalesce(mode_reason, ''), coalesce(error, ''), coalesce(sqlstate, ''),
-       coalesce(called_by, '')
-  FROM {{.History}} ORDER BY started_at DESC, id DESC LIMIT $1`)
+       coalesce(called_by, ''),
+       (pg_catalog.to_jsonb(h) ->> 'rows_changed')::bigint, (pg_catalog.to_jsonb(h) ->> 'changes_applied')::bigint
+  FROM {{.History}} h ORDER BY started_at DESC, id DESC LIMIT $1`)
 
 // ReadHistory returns the newest limit rows of <S>.refresh_history, newest first.
 func ReadHistory(ctx context.Context, q Reader, n Names, limit int) ([]HistoryRow, error) {
@@ -59,7 +63,7 @@ func ReadHistory(ctx context.Context, q Reader, n Names, limit int) ([]HistoryRo
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (HistoryRow, error) {
 		var h HistoryRow
 		err := r.Scan(&h.ID, &h.View, &h.StartedAt, &h.FinishedAt, &h.Status, &h.DurationMs, &h.RowsAfter,
-			&h.Mode, &h.ModeReason, &h.Error, &h.SQLState, &h.CalledBy)
+			&h.Mode, &h.ModeReason, &h.Error, &h.SQLState, &h.CalledBy, &h.RowsChanged, &h.ChangesApplied)
 		return h, err
 	})
 	if err != nil {
@@ -75,6 +79,8 @@ type ViewState struct {
 	Description string
 	Upstream    []string // managed views it reads (lineage), sorted
 	Populated   bool     // false also when the materialized view is missing
+	// Strategy is StrategyFull or StrategyIncremental (refresh_strategy).
+	Strategy string
 	// RunningPID is the backend holding the view's refresh lock (0: none); RunningSince its
 	// transaction start, when visible to the caller.
 	RunningPID   int32
@@ -100,7 +106,7 @@ type ViewState struct {
 // counts the rows of a view. $1 is the schema.
 var viewStatesSQL = mustSQL("view_states", `
 WITH running AS ({{template "running_refreshes" .}})
-SELECT v.name, v.description,
+SELECT v.name, v.description, {{template "strategy_of" "v"}},
        coalesce((SELECT array_agg(l.source_name ORDER BY l.source_name) FROM {{.Lineage}} l
                   WHERE l.view_name = v.name AND l.source_kind = 'view'), '{}'),
        coalesce(c.relispopulated, false),
@@ -117,7 +123,7 @@ SELECT v.name, v.description,
        (pg_catalog.to_jsonb(v) ->> 'refresh_every')::interval
   FROM {{.Views}} v
   LEFT JOIN pg_catalog.pg_class c
-         ON c.relname = v.name AND c.relkind = 'm'
+         ON c.relname = v.name AND c.relkind = {{template "managed_relkind" "(pg_catalog.to_jsonb(v) ->> 'refresh_strategy')"}}
         AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1)
   LEFT JOIN LATERAL (SELECT running.pid, running.since FROM running
                       WHERE running.view_name = v.name LIMIT 1) r ON true
@@ -150,7 +156,7 @@ func ReadViewStates(ctx context.Context, q Reader, n Names) ([]ViewState, error)
 		var lastID *int64
 		var lastStatus *string
 		var lastStarted *time.Time
-		err := r.Scan(&s.Name, &s.Description, &s.Upstream, &s.Populated, &s.RunningPID, &s.RunningSince, &s.Reltuples,
+		err := r.Scan(&s.Name, &s.Description, &s.Strategy, &s.Upstream, &s.Populated, &s.RunningPID, &s.RunningSince, &s.Reltuples,
 			&lastID, &lastStatus, &lastStarted, &last.FinishedAt, &last.DurationMs, &last.Mode, &last.ModeReason, &last.Error,
 			&last.SQLState, &last.RowsAfter, &s.LastSuccessAt, &s.LastSuccessRows,
 			&s.MaxStaleness, &s.MinRefreshInterval, &s.OwnStale, durationScanner{&s.RefreshEvery})

@@ -11,7 +11,7 @@ import (
 
 // ExpectedVersion is the schema version this agentmv installs and the doctor expects: the
 // Version of the last step in migrations (a test checks they agree).
-const ExpectedVersion = 8
+const ExpectedVersion = 9
 
 // Migration is one versioned step of agentmv's own objects in <S>.
 type Migration struct {
@@ -111,6 +111,26 @@ ON CONFLICT (name) DO NOTHING`,
 	{Migration: Migration{Version: 8, Name: "views.refresh_every: the scheduler's interval; the runtime role reads schema_version"},
 		columns: []registryColumn{
 			intervalColumn("refresh_every", true, func(r *ViewRecord) **time.Duration { return &r.RefreshEvery }),
+		}},
+	{Migration: Migration{Version: 9, Name: "incremental refresh: refresh_strategy, capture state, history rows_changed and changes_applied"},
+		sql: append(append(sqlTexts("v9",
+			`CREATE SEQUENCE IF NOT EXISTS {{.CaptureSeq}}`,
+			incrementalTableSQL,
+			`ALTER TABLE {{.History}} DROP CONSTRAINT IF EXISTS refresh_history_mode_check`,
+			`ALTER TABLE {{.History}} ADD CONSTRAINT refresh_history_mode_check CHECK (mode IN ('concurrent', 'blocking', 'incremental'))`,
+			`ALTER TABLE {{.History}} ADD COLUMN IF NOT EXISTS rows_changed bigint, ADD COLUMN IF NOT EXISTS changes_applied bigint`,
+			`ALTER TABLE {{.Views}} ADD COLUMN IF NOT EXISTS refresh_strategy text NOT NULL DEFAULT 'full' CHECK (refresh_strategy IN ('full', 'incremental'))`,
+		), incrementalModeSQL, incrementalRefreshSQL,
+			mustSQL("v9 revoke helpers", `REVOKE ALL ON FUNCTION {{.IncrementalMode}}(text, float8), {{.IncrementalRefresh}}(text, text) FROM PUBLIC`)),
+			// The metadata row filters again (an incremental view's relation is a table),
+			// then the refresh function.
+			agentsMigration()...),
+		columns: []registryColumn{
+			// refresh_strategy is added above (with its CHECK); a change of it rebuilds the view.
+			{name: "refresh_strategy", typ: "text", def: "NOT NULL DEFAULT 'full'",
+				value: func(r *ViewRecord) any { return r.Strategy() },
+				dest:  func(r *ViewRecord) any { return nullText{&r.RefreshStrategy} }},
+			floatColumn("incremental_threshold", true, func(r *ViewRecord) **float64 { return &r.IncrementalThreshold }),
 		}},
 }
 

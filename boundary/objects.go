@@ -317,25 +317,35 @@ WITH mv AS (
     LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
    WHERE d.deptype = 'n'
 )
-SELECT coalesce(n.nspname, ''), coalesce(c.relname, ''),
+SELECT coalesce(n.nspname, ''), coalesce(iv.view_name, c.relname, ''),
        coalesce(c.relkind::text, replace(deps.classid::regclass::text, 'pg_', '')),
        pg_describe_object(deps.classid, deps.objid, 0),
-       coalesce(n.nspname = $1 AND c.relkind = 'm'
-                AND EXISTS (SELECT 1 FROM {{.Views}} v WHERE v.name = c.relname), false)
+       coalesce(n.nspname = $1
+                AND (iv.view_name IS NOT NULL
+                     OR EXISTS (SELECT 1 FROM {{.Views}} v WHERE v.name = c.relname
+                                   AND c.relkind = {{template "managed_relkind" "(pg_catalog.to_jsonb(v) ->> 'refresh_strategy')"}})), false)
   FROM deps
   LEFT JOIN pg_class c ON deps.classid = 'pg_class'::regclass AND c.oid = deps.objid
   LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN unnest($3::text[], $4::text[]) AS iv(def_name, view_name) ON n.nspname = $1 AND iv.def_name = c.relname
  WHERE deps.objid <> (SELECT oid FROM mv)
  ORDER BY 4`)
 
-// DependentsOf lists the objects (managed or not) that depend directly on the materialized view
-// <S>.<view>, from pg_depend/pg_rewrite. Apply refuses to drop or rebuild a view while an
-// unmanaged dependent exists (Managed == false), naming it. Returns nil when the view is absent.
+// DependentsOf lists the objects (managed or not) that depend directly on the managed view
+// <S>.<view> (a materialized view, or an incremental view's table), from pg_depend/pg_rewrite.
+// An incremental view depends on what it reads through its defining view (<view>$def): such a
+// dependent is reported as that managed view. Apply refuses to drop or rebuild a view while
+// an unmanaged dependent exists (Managed == false), naming it. Returns nil when the view is
+// absent.
 func DependentsOf(ctx context.Context, q Reader, n Names, view string) ([]Dependent, error) {
 	if err := n.validSchema(); err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, dependentsSQL.render(n), n.Schema, view)
+	defs, views, err := defViews(ctx, q, n)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, dependentsSQL.render(n), n.Schema, view, defs, views)
 	if err != nil {
 		return nil, fmt.Errorf("list dependents of %s: %w", view, err)
 	}
@@ -367,8 +377,36 @@ SELECT DISTINCT sn.nspname, sc.relname, sc.relkind::text
    AND sc.relkind IN ('r', 'v', 'm', 'p', 'f')
  ORDER BY 1, 2`
 
+// defViews returns the defining views of the incremental views and the views' names.
+func defViews(ctx context.Context, q Reader, n Names) (defs, views []string, err error) {
+	state, err := ReadIncremental(ctx, q, n, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	defs, views = []string{}, []string{}
+	for _, v := range slices.Sorted(maps.Keys(state)) {
+		defs, views = append(defs, state[v].Def), append(views, v)
+	}
+	return defs, views, nil
+}
+
+// DefViews maps each incremental view's defining view (the relation whose rewrite rule holds
+// its query and dependencies) to the view's name.
+func DefViews(ctx context.Context, q Reader, n Names) (map[string]string, error) {
+	defs, views, err := defViews(ctx, q, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(defs))
+	for i, d := range defs {
+		out[d] = views[i]
+	}
+	return out, nil
+}
+
 // CatalogSources returns the relations Postgres records (pg_depend) as read by the view
-// schema.view, for apply's drift cross-check against lineage. Kind is the relkind.
+// schema.view (for an incremental view, pass its defining view), for apply's drift
+// cross-check against lineage. Kind is the relkind.
 func CatalogSources(ctx context.Context, q Reader, schema, view string) ([]Relation, error) {
 	rows, err := q.Query(ctx, catalogSourcesSQL, schema, view)
 	if err != nil {

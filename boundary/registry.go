@@ -32,6 +32,26 @@ type ViewRecord struct {
 	// SourceHash is the hex sha256 of the SQL file's exact text at the last apply: when it is
 	// unchanged, apply reuses the recorded lineage instead of parsing the file again.
 	SourceHash string `json:"source_sha256,omitempty"`
+	// RefreshStrategy is StrategyFull (a materialized view; "" reads as full) or
+	// StrategyIncremental (a table maintained from captured changes).
+	RefreshStrategy string `json:"refresh_strategy,omitempty"`
+	// IncrementalThreshold: an incremental view is refreshed in full when the captured row
+	// images exceed this share of the rows of the tables it reads. Nil: the default.
+	IncrementalThreshold *float64 `json:"incremental_threshold,omitempty"`
+}
+
+// Refresh strategies (materialize.yaml refresh_strategy).
+const (
+	StrategyFull        = "full"
+	StrategyIncremental = "incremental"
+)
+
+// Strategy is RefreshStrategy with "" read as StrategyFull.
+func (r ViewRecord) Strategy() string {
+	if r.RefreshStrategy == "" {
+		return StrategyFull
+	}
+	return r.RefreshStrategy
 }
 
 // registryColumn is one column of <S>.views that a ViewRecord field maps to (name and
@@ -82,6 +102,13 @@ func jsonColumn[T any](name, def string, meta bool, field func(*ViewRecord) *[]T
 			return []T{}
 		},
 		dest: func(r *ViewRecord) any { return field(r) }}
+}
+
+// floatColumn maps an optional float field to a nullable float8.
+func floatColumn(name string, meta bool, field func(*ViewRecord) **float64) registryColumn {
+	return registryColumn{name: name, typ: "float8", meta: meta,
+		value: func(r *ViewRecord) any { return *field(r) },
+		dest:  func(r *ViewRecord) any { return field(r) }}
 }
 
 // registryColumns lists the registry columns of every migration, in order.

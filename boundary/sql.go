@@ -18,6 +18,15 @@ const (
 	TableSchemaVersion  = "schema_version"  // applied migrations
 	TableAgentRoles     = "agent_roles"     // the agents of materialize.yaml and their roles (admin only)
 	FunctionRefreshView = "refresh_view"    // <S>.refresh_view(text) RETURNS jsonb
+	// TableIncremental is the owner-only state of incremental views: their maintenance SQL
+	// and capture objects (the runtime role cannot read it).
+	TableIncremental = "incremental"
+	// FunctionIncrementalMode and FunctionIncrementalRefresh are refresh_view's helpers for
+	// incremental views (owner only).
+	FunctionIncrementalMode    = "incremental_mode"
+	FunctionIncrementalRefresh = "incremental_refresh"
+	// SequenceCapture numbers captured statements, for the order of a row's changes.
+	SequenceCapture = "$capture_seq"
 )
 
 // MetadataTables are agentmv's tables the runtime role may SELECT (and query_view may read
@@ -35,7 +44,7 @@ func OwnObjectNames() []string {
 		TableLineage + "_pkey", TableColumnLineage + "_pkey", TableViews + "_pkey",
 		TableRefreshHistory + "_pkey", TableSchemaVersion + "_pkey",
 		TableAgentRoles, TableAgentRoles + "_pkey", TableAgentRoles + "_role_key",
-		TableRefreshHistory + "_id_seq", historyIndex,
+		TableRefreshHistory + "_id_seq", historyIndex, TableIncremental, TableIncremental + "_pkey",
 	}
 }
 
@@ -62,7 +71,8 @@ type sqlText struct{ t *template.Template }
 
 // sqlFragments are the named templates every sqlText can include.
 var sqlFragments = template.Must(template.New("fragments").Option("missingkey=error").Funcs(sqlFuncs).Parse(
-	usableUniqueIndexFragment + refreshModeFragment + lockFragments + runningRefreshesFragment + alterOwnerFragment + objectNameFragment))
+	usableUniqueIndexFragment + refreshModeFragment + lockFragments + runningRefreshesFragment + alterOwnerFragment + objectNameFragment +
+		captureTokenFragment + managedRelkindFragment + strategyOfFragment))
 
 // sqlFuncs are the template helpers besides the data's methods: param i n is the bound
 // parameter placeholder $(i+n), for lists of columns ranged over.
@@ -88,6 +98,16 @@ func (s sqlText) render(n Names, args ...string) string {
 		panic(fmt.Sprintf("boundary: render %s: %v", s.t.Name(), err))
 	}
 	return b.String()
+}
+
+// renderWith executes the template on data that embeds sqlData and adds methods of its own
+// (captureData); unlike render, a data error is returned, not a panic.
+func (s sqlText) renderWith(data any) (string, error) {
+	var b strings.Builder
+	if err := s.t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("render %s: %w", s.t.Name(), err)
+	}
+	return b.String(), nil
 }
 
 // sqlData is what templates see: quoted names only.
@@ -150,3 +170,12 @@ func (d sqlData) SchemaLiteral() string  { return quoteLiteral(d.n.Schema) }
 func (d sqlData) DefaultRefreshLockTimeout() string {
 	return quoteLiteral(fmt.Sprintf("%dms", DefaultRefreshLockTimeout.Milliseconds()))
 }
+func (d sqlData) Incremental() string { return d.Rel(TableIncremental) }
+func (d sqlData) CaptureSeq() string  { return d.Rel(SequenceCapture) }
+
+// IncrementalLiteral is <S>.incremental's quoted name as a string literal (for to_regclass).
+func (d sqlData) IncrementalLiteral() string { return quoteLiteral(d.Incremental()) }
+
+// IncrementalMode and IncrementalRefresh are refresh_view's helpers for incremental views.
+func (d sqlData) IncrementalMode() string    { return d.Rel(FunctionIncrementalMode) }
+func (d sqlData) IncrementalRefresh() string { return d.Rel(FunctionIncrementalRefresh) }

@@ -39,7 +39,15 @@ func TestTemplatesRender(t *testing.T) {
 		{dropAgentRoleSQL, one}, {grantAgentUsageSQL, one}, {revokeAgentUsageSQL, one},
 		{grantAgentExecSQL, one}, {revokeAgentExecSQL, one}, {grantAgentSelectSQL, two},
 		{revokeAgentRelSQL, two}, {agentPrivilegesSQL, nil},
-		{readCommentsSQL, nil}, {commentViewSQL, two}, {commentColumnSQL, []string{"v", "c", ""}},
+		{readCommentsSQL, nil}, {commentViewSQL, two}, {commentTableSQL, two}, {commentColumnSQL, []string{"v", "c", ""}},
+		{lockSourceSQL, two}, {createDefSQL, one}, {createTableSQL, two}, {createLogSQL, []string{"l", "s", "t", "a", "b"}},
+		{attnumsSQL, nil}, {revokeCaptureSQL, one}, {triggerSQL[0], []string{"t", "s", "r", "f"}},
+		{triggerSQL[1], []string{"t", "s", "r", "f"}}, {triggerSQL[2], []string{"t", "s", "r", "f"}},
+		{triggerSQL[3], []string{"t", "s", "r", "f"}}, {enableAlwaysSQL, []string{"s", "r", "a", "b", "c", "d"}},
+		{recordIncremental, nil}, {readIncrementalSQL, nil}, {dropTriggerSQL, []string{"t", "s", "r"}},
+		{dropTableSQL, one}, {dropDefSQL, one}, {dropFunctionSQL, one}, {forgetIncremental, nil},
+		{captureTokenExprSQL, []string{"ARRAY['x']"}}, {incrementalModeSQL, nil}, {incrementalRefreshSQL, nil},
+		{managedRelationsSQL, nil}, {captureStateSQL, nil}, {captureColumnsSQL, nil}, {orphanTriggersSQL, nil}, {orphanObjectsSQL, nil}, {viewColumnsSQL, nil},
 	}
 	for _, c := range cases {
 		got := c.s.render(n, c.args...)
@@ -56,6 +64,15 @@ func TestTemplatesRender(t *testing.T) {
 				t.Errorf("migration %d: unrendered template", m.Version)
 			}
 		}
+	}
+	ref := CaptureRef{CaptureSource: CaptureSource{Schema: "s", Name: "t", Columns: []string{"a", "we\"ird"}}, Log: "v$log1", Function: "v$cap1", Attnums: []int{1, 3}}
+	fn, err := captureFunctionSQL.renderWith(captureData{sqlData{n: n}, ref})
+	if err != nil || strings.Contains(fn, "{{") || !strings.Contains(fn, `n."we""ird"`) || !strings.Contains(fn, `(3, 'we"ird')`) {
+		t.Errorf("capture function (%v): %s", err, fn)
+	}
+	ref.Attnums = nil
+	if _, err := captureFunctionSQL.renderWith(captureData{sqlData{n: n}, ref}); err == nil {
+		t.Error("capture function without column numbers rendered")
 	}
 	if got := createIndexSQL.render(n, "ix", "v", "a", "b"); got != `CREATE INDEX "ix" ON "we""ird"."v" ("a", "b")` {
 		t.Errorf("create index = %s", got)

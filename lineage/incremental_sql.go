@@ -18,6 +18,9 @@ type IncrementalNames struct {
 	// 'o' (a row before the statement), 'n' (after) or 't' (a marker that forces a full
 	// refresh: TRUNCATE, or capture that could not read its columns).
 	Stmt, Image string
+	// Token, when set, is an SQL expression the maintenance statement returns as its last
+	// column (ResultToken), evaluated at the statement's snapshot: the capture fingerprint.
+	Token string
 }
 
 // Column names of the maintenance statement's result.
@@ -26,6 +29,7 @@ const (
 	ResultMarkers  = "markers"  // consumed 't' markers: the caller must roll back and refresh in full
 	ResultDeleted  = "deleted"  // view rows deleted
 	ResultInserted = "inserted" // view rows inserted
+	ResultToken    = "token"    // IncrementalNames.Token's value
 )
 
 // FullSQL is one statement that consumes every change in the logs and inserts the whole
@@ -34,10 +38,10 @@ func (inc *Incremental) FullSQL(n IncrementalNames) string {
 	var b strings.Builder
 	b.WriteString("WITH ")
 	for k := range inc.Sources {
-		fmt.Fprintf(&b, "%s AS (DELETE FROM %s RETURNING 1), ", cte("c", k), n.Logs[k])
+		fmt.Fprintf(&b, "%s AS (DELETE FROM %s RETURNING %s, %s), ", cte("c", k), n.Logs[k], ident(n.Stmt), ident(n.Image))
 	}
 	fmt.Fprintf(&b, `"$ins" AS (INSERT INTO %s SELECT * FROM %s RETURNING 1) SELECT %s AS %s, (SELECT count(*) FROM "$ins") AS %s`,
-		n.Storage, n.Def, inc.sumCounts(""), ResultChanges, ResultInserted)
+		n.Storage, n.Def, inc.changes(n), ResultChanges, ResultInserted)
 	return b.String()
 }
 
@@ -75,8 +79,11 @@ func (inc *Incremental) MaintainSQL(n IncrementalNames) (string, error) {
 	}
 	fmt.Fprintf(&b, "\"$del\" AS (%s RETURNING 1),\n\"$ins\" AS (%s RETURNING 1)\n", del, ins)
 	fmt.Fprintf(&b, `SELECT %s AS %s, %s AS %s, (SELECT count(*) FROM "$del") AS %s, (SELECT count(*) FROM "$ins") AS %s`,
-		inc.sumCounts(""), ResultChanges, inc.sumCounts(fmt.Sprintf(" WHERE %s = 't'", ident(n.Image))), ResultMarkers,
+		inc.changes(n), ResultChanges, inc.sumCounts(fmt.Sprintf(" WHERE %s = 't'", ident(n.Image))), ResultMarkers,
 		ResultDeleted, ResultInserted)
+	if n.Token != "" {
+		fmt.Fprintf(&b, ", %s AS %s", n.Token, ResultToken)
+	}
 	return b.String(), nil
 }
 
@@ -86,6 +93,18 @@ func (inc *Incremental) sumCounts(where string) string {
 		parts = append(parts, fmt.Sprintf("(SELECT count(*) FROM %s%s)", cte("c", k), where))
 	}
 	return strings.Join(parts, " + ")
+}
+
+// changes counts the captured row changes consumed: per captured statement, the larger of its
+// before- and after-images (an UPDATE of n rows has n of each, an INSERT n after-images, a
+// DELETE n before-images).
+func (inc *Incremental) changes(n IncrementalNames) string {
+	var parts []string
+	for k := range inc.Sources {
+		parts = append(parts, fmt.Sprintf("SELECT %s, %s FROM %s", ident(n.Stmt), ident(n.Image), cte("c", k)))
+	}
+	return fmt.Sprintf("(SELECT coalesce(sum(greatest(\"$o\", \"$n\")), 0)::bigint FROM (SELECT count(*) FILTER (WHERE %[1]s = 'o') AS \"$o\", count(*) FILTER (WHERE %[1]s = 'n') AS \"$n\" FROM (%[2]s) \"$x\" GROUP BY %[3]s) \"$y\")",
+		ident(n.Image), strings.Join(parts, " UNION ALL "), ident(n.Stmt))
 }
 
 func cte(prefix string, k int) string { return ident(fmt.Sprintf("$%s%d", prefix, k+1)) }

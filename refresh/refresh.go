@@ -82,10 +82,14 @@ type Result struct {
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	DurationMs float64    `json:"duration_ms"`
 	RowsAfter  *int64     `json:"rows_after,omitempty"`
-	Mode       string     `json:"mode,omitempty"`        // concurrent | blocking
+	Mode       string     `json:"mode,omitempty"`        // concurrent | blocking | incremental
 	ModeReason string     `json:"mode_reason,omitempty"` // e.g. "unique index x_id_idx", "not populated yet"
-	Error      string     `json:"error,omitempty"`
-	SQLState   string     `json:"sqlstate,omitempty"` // of a failed REFRESH, e.g. 22012, 21000
+	// RowsChanged (view rows deleted plus inserted, incremental mode) and ChangesApplied
+	// (captured row changes consumed) are set for incremental views.
+	RowsChanged    *int64 `json:"rows_changed,omitempty"`
+	ChangesApplied *int64 `json:"changes_applied,omitempty"`
+	Error          string `json:"error,omitempty"`
+	SQLState       string `json:"sqlstate,omitempty"` // of a failed REFRESH, e.g. 22012, 21000
 }
 
 // FailedError is returned when the database recorded a failed refresh. The previous contents
@@ -153,6 +157,7 @@ func (c *Client) refreshOn(ctx context.Context, q Querier, name string) (Result,
 func fromBoundary(name string, r boundary.RefreshResult) Result {
 	res := Result{View: name, Status: r.Status, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 		RowsAfter: r.RowsAfter, Mode: deref(r.Mode), ModeReason: deref(r.ModeReason),
+		RowsChanged: r.RowsChanged, ChangesApplied: r.ChangesApplied,
 		Error: deref(r.Error), SQLState: deref(r.SQLState)}
 	if res.Status == "" {
 		res.Status = StatusSuccess // the seed's function had no status key

@@ -15,10 +15,12 @@ import (
 
 // ViewStatus is the freshness and last refresh of one managed view.
 type ViewStatus struct {
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Upstream    []string `json:"upstream"`
-	Populated   bool     `json:"populated"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// Strategy is the view's refresh_strategy: "full" or "incremental".
+	Strategy  string   `json:"refresh_strategy"`
+	Upstream  []string `json:"upstream"`
+	Populated bool     `json:"populated"`
 	// Running is true while some session holds the view's refresh lock (a refresh is in
 	// progress); RunningPID and RunningSince (its transaction start, when visible to the
 	// caller) say which.
@@ -86,7 +88,7 @@ func (c *Client) Status(ctx context.Context) ([]ViewStatus, error) {
 	}
 	out := make([]ViewStatus, 0, len(states))
 	for _, st := range states {
-		s := ViewStatus{Name: st.Name, Description: st.Description, Upstream: st.Upstream, Populated: st.Populated,
+		s := ViewStatus{Name: st.Name, Description: st.Description, Strategy: st.Strategy, Upstream: st.Upstream, Populated: st.Populated,
 			RunningSince: st.RunningSince, LastSuccessAt: st.LastSuccessAt,
 			MaxStaleness: st.MaxStaleness, MinRefreshEvery: st.MinRefreshInterval}
 		if st.RunningPID != 0 {

@@ -227,6 +227,9 @@ type ViewSummary struct {
 	Populated       bool              `json:"populated"`
 	// Tools are the declared tools that read the view (prefer them to query_view).
 	Tools []string `json:"tools,omitempty"`
+	// RefreshStrategy is "full" (recomputed by each refresh) or "incremental" (kept exact from
+	// captured changes).
+	RefreshStrategy string `json:"refresh_strategy"`
 }
 
 // ListViewsOutput is list_views' result.
@@ -247,7 +250,7 @@ func (rt *runtimeTools) listViews(ctx context.Context, _ noInput) (ListViewsOutp
 	out := ListViewsOutput{Views: make([]ViewSummary, 0, len(st))}
 	for _, s := range st {
 		c := comments[s.Name]
-		v := ViewSummary{Name: s.Name, Description: s.Description, Columns: len(c.Columns), ColumnMeanings: c.Described(),
+		v := ViewSummary{Name: s.Name, Description: s.Description, Columns: len(c.Columns), ColumnMeanings: c.Described(), RefreshStrategy: s.Strategy,
 			RowsEstimate: s.RowsEstimate, DependsOn: nonNil(s.Upstream), LastStatus: s.LastStatus,
 			LastRefreshedAt: s.LastFinishedAt, LastMode: s.LastMode, DataAsOf: s.DataAsOf,
 			Stale: s.Stale, StaleReason: s.StaleReason, Running: s.Running, Populated: s.Populated,
@@ -282,13 +285,7 @@ type NameInput struct {
 }
 
 // ViewColumn is one column of a described view.
-type ViewColumn struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	Nullable bool   `json:"nullable"`
-	// Description is what the column means (materialize.yaml's columns:, the column's comment).
-	Description string `json:"description,omitempty"`
-}
+type ViewColumn = boundary.ViewColumn
 
 // ViewIndex is one index of a described view.
 type ViewIndex struct {
@@ -306,7 +303,9 @@ type DescribeViewOutput struct {
 	// ConcurrentRefresh says whether refresh_view would refresh the view CONCURRENTLY now
 	// (without blocking readers), and RefreshModeReason why (the function's mode_reason): the
 	// same definition the function uses (boundary.RefreshModes).
-	ConcurrentRefresh bool               `json:"concurrent_refresh"`
+	ConcurrentRefresh bool `json:"concurrent_refresh"`
+	// RefreshStrategy is "full" or "incremental" (see ViewSummary).
+	RefreshStrategy   string             `json:"refresh_strategy"`
 	RefreshModeReason string             `json:"refresh_mode_reason"`
 	Sources           []string           `json:"sources"`
 	DependsOn         []string           `json:"depends_on"`
@@ -315,15 +314,6 @@ type DescribeViewOutput struct {
 	Tools []string `json:"tools,omitempty"`
 	ReadInfo
 }
-
-const describeColumnsSQL = `
-SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
-       coalesce(pg_catalog.col_description(a.attrelid, a.attnum), '')
-  FROM pg_catalog.pg_attribute a
-  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'm' AND a.attnum > 0 AND NOT a.attisdropped
- ORDER BY a.attnum`
 
 // describeIndexesSQL lists the view's indexes (whether one allows a concurrent refresh is
 // boundary.RefreshModes' answer, not this query's).
@@ -336,7 +326,7 @@ SELECT ic.relname, i.indisunique,
   JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
   JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = $1 AND c.relname = $2
+ WHERE n.nspname = $1 AND c.relname = $2 AND strpos(ic.relname, '$') = 0
  ORDER BY ic.relname`
 
 func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (DescribeViewOutput, error) {
@@ -346,18 +336,13 @@ func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (Describ
 	}
 	out := DescribeViewOutput{Name: st.Name, Description: st.Description, Freshness: st,
 		Columns: []ViewColumn{}, Indexes: []ViewIndex{}, Tools: rt.declared.readers(in.Name)}
-	rows, err := rt.cfg.Pool.Query(ctx, describeColumnsSQL, rt.cfg.Schema, in.Name)
+	cols, err := boundary.ViewColumns(ctx, rt.cfg.Pool, rt.names, in.Name)
 	if err != nil {
 		return out, err
 	}
-	var c ViewColumn
-	if _, err := pgx.ForEachRow(rows, []any{&c.Name, &c.Type, &c.Nullable, &c.Description}, func() error {
-		out.Columns = append(out.Columns, c)
-		return nil
-	}); err != nil {
-		return out, err
-	}
-	rows, err = rt.cfg.Pool.Query(ctx, describeIndexesSQL, rt.cfg.Schema, in.Name)
+	out.Columns = append(out.Columns, cols[in.Name]...)
+	out.RefreshStrategy = st.Strategy
+	rows, err := rt.cfg.Pool.Query(ctx, describeIndexesSQL, rt.cfg.Schema, in.Name)
 	if err != nil {
 		return out, err
 	}
@@ -374,6 +359,10 @@ func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (Describ
 	}
 	if m, ok := modes[in.Name]; ok {
 		out.ConcurrentRefresh, out.RefreshModeReason = m.Concurrent, m.Reason
+	}
+	if st.Strategy == boundary.StrategyIncremental {
+		m := boundary.IncrementalRefreshMode()
+		out.ConcurrentRefresh, out.RefreshModeReason = true, m.Reason
 	}
 	lin, err := rt.lineage(ctx, in.Name)
 	if err != nil {

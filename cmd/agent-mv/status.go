@@ -81,7 +81,7 @@ func writeStatus(cmd *cobra.Command, st []refresh.ViewStatus, now time.Time) {
 	out := cmd.OutOrStdout()
 	fmt.Fprintln(out, "agent-materialize: views")
 	tw := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "name\trows\tlast_refreshed_at\tlast_status\tmode\tduration\tfresh\tschedule\tupstream")
+	fmt.Fprintln(tw, "name\tstrategy\trows\tlast_refreshed_at\tlast_status\tmode\tduration\tfresh\tschedule\tupstream")
 	for _, v := range st {
 		rows := "-"
 		if v.RowsEstimate != nil {
@@ -113,7 +113,7 @@ func writeStatus(cmd *cobra.Command, st []refresh.ViewStatus, now time.Time) {
 				schedule = "every " + agentmv.FormatDuration(v.RefreshEvery) + ", next in " + age(v.NextDueAt.Sub(now))
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, rows, last, status, or(v.LastMode, "-"), dur, fresh, schedule, or(strings.Join(v.Upstream, ", "), "-"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, or(v.Strategy, "full"), rows, last, status, or(v.LastMode, "-"), dur, fresh, schedule, or(strings.Join(v.Upstream, ", "), "-"))
 	}
 	tw.Flush()
 	for _, v := range st {
