@@ -363,9 +363,12 @@ func TestServeShutdownCancelsRefresh(t *testing.T) {
 	if code, _ := s.get(t, "/mcp"); code != http.StatusUnauthorized {
 		t.Errorf("/mcp without a token: %d, want 401", code)
 	}
-	waitFor(t, 60*time.Second, "the slow refresh to run", func() bool {
-		return pr.scalarInt(t, `SELECT count(*) FROM pg_stat_activity
-		  WHERE datname = current_database() AND state = 'active' AND query LIKE '%refresh_view%' AND pid <> pg_backend_pid()`) > 0
+	// Inside its REFRESH (which holds the view's lock), not merely called: a cancel before
+	// refresh_view's protected block would abort the call before it records anything.
+	waitFor(t, 60*time.Second, "the slow refresh to hold the view's lock", func() bool {
+		return pr.scalarInt(t, `SELECT count(*) FROM pg_locks l
+		  WHERE l.relation = 'agent_mv.slow'::regclass AND l.granted AND l.pid <> pg_backend_pid()
+		    AND l.mode IN ('ExclusiveLock', 'AccessExclusiveLock')`) > 0
 	})
 	took := s.signal(t, syscall.SIGTERM, 30*time.Second)
 	if s.err != nil {
