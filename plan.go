@@ -227,7 +227,7 @@ type recordedState struct {
 	// name not registered: a materialized view, which apply replaces).
 	exists map[string]bool
 	// capture: what is wrong with a registered incremental view's change capture.
-	capture map[string]string
+	capture  map[string]string
 	comments map[string]boundary.ViewComments
 }
 

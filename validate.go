@@ -33,7 +33,7 @@ var (
 	topLevelKeys = []string{"version", "target_schema", "scheduler", "views", "refresh_lock_timeout", "runtime_role", "public_privileges", "agents", "tools"}
 	viewKeys     = []string{"name", "sql_file", "description", "columns", "indexes", "sources", "sql", "min_refresh_interval", "max_staleness", "refresh_lock_timeout", "refresh_every",
 		"refresh_strategy", "incremental_threshold"}
-	indexKeys    = []string{"columns", "unique"}
+	indexKeys = []string{"columns", "unique"}
 )
 
 // unknownKey reports key k, found in where, unless it is one of the user's own x- keys.
