@@ -107,8 +107,9 @@ func TestDescribeView(t *testing.T) {
 	res := call(t, cs, "describe_view", map[string]any{"name": "customer_rollup"})
 	raw := text(t, res)
 	out := decode[tools.DescribeViewOutput](t, res)
-	cols := []tools.ViewColumn{{"customer_id", "integer", true, ""}, {"name", "text", true, ""},
-		{"orders", "bigint", true, "Number of orders the customer placed"}, {"revenue", "numeric", true, "Sum of the order amounts, in euros"}}
+	cols := []tools.ViewColumn{{Name: "customer_id", Type: "integer", Nullable: true}, {Name: "name", Type: "text", Nullable: true},
+		{Name: "orders", Type: "bigint", Nullable: true, Description: "Number of orders the customer placed"},
+		{Name: "revenue", Type: "numeric", Nullable: true, Description: "Sum of the order amounts, in euros"}}
 	if !slices.Equal(out.Columns, cols) {
 		t.Errorf("columns = %+v", out.Columns)
 	}
