@@ -184,24 +184,41 @@ func (v *validator) views(n *yaml.Node) {
 		v.bad(n.Line, "views must be a list of views, got %s (use `views: []` for none)", kindName(n))
 		return
 	}
+	views := namedItems(v, n, "views", "name, sql_file and description", v.view,
+		func(vc ViewConfig) (string, int) { return vc.Name, vc.Line },
+		func(vc ViewConfig, first int) {
+			v.duplicates = append(v.duplicates, Problem{Line: vc.Line, Message: fmt.Sprintf("view %q is already defined at line %d; view names must be unique", vc.Name, first)})
+		})
+	v.cfg.Views = append(v.cfg.Views, views...)
+}
+
+// namedItems reads list n of named mappings (views, agents): an item that is not a mapping is
+// an error saying what it must hold (list[i] must be a mapping with …); parse reads one mapping
+// (false when it is invalid); an item whose name came before goes to dup with the line of the
+// first, and is left out. The rest are returned in file order.
+func namedItems[T any](v *validator, n *yaml.Node, list, holds string, parse func(m *yaml.Node, idx int) (T, bool),
+	name func(T) (string, int), dup func(item T, first int)) []T {
+	var out []T
 	firstLine := map[string]int{}
 	for i, item := range n.Content {
 		item = yamledit.Resolve(item)
 		if item.Kind != yaml.MappingNode {
-			v.bad(item.Line, "views[%d] must be a mapping with name, sql_file and description, got %s", i, kindName(item))
+			v.bad(item.Line, "%s[%d] must be a mapping with %s, got %s", list, i, holds, kindName(item))
 			continue
 		}
-		vc, ok := v.view(item, i)
+		x, ok := parse(item, i)
 		if !ok {
 			continue
 		}
-		if first, dup := firstLine[vc.Name]; dup {
-			v.duplicates = append(v.duplicates, Problem{Line: vc.Line, Message: fmt.Sprintf("view %q is already defined at line %d; view names must be unique", vc.Name, first)})
+		nm, line := name(x)
+		if first, seen := firstLine[nm]; seen {
+			dup(x, first)
 			continue
 		}
-		firstLine[vc.Name] = vc.Line
-		v.cfg.Views = append(v.cfg.Views, vc)
+		firstLine[nm] = line
+		out = append(out, x)
 	}
+	return out
 }
 
 func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {

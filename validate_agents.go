@@ -64,24 +64,12 @@ func (v *validator) agents(n *yaml.Node) {
 		v.bad(n.Line, "agents must be a list of agents (name, description, views, token_env), got %s", kindName(n))
 		return
 	}
-	first := map[string]int{}
-	for i, item := range n.Content {
-		item = yamledit.Resolve(item)
-		if item.Kind != yaml.MappingNode {
-			v.bad(item.Line, "agents[%d] must be a mapping with name, description, views and token_env, got %s", i, kindName(item))
-			continue
-		}
-		a, ok := v.agent(item, i)
-		if !ok {
-			continue
-		}
-		if line, dup := first[a.Name]; dup {
-			v.bad(a.Line, "agent %q is already defined at line %d; agent names must be unique", a.Name, line)
-			continue
-		}
-		first[a.Name] = a.Line
-		v.cfg.Agents = append(v.cfg.Agents, a)
-	}
+	agents := namedItems(v, n, "agents", "name, description, views and token_env", v.agent,
+		func(a AgentConfig) (string, int) { return a.Name, a.Line },
+		func(a AgentConfig, first int) {
+			v.bad(a.Line, "agent %q is already defined at line %d; agent names must be unique", a.Name, first)
+		})
+	v.cfg.Agents = append(v.cfg.Agents, agents...)
 }
 
 func (v *validator) agent(m *yaml.Node, idx int) (AgentConfig, bool) {
