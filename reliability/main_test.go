@@ -35,6 +35,8 @@ type project struct {
 	db    *pgtest.DB
 	dir   string
 	admin *pgxpool.Pool
+	// extraEnv is added to the environment of every CLI subprocess (e.g. agents' passwords).
+	extraEnv []string
 }
 
 func newProject(t *testing.T, seed string) *project {
@@ -65,13 +67,13 @@ func (pr *project) env() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env,
+	return append(append(env,
 		"DATABASE_URL="+pr.db.AdminURL,
 		"AGENT_MV_RUNTIME_URL="+pr.db.URL(pr.runtimeRole(), runtimePassword),
 		"AGENT_MV_RUNTIME_PASSWORD="+runtimePassword,
 		"AGENT_MV_RUNTIME_ROLE="+pr.runtimeRole(),
 		"AGENT_MV_OWNER_ROLE="+pr.ownerRole(),
-	)
+	), pr.extraEnv...)
 }
 
 // command returns an agent-mv subprocess for this project (not started).

@@ -107,10 +107,10 @@ func httpSession(t *testing.T, url string, client *http.Client) *mcp.ClientSessi
 	return cs
 }
 
-// stdioSession starts `agent-mv mcp runtime` as a stdio subprocess and connects to it.
-func stdioSession(t *testing.T, pr *project) *mcp.ClientSession {
+// stdioSession starts `agent-mv mcp runtime [args]` as a stdio subprocess and connects to it.
+func stdioSession(t *testing.T, pr *project, args ...string) *mcp.ClientSession {
 	t.Helper()
-	cmd := exec.Command(agentMV(t), "--config", pr.yamlPath(), "mcp", "runtime") // builds once, before the deadline starts
+	cmd := exec.Command(agentMV(t), append([]string{"--config", pr.yamlPath(), "mcp", "runtime"}, args...)...) // builds once, before the deadline starts
 	ctx, cancel := context.WithTimeout(context.Background(), testutil.Wait)
 	defer cancel()
 	cmd.Dir, cmd.Env = pr.dir, pr.env()

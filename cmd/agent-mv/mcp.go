@@ -48,7 +48,7 @@ token read from the environment variable named by --token-env).`,
 				return err
 			}
 			ctx := cmd.Context()
-			ropts := agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Pooler: pooler, Tools: s.Tools}
+			ropts := runtimeOptions(s, pooler)
 			audit, err := openAudit(cmd, auditPath)
 			if err != nil {
 				return err
@@ -78,18 +78,12 @@ token read from the environment variable named by --token-env).`,
 			// selects its own server, on its own role.
 			var agents []tools.HTTPAgent
 			if httpAddr != "" && agent == "" {
-				for _, name := range slices.Sorted(maps.Keys(s.AgentTokens)) {
-					art, err := agentmv.OpenAgentRuntime(ctx, s, name, ropts)
-					if err != nil {
-						return err
-					}
-					defer art.Close()
-					if audit != nil {
-						art.Tools().Observe(audit.Observer())
-					}
-					agents = append(agents, tools.HTTPAgent{Name: name, Token: s.AgentTokens[name],
-						Server: tools.NewServer(tools.RuntimeServerName, versionString(), art.Tools())})
+				var closeAgents func()
+				agents, closeAgents, err = openAgentServers(watch, s, ropts, o.configPath, stderrLogger(cmd), auditObservers(audit)...)
+				if err != nil {
+					return err
 				}
+				defer closeAgents()
 			}
 			if agent != "" && httpAddr != "" && tokenEnv == "" && s.AgentTokens[agent] != "" {
 				agents = append(agents, tools.HTTPAgent{Name: agent, Token: s.AgentTokens[agent],
@@ -129,8 +123,55 @@ func (o *rootOptions) openRuntime(cmd *cobra.Command, pooler bool) (*agentmv.Run
 	if err != nil {
 		return nil, s, err
 	}
-	rt, err := agentmv.OpenRuntime(cmd.Context(), s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Pooler: pooler, Tools: s.Tools})
+	rt, err := agentmv.OpenRuntime(cmd.Context(), s.RuntimeURL, runtimeOptions(s, pooler))
 	return rt, s, err
+}
+
+// runtimeOptions are the options of every runtime the CLI opens (the runtime role's and the
+// agents'), from the resolved settings.
+func runtimeOptions(s agentmv.Settings, pooler bool) agentmv.RuntimeOptions {
+	return agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Pooler: pooler, Tools: s.Tools}
+}
+
+// openAgentServers opens, for every agent of materialize.yaml whose bearer token is set
+// (Settings.AgentTokens, from its token_env), the runtime tools on the agent's own role
+// (agentmv.OpenAgentRuntime) and returns them as HTTP agents: the token a request carries
+// selects that agent's server. `mcp runtime --http` and `serve` both serve agents through
+// it. Each agent's tools follow materialize.yaml (WatchTools) and its resources follow apply
+// (WatchResources) until ctx ends; observers (the audit log, metrics) see every call.
+// closeAll stops the watchers and releases the agents' pools.
+func openAgentServers(ctx context.Context, s agentmv.Settings, ropts agentmv.RuntimeOptions, configPath string,
+	logger *slog.Logger, observers ...tools.Observer) (agents []tools.HTTPAgent, closeAll func(), err error) {
+	ctx, stop := context.WithCancel(ctx)
+	var opened []*agentmv.Runtime
+	closeAll = func() {
+		stop() // the watchers first, then the pools they read
+		for _, rt := range opened {
+			rt.Close()
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(s.AgentTokens)) {
+		rt, err := agentmv.OpenAgentRuntime(ctx, s, name, ropts)
+		if err != nil {
+			closeAll()
+			return nil, func() {}, err
+		}
+		opened = append(opened, rt)
+		rt.Tools().Observe(observers...)
+		go rt.Tools().WatchResources(ctx, 0)
+		go rt.WatchTools(ctx, configPath, 0, logger.With("agent", name))
+		agents = append(agents, tools.HTTPAgent{Name: name, Token: s.AgentTokens[name],
+			Server: tools.NewServer(tools.RuntimeServerName, versionString(), rt.Tools())})
+	}
+	return agents, closeAll, nil
+}
+
+// auditObservers is the audit log's observer, or none.
+func auditObservers(audit *tools.AuditLog) []tools.Observer {
+	if audit == nil {
+		return nil
+	}
+	return []tools.Observer{audit.Observer()}
 }
 
 // serveMCP runs server on stdio, or on HTTP when httpAddr is set, until the client goes away

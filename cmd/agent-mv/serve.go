@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -40,7 +41,13 @@ off loopback), a refresh scheduler that keeps every view with a refresh_every fr
 probes that need no token: GET /healthz (the process is alive) and GET /readyz (the database
 answers and agentmv's objects are at the expected version).
 
-It needs only AGENT_MV_RUNTIME_URL. Any number of serve processes may run against one
+Agents (materialize.yaml's agents list): every agent whose token_env variable is set is
+served on the same endpoint, on its own Postgres role, with its own tools; the bearer token a
+request carries says which agent calls (compared in constant time, never logged). --token-env
+stays the runtime role's token; with agents and no --token-env, every request needs an agent's
+token. A wrong or missing token gets 401.
+
+It needs only AGENT_MV_RUNTIME_URL (and each served agent's password_env). Any number of serve processes may run against one
 database: each refresh is claimed under the view's refresh lock, so a view is refreshed once
 per interval, not once per process, and a process that dies leaves the work to the others.
 
@@ -89,8 +96,23 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 		<-ctx.Done()
 		stopping.Store(true)
 	}()
+	// Every agent of materialize.yaml whose token is set gets its own server on its own role;
+	// its bearer token selects it (--token-env's token selects the runtime role's).
+	agents, closeAgents, err := openAgentServers(ctx, s, runtimeOptions(s, f.pooler), o.configPath, logger)
+	if err != nil {
+		return err
+	}
+	defer closeAgents()
+	if len(agents) > 0 {
+		names := make([]string, len(agents))
+		for i, a := range agents {
+			names[i] = a.Name
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "serving agents %s (each on its own role, selected by its bearer token)\n", strings.Join(names, ", "))
+	}
 	srv, err := newHTTPMCP(cmd, tools.NewServer(tools.RuntimeServerName, versionString(), rt.Tools()), tools.HTTPOptions{
 		Addr:            f.httpAddr,
+		Agents:          agents,
 		ShutdownTimeout: f.shutdown,
 		Probes: map[string]http.Handler{
 			"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeProbe(w, nil) }),
