@@ -94,6 +94,66 @@ func TestDeclaredToolsFromYAML(t *testing.T) {
 	}
 }
 
+// budgetTools are three realistic declared tools (the README's two, with described
+// parameters, and a third with a timestamp, a bound and an enum).
+const budgetTools = `tools:
+  - name: customer_by_email
+    description: One customer's orders and lifetime spend, by email.
+    sql: |
+      SELECT customer_id, order_count, lifetime_value_cents
+        FROM customer_rollup WHERE email = @email
+    parameters:
+      - {name: email, type: string, required: true, max_length: 200, description: The customer's email address (exact match)}
+  - name: revenue_on
+    description: Units sold and gross revenue per product on the given days, most units first.
+    sql: |
+      SELECT day, sku, units_sold, gross_revenue_cents FROM daily_revenue
+       WHERE day = ANY(@days) ORDER BY units_sold DESC, sku LIMIT @top
+    parameters:
+      - {name: days, type: "date[]", required: true, description: The days to report (UTC)}
+      - {name: top, type: integer, default: 10, min: 1, max: 100, description: Most rows to return}
+  - name: top_spenders_since
+    description: Customers who ordered since a given time, by lifetime spend, above a minimum spend.
+    sql: |
+      SELECT customer_id, email, lifetime_value_cents, last_order_at FROM customer_rollup
+       WHERE last_order_at >= @since AND lifetime_value_cents >= @min_cents
+       ORDER BY lifetime_value_cents DESC LIMIT @n
+    parameters:
+      - {name: since, type: timestamp, required: true, description: Only customers whose latest order is at or after this time}
+      - {name: min_cents, type: integer, default: 0, min: 0, description: Least lifetime spend in cents}
+      - {name: n, type: integer, default: 10, enum: [5, 10, 25], description: How many customers}
+`
+
+// TestToolsListWithDeclaredToolsFitsBudget: the runtime tools/list, with three realistic
+// declared tools next to the five built-ins, fits the 8 KB token budget (the whole JSON-RPC
+// response, as sent over a real MCP session).
+func TestToolsListWithDeclaredToolsFitsBudget(t *testing.T) {
+	pr := demoProject(t)
+	pr.write("materialize.yaml", string(testutil.ReadFile(t, pr.dir+"/materialize.yaml"))+budgetTools)
+	pr.apply()
+	cs := mountProject(t, pr.open())
+	lt, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lt.Tools) != 8 {
+		t.Fatalf("tools/list has %d tools, want the 5 built-ins and 3 declared", len(lt.Tools))
+	}
+	msg, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "result": lt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("runtime tools/list with three declared tools: %d bytes (budget 8192)", len(msg))
+	if len(msg) > 8192 {
+		t.Errorf("runtime tools/list with three declared tools is %d bytes, budget 8192", len(msg))
+	}
+	// The tools work as listed (the budget is not bought by a broken tool).
+	out, isErr := callText(t, cs, "top_spenders_since", map[string]any{"since": "2025-12-01T00:00:00Z"})
+	if isErr || !strings.Contains(out, `"row_count":2`) {
+		t.Errorf("top_spenders_since: %s", out)
+	}
+}
+
 // TestDeclaredToolOverBaseTableRefusedAtPlan: plan (which loads the config) refuses a tool
 // that reads a base table, with the YAML line.
 func TestDeclaredToolOverBaseTableRefusedAtPlan(t *testing.T) {

@@ -12,7 +12,7 @@
 // Results: Out is encoded to JSON once; the bytes are both the text block and
 // structuredContent, and a struct Out gives the tool an outputSchema (inferred like go-sdk's,
 // then opened: no "additionalProperties: false", so a newer server's extra field never fails
-// an older listing). Clients such as the official TypeScript SDK validate every result
+// an older listing; and trimmed to the fields every result has, so tools/list stays small). Clients such as the official TypeScript SDK validate every result
 // against it; query_view's rows keep their compact array-of-arrays form.
 //
 // A [Registry] holds tools with unique names and has no global state. Hosts get agentmv's

@@ -80,16 +80,16 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	reg := NewRegistry()
 	ro := []Option{ReadOnly(), OpenWorld(false), InToolset(ToolsetRuntime)}
 	err := reg.Add(
-		New(ToolListViews, "List the managed views you can query: description, column count, estimated rows, last refresh, staleness.",
+		New(ToolListViews, "List the managed views you can query: description, columns, estimated rows, last refresh, staleness.",
 			gated(gate, routed(rs, (*runtimeTools).listViews)), ro...),
 		New(ToolDescribeView, "Describe one managed view: columns and types, indexes, description, freshness and upstream sources (never its SQL).",
 			gated(gate, routed(rs, (*runtimeTools).describeView)), ro...),
-		New(ToolQueryView, "Run one read-only SELECT over the managed views (JOIN, UNION, CTEs and aggregates welcome; no other relations). Returns columns, rows, row_count, truncated and the freshness of the views read.",
+		New(ToolQueryView, "Run one read-only SELECT over the managed views (JOIN, UNION, CTEs, aggregates; no other relations). Returns columns, rows, truncated and the freshness of the views read.",
 			gated(gate, routed(rs, (*runtimeTools).queryView)), append(ro,
 				Param("limit", Description(fmt.Sprintf("Most rows to return (at most %d)", cfg.Limits.MaxRows)), Default(cfg.Limits.MaxRows)))...),
-		New(ToolRefreshView, "Refresh one managed view now. Returns status success, busy (another refresh is running) or fresh (refreshed recently enough); a failed refresh is an error and the view keeps its old data.",
+		New(ToolRefreshView, "Refresh one managed view now. Status: success, busy (another refresh is running) or fresh (refreshed recently); a failed refresh is an error and the view keeps its data.",
 			gated(gate, rt.refreshView), OpenWorld(false), Destructive(false), Idempotent(), InToolset(ToolsetRuntime)),
-		New(ToolGetLineage, "Show where a managed view's data comes from and what depends on it: source tables, upstream views, downstream views and column lineage.",
+		New(ToolGetLineage, "Where a managed view's data comes from and what depends on it: source tables, upstream and downstream views, column lineage.",
 			gated(gate, routed(rs, (*runtimeTools).getLineage)), ro...),
 	)
 	if err != nil {

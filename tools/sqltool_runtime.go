@@ -16,14 +16,11 @@ import (
 // [ToolsetRuntime].
 const ToolsetDeclared = "declared"
 
-// declaredOutputSchema is the output of every declared tool: query_view's result.
-var declaredOutputSchema = &gjs.Schema{Type: "object", Properties: map[string]*gjs.Schema{
-	"columns":   {Type: "array"},
-	"rows":      {Type: "array"},
-	"row_count": {Type: "integer"},
-	"truncated": {Type: "boolean"},
-	"freshness": {Type: "array"},
-}, Required: []string{"columns", "rows", "row_count", "truncated", "freshness"}}
+// declaredOutputSchema is the output of every declared tool: query_view's result, named by
+// its fields (their types are in query_view's outputSchema, listed next to it; each declared
+// tool repeating them would cost tools/list's token budget some 150 bytes a tool).
+var declaredOutputSchema = &gjs.Schema{Type: "object",
+	Required: []string{"columns", "rows", "row_count", "truncated", "freshness"}}
 
 // declaredCall is one call of a declared tool with its arguments bound.
 type declaredCall struct {

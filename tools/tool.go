@@ -160,10 +160,11 @@ func Range(minimum, maximum float64) ParamOption {
 // structuredContent and a text block with the same bytes. When Out is a struct (or a map with
 // string keys) the tool declares an output schema, inferred from Out the way go-sdk infers
 // one (google/jsonschema-go: json names, `omitempty` fields optional, pointers and slices may
-// be null), then opened up (see openOutputSchema); a `jsonschema` tag on an Out field is its
-// description. An
-// Out with a custom MarshalJSON must keep the shape of its fields. Any other Out (a slice,
-// a scalar, any) is sent as text only, without an output schema.
+// be null), then opened up (see openOutputSchema) and trimmed to the fields every result has
+// (`omitempty` fields are left out of it; see trimOutputSchema); a `jsonschema` tag on an Out
+// field is its description. An Out with a custom MarshalJSON must keep the shape of its
+// fields. Any other Out (a slice, a scalar, any) is sent as text only, without an output
+// schema.
 //
 // The handler's error is returned to the agent as a [ToolError] (see [AsToolError]); a panic
 // becomes an [ErrInternal] ToolError. Errors in the definition (In not a struct, a bad Param)
@@ -303,6 +304,7 @@ func reflectOutput[Out any]() (*gjs.Schema, error) {
 		return nil, nil
 	}
 	openOutputSchema(s)
+	trimOutputSchema(s)
 	if _, err := s.Resolve(nil); err != nil {
 		return nil, err
 	}
@@ -328,6 +330,26 @@ func openOutputSchema(s *gjs.Schema) {
 	}
 	openOutputSchema(s.Items)
 	openOutputSchema(s.AdditionalProperties)
+}
+
+// trimOutputSchema removes, throughout s, the properties a result may lack (`omitempty`
+// fields): the schema lists what every result has, with its types and nullability, and an
+// optional field shows up in the results where it applies. Results still validate (extra
+// properties are allowed, see openOutputSchema), and tools/list stays within its token
+// budget (describe_view's freshness alone has some twenty optional fields).
+func trimOutputSchema(s *gjs.Schema) {
+	if s == nil {
+		return
+	}
+	for name, p := range s.Properties {
+		if !slices.Contains(s.Required, name) {
+			delete(s.Properties, name)
+			continue
+		}
+		trimOutputSchema(p)
+	}
+	trimOutputSchema(s.Items)
+	trimOutputSchema(s.AdditionalProperties)
 }
 
 // applyInputSchema validates raw arguments against the resolved schema after applying its
