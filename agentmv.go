@@ -165,7 +165,7 @@ func (p *Project) pool(ctx context.Context, slot **pgxpool.Pool, dsn, env string
 	if dsn == "" {
 		return nil, missing
 	}
-	pool, err := openPool(ctx, dsn, env, p.poolBound(def), false)
+	pool, err := openPool(ctx, dsn, env, p.poolBound(def), false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,9 @@ func (p *Project) poolBound(def int32) int32 {
 // transaction pooler (pooler true) it sends unnamed statements: pgx's default caches named
 // prepared statements per connection, which a transaction-pooling PgBouncer before 1.21 hands
 // to other server connections.
-func openPool(ctx context.Context, dsn, name string, maxConns int32, pooler bool) (*pgxpool.Pool, error) {
+// openPool opens a pool on dsn (named name in errors); tracer, when not nil, traces its
+// queries.
+func openPool(ctx context.Context, dsn, name string, maxConns int32, pooler bool, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
 	if placeholderDSN(dsn) {
 		return nil, fmt.Errorf("%s still holds the placeholders of .env.example (%s): put your real connection string in .env (user, password, host and database name)", name, RedactDSN(dsn))
 	}
@@ -206,6 +208,9 @@ func openPool(ctx context.Context, dsn, name string, maxConns int32, pooler bool
 	// default closes the connection at once and leaves the statement running on the server.
 	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 5 * time.Second}
+	}
+	if tracer != nil {
+		cfg.ConnConfig.Tracer = tracer
 	}
 	if pooler && cfg.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeCacheStatement {
 		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec

@@ -1,12 +1,15 @@
 package agentmv
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/tools"
@@ -38,6 +41,14 @@ type RuntimeOptions struct {
 	// Tools are the declared tools to serve next to the built-ins (Settings.Tools, from
 	// materialize.yaml's tools list).
 	Tools []tools.ToolSpec
+	// Metrics, when set, counts every tool call of the runtime (tools.Metrics.Observer on its
+	// registry) and reads its pools' connections and its views' data age at scrape time.
+	// Several runtimes (agents) may share one Metrics; the pool label is the agent's name
+	// ("runtime" for the runtime role). Close removes the pools again.
+	Metrics *tools.Metrics
+	// TracerProvider, when set, traces every tool call (a span per call) with the database
+	// work as child spans (tools.QueryTracer on the pools). Nil: no tracing, no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // Runtime is what an agent-facing host needs: one pool on the runtime role and the runtime
@@ -47,6 +58,7 @@ type Runtime struct {
 	pool     *pgxpool.Pool
 	replicas []*pgxpool.Pool
 	tools    *tools.Registry
+	unwatch  []func() // removes the pools from RuntimeOptions.Metrics
 }
 
 // OpenRuntime connects to runtimeURL (the runtime role's DSN, AGENT_MV_RUNTIME_URL), proves
@@ -59,6 +71,11 @@ type Runtime struct {
 //	...
 //	rt.Tools().Mount(server)
 func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*Runtime, error) {
+	return openRuntime(ctx, runtimeURL, opts, "")
+}
+
+// openRuntime is OpenRuntime for agent ("" for the runtime role).
+func openRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions, agent string) (*Runtime, error) {
 	if runtimeURL == "" {
 		return nil, ErrNoRuntimeURL
 	}
@@ -71,7 +88,11 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 8
 	}
-	pool, err := openPool(ctx, runtimeURL, EnvRuntimeURL, opts.MaxConns, opts.Pooler)
+	var tracer pgx.QueryTracer
+	if opts.TracerProvider != nil {
+		tracer = tools.NewQueryTracer(opts.TracerProvider)
+	}
+	pool, err := openPool(ctx, runtimeURL, EnvRuntimeURL, opts.MaxConns, opts.Pooler, tracer)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +111,7 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 		}
 	}
 	for i, dsn := range opts.ReplicaURLs {
-		rp, err := openPool(ctx, dsn, fmt.Sprintf("%s (replica %d)", EnvRuntimeReplicaURL, i+1), opts.MaxConns, opts.Pooler)
+		rp, err := openPool(ctx, dsn, fmt.Sprintf("%s (replica %d)", EnvRuntimeReplicaURL, i+1), opts.MaxConns, opts.Pooler, tracer)
 		if err != nil {
 			rt.Close()
 			return nil, err
@@ -118,6 +139,18 @@ func OpenRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions) (*
 	if rt.tools, err = tools.RuntimeTools(cfg); err != nil {
 		rt.Close()
 		return nil, err
+	}
+	if agent != "" {
+		rt.tools.SetAgent(agent)
+	}
+	rt.tools.SetTracerProvider(opts.TracerProvider)
+	if m := opts.Metrics; m != nil {
+		rt.tools.Observe(m.Observer())
+		name := cmp.Or(agent, tools.DefaultAgentName)
+		rt.unwatch = append(rt.unwatch, m.AddPool(name, pool, opts.Schema))
+		for i, rp := range rt.replicas {
+			rt.unwatch = append(rt.unwatch, m.AddPool(fmt.Sprintf("%s/replica%d", name, i+1), rp, ""))
+		}
 	}
 	return rt, nil
 }
@@ -171,6 +204,10 @@ func (r *Runtime) Replicas() []*pgxpool.Pool { return r.replicas }
 
 // Close releases the pools.
 func (r *Runtime) Close() {
+	for _, f := range r.unwatch {
+		f()
+	}
+	r.unwatch = nil
 	r.pool.Close()
 	for _, p := range r.replicas {
 		p.Close()
@@ -221,10 +258,9 @@ func OpenAgentRuntime(ctx context.Context, s Settings, agent string, opts Runtim
 		opts.Schema = s.TargetSchema
 	}
 	opts.ReplicaURLs = nil // the replicas' DSNs name the runtime role
-	rt, err := OpenRuntime(ctx, dsn, opts)
+	rt, err := openRuntime(ctx, dsn, opts, agent)
 	if err != nil {
 		return nil, fmt.Errorf("agent %s: %w", agent, err)
 	}
-	rt.tools.SetAgent(agent)
 	return rt, nil
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/auth"
+
+	"github.com/agentmv/agentmv/refresh"
 )
 
 // CallRecord is what the registry knows about one finished tool call: one audit line.
@@ -27,8 +29,15 @@ type CallRecord struct {
 	Bytes    int             `json:"bytes"`          // the result's encoded size
 	Trunc    bool            `json:"truncated,omitempty"`
 	Duration float64         `json:"duration_ms"`
-	ServedBy string          `json:"served_by,omitempty"`
+	ServedBy string          `json:"served_by,omitempty"` // query results: primary or replica
+	// Status is refresh_view's refresh status (success, busy, fresh, failed) when the call
+	// reached the view.
+	Status string `json:"status,omitempty"`
 }
+
+// DefaultAgentName is the agent of calls served by the runtime role (no agent named): in
+// CallRecords, metrics and spans.
+const DefaultAgentName = "runtime"
 
 // Outcomes of a CallRecord.
 const (
@@ -67,7 +76,7 @@ func (r *Registry) record(ctx context.Context, agent string, c *Call, res result
 	rec := &CallRecord{Time: start.UTC(), Agent: agent, Tool: c.Tool, Args: c.Arguments, Outcome: OutcomeOK,
 		Bytes: res.bytes, Duration: float64(time.Since(start).Microseconds()) / 1000}
 	if rec.Agent == "" {
-		rec.Agent = "runtime"
+		rec.Agent = DefaultAgentName
 	}
 	if res.err != nil {
 		rec.Outcome, rec.ErrType = OutcomeError, res.err.ErrorType
@@ -85,6 +94,16 @@ func (r *Registry) record(ctx context.Context, agent string, c *Call, res result
 	case *QueryOutput:
 		n := o.RowCount
 		rec.Rows, rec.Trunc, rec.ServedBy = &n, o.Truncated, o.ServedBy
+	case refresh.Result:
+		rec.Status = o.Status
+	case *refresh.Result:
+		rec.Status = o.Status
+	}
+	if rec.Rows != nil && rec.ServedBy == "" { // no replicas configured: the primary answered
+		rec.ServedBy = ServedByPrimary
+	}
+	if rec.ErrType == ErrRefreshFailed { // refresh_view's failure envelope: the view was refreshed and failed
+		rec.Status = refresh.StatusFailed
 	}
 	return rec
 }

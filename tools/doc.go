@@ -17,8 +17,18 @@
 //
 // A [Registry] holds tools with unique names and has no global state. Hosts get agentmv's
 // registries (runtime, setup), add their own tools, narrow them with [Registry.Select] or
-// [Registry.Toolset], wrap calls with [Registry.Use] (audit log, metrics), and call
-// [Registry.Mount] on their own *mcp.Server.
+// [Registry.Toolset], wrap calls with [Registry.Use], observe finished calls with
+// [Registry.Observe], and call [Registry.Mount] on their own *mcp.Server.
+//
+// # Audit, metrics, traces
+//
+// Every call goes through the registry, which is the one place it is recorded: an [AuditLog]
+// ([AuditLog.Observer]) writes one JSON line per call ([CallRecord]); [Metrics] (on a
+// prometheus.Registerer of the host's, [Metrics.Observer]) counts calls, durations, rows,
+// bytes and refreshes and reads pools and views' data age at scrape time;
+// [Registry.SetTracerProvider] makes each call an OpenTelemetry span whose database work
+// becomes child spans through [QueryTracer] on the pool. agentmv.RuntimeOptions wires metrics
+// and tracing for a runtime in one step.
 //
 // # Errors
 //

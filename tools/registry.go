@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Call is one tool invocation as seen by a [Handler] and by middleware.
@@ -43,6 +44,7 @@ type Registry struct {
 	tools      map[string]*tool
 	middleware []Middleware
 	observers  []Observer
+	tracer     trace.Tracer // nil: calls are not traced (SetTracerProvider)
 	agent      string
 	servers    []*mcp.Server // where Mount put the tools (SetDeclaredTools updates them)
 	declared   *declaredSet  // RuntimeTools' declared tools (sqltool_runtime.go)
@@ -117,7 +119,7 @@ func (r *Registry) Tools() []Tool {
 func (r *Registry) Select(names ...string) (*Registry, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources}
+	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), tracer: r.tracer, agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources}
 	for _, n := range names {
 		t, ok := r.tools[n]
 		if !ok {
@@ -133,7 +135,7 @@ func (r *Registry) Select(names ...string) (*Registry, error) {
 func (r *Registry) Toolset(name string) *Registry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources}
+	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), tracer: r.tracer, agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources}
 	for n, t := range r.tools {
 		if slices.Contains(t.toolsets, name) {
 			out.tools[n] = t
@@ -209,10 +211,14 @@ func (r *Registry) Call(ctx context.Context, name string, args json.RawMessage) 
 func (r *Registry) call(ctx context.Context, t *tool, c *Call) (res *mcp.CallToolResult) {
 	start := time.Now()
 	r.mu.RLock()
-	mws, obs, agent := r.middleware, r.observers, r.agent
+	mws, obs, agent, tracer := r.middleware, r.observers, r.agent, r.tracer
 	r.mu.RUnlock()
+	var span trace.Span
+	if tracer != nil {
+		ctx, span = startCallSpan(ctx, tracer, c.Tool)
+	}
 	var info resultInfo
-	if len(obs) > 0 {
+	if len(obs) > 0 || span != nil {
 		defer func() {
 			if res != nil && len(res.Content) > 0 {
 				if tc, ok := res.Content[0].(*mcp.TextContent); ok {
@@ -222,6 +228,9 @@ func (r *Registry) call(ctx context.Context, t *tool, c *Call) (res *mcp.CallToo
 			rec := r.record(ctx, agent, c, info, start)
 			for _, o := range obs {
 				o(ctx, rec)
+			}
+			if span != nil {
+				endCallSpan(span, rec, info.err)
 			}
 		}()
 	}

@@ -56,6 +56,11 @@ type HTTPOptions struct {
 	// bearer token, so load balancers and orchestrators can call them; the other protections
 	// (loopback Host/Origin, body limit, timeouts) still apply. They must reveal nothing secret.
 	Probes map[string]http.Handler
+	// Metrics, when set, is served at GET /metrics behind the same bearer token as the MCP
+	// endpoint (any configured token; none on a token-less loopback server), e.g.
+	// promhttp.HandlerFor on the registry passed to [NewMetrics]. To serve it without a token,
+	// use [NewMetricsServer] on a loopback address instead.
+	Metrics http.Handler
 	// ShutdownTimeout bounds how long ServeHTTP waits for in-flight requests once its context
 	// ends (default 5 s); then it closes the remaining connections.
 	ShutdownTimeout time.Duration
@@ -110,6 +115,12 @@ func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*HTTPServer, error) {
 	}
 	var h http.Handler = mcp.NewStreamableHTTPHandler(ids.server,
 		&mcp.StreamableHTTPOptions{Stateless: true, JSONResponse: true, MaxRequestBodyBytes: opts.MaxBodyBytes})
+	if opts.Metrics != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		mux.Handle("GET /metrics", opts.Metrics)
+		h = mux
+	}
 	if len(ids.tokens) > 0 {
 		h = auth.RequireBearerToken(ids.verify, nil)(h)
 	}
@@ -141,6 +152,31 @@ func NewHTTPServer(server *mcp.Server, opts HTTPOptions) (*HTTPServer, error) {
 		MaxHeaderBytes:    64 << 10,
 	}
 	return &HTTPServer{Server: srv, shutdownTimeout: opts.ShutdownTimeout}, nil
+}
+
+// NewMetricsServer returns a server answering GET /metrics with metrics and nothing else,
+// without a token: addr must be a loopback address (it refuses any other, since anyone who
+// can reach the port could read the metrics), and Host and Origin must be loopback too
+// (DNS-rebinding protection). Run it with Serve.
+func NewMetricsServer(addr string, metrics http.Handler) (*HTTPServer, error) {
+	if !IsLoopback(addr) {
+		return nil, fmt.Errorf("the metrics address %s is not a loopback address: a separate metrics listener has no token, so it must be 127.0.0.1, [::1] or localhost (scrape it from this host), or leave it unset to serve /metrics on the MCP listener behind the bearer token", addr)
+	}
+	if metrics == nil {
+		return nil, fmt.Errorf("tools: NewMetricsServer needs a metrics handler")
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           loopbackOrigin(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	return &HTTPServer{Server: srv, shutdownTimeout: 5 * time.Second}, nil
 }
 
 // HTTPServer is an MCP server over streamable HTTP built by NewHTTPServer; run it with Serve.
