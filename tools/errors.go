@@ -223,6 +223,9 @@ func fromPgError(pgErr *pgconn.PgError, err error) *ToolError {
 	if pgErr.Detail != "" {
 		msg += " (" + pgErr.Detail + ")"
 	}
+	if pgErr.Hint != "" { // Postgres's own suggestion, e.g. the column name with its capitals
+		msg += "; Postgres: " + pgErr.Hint
+	}
 	msg += " [SQLSTATE " + pgErr.Code + "]"
 	te := &ToolError{Message: msg, Err: err, ErrorType: ErrQuery,
 		Hint: "Postgres rejected the query; fix it using the message (call describe_view for column names and types)"}

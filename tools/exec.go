@@ -63,6 +63,9 @@ type Result struct {
 	RowCount        int      `json:"row_count"`
 	Truncated       bool     `json:"truncated"`
 	TruncatedReason string   `json:"truncated_reason,omitempty"`
+	// LimitNote says that the limit asked for was above the most rows this server returns, and
+	// what it used instead.
+	LimitNote string `json:"limit_note,omitempty"`
 
 	rowsJSON []byte // the rows as one JSON array, encoded from the wire (execOptions.encode)
 	mark     string // the value of execOptions.mark
@@ -195,6 +198,19 @@ func execQuery(ctx context.Context, pool *pgxpool.Pool, schema, deparsed string,
 		return Result{}, fmt.Errorf("exec query: %w", err)
 	}
 	return res, nil
+}
+
+// forLimit returns l for a caller asking for at most asked rows: MaxRows lowered to asked when
+// 0 < asked < MaxRows, and, when asked is above MaxRows, l unchanged with a note saying the
+// limit was capped (for [Result.LimitNote]). asked <= 0 means no limit of the caller's own.
+func (l Limits) forLimit(asked int) (Limits, string) {
+	switch {
+	case asked > l.MaxRows:
+		return l, fmt.Sprintf("limit %d is above the most rows this server returns (%d): at most %d rows were fetched; filter or aggregate to see more", asked, l.MaxRows, l.MaxRows)
+	case asked > 0:
+		l.MaxRows = asked
+	}
+	return l, ""
 }
 
 func (l Limits) withDefaults() Limits {

@@ -50,6 +50,8 @@ type Registry struct {
 	declared   *declaredSet  // RuntimeTools' declared tools (sqltool_runtime.go)
 	prompts    []Prompt      // served next to the tools (AddPrompts)
 	resources  *resources    // served next to the tools (AddViewResources)
+	// instructions is what the server tells a client at initialize (SetInstructions).
+	instructions string
 }
 
 // NewRegistry returns an empty registry.
@@ -119,7 +121,7 @@ func (r *Registry) Tools() []Tool {
 func (r *Registry) Select(names ...string) (*Registry, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), tracer: r.tracer, agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources}
+	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), tracer: r.tracer, agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources, instructions: r.instructions}
 	for _, n := range names {
 		t, ok := r.tools[n]
 		if !ok {
@@ -135,7 +137,7 @@ func (r *Registry) Select(names ...string) (*Registry, error) {
 func (r *Registry) Toolset(name string) *Registry {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), tracer: r.tracer, agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources}
+	out := &Registry{tools: map[string]*tool{}, middleware: slices.Clone(r.middleware), observers: slices.Clone(r.observers), tracer: r.tracer, agent: r.agent, prompts: slices.Clone(r.prompts), resources: r.resources, instructions: r.instructions}
 	for n, t := range r.tools {
 		if slices.Contains(t.toolsets, name) {
 			out.tools[n] = t
@@ -151,6 +153,22 @@ func (r *Registry) namesLocked() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// SetInstructions sets what a server built by [NewServer] tells clients at initialize (MCP
+// `instructions`: how to use the tools together). RuntimeTools and SetupTools set their own.
+func (r *Registry) SetInstructions(text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.instructions = text
+}
+
+// Instructions returns the text set by [Registry.SetInstructions]. A host mounting the tools
+// on its own server may pass it in its mcp.ServerOptions.Instructions.
+func (r *Registry) Instructions() string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.instructions
 }
 
 // Use appends middleware. It applies to calls made after Use returns, including calls to

@@ -210,10 +210,10 @@ func TestCallResultsAndErrors(t *testing.T) {
 		wantType string
 		wantMsg  string
 	}{
-		{"missing required", "echo", map[string]any{}, tools.ErrInvalidArgument, "name"},
-		{"above maximum", "echo", map[string]any{"name": "x", "limit": 10001}, tools.ErrInvalidArgument, "maximum"},
-		{"below minimum", "echo", map[string]any{"name": "x", "limit": 0}, tools.ErrInvalidArgument, "minimum"},
-		{"wrong type", "echo", map[string]any{"name": 3}, tools.ErrInvalidArgument, "name"},
+		{"missing required", "echo", map[string]any{}, tools.ErrInvalidArgument, "missing required argument name"},
+		{"above maximum", "echo", map[string]any{"name": "x", "limit": 10001}, tools.ErrInvalidArgument, "limit must be at most 10000 (got 10001)"},
+		{"below minimum", "echo", map[string]any{"name": "x", "limit": 0}, tools.ErrInvalidArgument, "limit must be at least 1 (got 0)"},
+		{"wrong type", "echo", map[string]any{"name": 3}, tools.ErrInvalidArgument, "name must be of type string, not integer"},
 		{"unknown property", "echo", map[string]any{"name": "x", "sql": "drop"}, tools.ErrInvalidArgument, "sql"},
 		{"panic", "boom", nil, tools.ErrInternal, "kaboom"},
 		{"tool error passes through", "refuse", nil, tools.ErrNotAllowed, "no"},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,6 +114,7 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 		return nil, err
 	}
 	reg.resources = &resources{rt: rt}
+	reg.SetInstructions(runtimeInstructions(cfg.Schema))
 	return reg, nil
 }
 
@@ -281,7 +283,7 @@ func registryError(schema string, err error) error {
 
 // NameInput is the input of the tools that take one view or table name.
 type NameInput struct {
-	Name string `json:"name" jsonschema:"description=Name of the managed view,minLength=1,maxLength=63"`
+	Name string `json:"name" jsonschema:"description=Name of the managed view (bare or schema-qualified as in query_view),minLength=1,maxLength=131"`
 }
 
 // ViewColumn is one column of a described view.
@@ -329,7 +331,68 @@ SELECT ic.relname, i.indisunique,
  WHERE n.nspname = $1 AND c.relname = $2 AND strpos(ic.relname, '$') = 0
  ORDER BY ic.relname`
 
+// viewName is the bare name of a view named as query_view accepts it: bare, or qualified with
+// the target schema (agent_mv.orders, "agent_mv"."orders"). A name qualified with another
+// schema, or not a plain qualified name, is returned as given (and is then unknown).
+func (rt *runtimeTools) viewName(name string) string {
+	name = strings.TrimSpace(name)
+	schema, view, ok := splitQualified(name)
+	if !ok || schema != rt.cfg.Schema {
+		return name
+	}
+	return view
+}
+
+// splitQualified splits schema.name, each part an SQL identifier: a quoted part is taken as
+// written, an unquoted one folded to lower case as Postgres does. ok is false unless name is
+// exactly two such parts.
+func splitQualified(name string) (schema, rel string, ok bool) {
+	var parts []string
+	for rest := name; ; {
+		var part string
+		if strings.HasPrefix(rest, `"`) {
+			end := 1
+			for end < len(rest) {
+				if rest[end] == '"' {
+					if end+1 < len(rest) && rest[end+1] == '"' {
+						end += 2
+						continue
+					}
+					break
+				}
+				end++
+			}
+			if end >= len(rest) {
+				return "", "", false
+			}
+			part, rest = strings.ReplaceAll(rest[1:end], `""`, `"`), rest[end+1:]
+		} else {
+			i := strings.IndexByte(rest, '.')
+			if i < 0 {
+				i = len(rest)
+			}
+			part, rest = strings.ToLower(rest[:i]), rest[i:]
+		}
+		if part == "" {
+			return "", "", false
+		}
+		parts = append(parts, part)
+		if rest == "" {
+			break
+		}
+		if rest[0] != '.' {
+			return "", "", false
+		}
+		rest = rest[1:]
+	}
+	if len(parts) != 2 {
+		return "", "", false
+	}
+	return parts[0], parts[1], true
+}
+
 func (rt *runtimeTools) describeView(ctx context.Context, in NameInput) (DescribeViewOutput, error) {
+	in.Name = rt.viewName(in.Name)
 	st, err := rt.viewStatus(ctx, in.Name)
 	if err != nil {
 		return DescribeViewOutput{}, err
@@ -461,14 +524,12 @@ func (rt *runtimeTools) runQuery(ctx context.Context, sql string, maxRows int, o
 		}
 		return QueryOutput{}, v.err
 	}
-	limits := rt.cfg.Limits
-	if maxRows > 0 && maxRows < limits.MaxRows {
-		limits.MaxRows = maxRows
-	}
+	limits, note := rt.cfg.Limits.forLimit(maxRows)
 	res, err := execQuery(ctx, rt.cfg.Pool, rt.cfg.Schema, v.deparsed, limits, opts)
 	if err != nil {
 		return QueryOutput{}, err
 	}
+	res.LimitNote = note
 	if res.mark != snap.mark {
 		// A refresh finished, or the registry changed, after the cached status was read (the
 		// query's own round trip says so): report the freshness the query saw.
@@ -505,6 +566,7 @@ func (rt *runtimeTools) check(sql string, snap *statusSnapshot) *guardVerdict {
 // ---- refresh_view ----
 
 func (rt *runtimeTools) refreshView(ctx context.Context, in NameInput) (refresh.Result, error) {
+	in.Name = rt.viewName(in.Name)
 	if err := boundary.ValidateIdentifier("view name", in.Name); err != nil {
 		return refresh.Result{}, unknownView(in.Name)
 	}
@@ -553,6 +615,7 @@ type LineageOutput struct {
 }
 
 func (rt *runtimeTools) getLineage(ctx context.Context, in NameInput) (LineageOutput, error) {
+	in.Name = rt.viewName(in.Name)
 	if _, err := rt.viewStatus(ctx, in.Name); err != nil {
 		return LineageOutput{}, err
 	}

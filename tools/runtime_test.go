@@ -157,7 +157,7 @@ func TestRefreshView(t *testing.T) {
 		t.Errorf("failed refresh not recorded durably: n=%d err=%v", n, err)
 	}
 	for name, want := range map[string]string{"nope": tools.ErrUnknownView, "secrets": tools.ErrUnknownView,
-		"Bad-Name": tools.ErrUnknownView, strings.Repeat("x", 80): tools.ErrInvalidArgument} {
+		"Bad-Name": tools.ErrUnknownView, strings.Repeat("x", 132): tools.ErrInvalidArgument} { // at most 131: "schema"."view", 63 bytes each
 		if te := toolErr(t, call(t, cs, "refresh_view", map[string]any{"name": name})); te.ErrorType != want {
 			t.Errorf("refresh_view(%q) error type %s, want %s (%s)", name, te.ErrorType, want, te.Message)
 		}

@@ -23,9 +23,10 @@ const (
 	SetupServerName   = "agent-materialize-setup"
 )
 
-// NewServer returns a go-sdk server named name with every tool of reg mounted.
+// NewServer returns a go-sdk server named name with every tool of reg mounted, sending reg's
+// instructions ([Registry.Instructions]) to clients at initialize.
 func NewServer(name, version string, reg *Registry) *mcp.Server {
-	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: version}, nil)
+	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: version}, &mcp.ServerOptions{Instructions: reg.Instructions()})
 	reg.Mount(s)
 	return s
 }

@@ -118,6 +118,7 @@ func SetupTools(cfg SetupConfig) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
+	reg.SetInstructions(setupInstructions(cfg.Schema))
 	return reg, nil
 }
 

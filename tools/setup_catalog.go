@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ---- list_schemas / list_tables ----
@@ -136,12 +138,69 @@ func (st *setupTools) lookup(ctx context.Context, name string) (relation, error)
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'p', 'f')`, schema, table).Scan(&r.oid, &r.kind)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return r, &ToolError{ErrorType: ErrUnknownRelation,
+		te := &ToolError{ErrorType: ErrUnknownRelation,
 			Message: fmt.Sprintf("unknown table: %s.%s", schema, table),
 			Hint:    "call list_tables(schema) for the names; write schema.table"}
+		st.suggestRelations(ctx, te, schema, table)
+		return r, te
 	}
 	return r, err
 }
+
+// suggestRelations adds to te's hint the user relations named like table but for case, or
+// named table in another schema (written as SQL needs them: a name with capitals quoted), so
+// `userevents` leads to public."UserEvents" and `invoices` to billing.invoices.
+func (st *setupTools) suggestRelations(ctx context.Context, te *ToolError, schema, table string) {
+	rows, err := st.cfg.Pool.Query(ctx, `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
+       c.relname <> lower(c.relname)
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE lower(c.relname) = lower($2) AND c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT c.relispartition
+   AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+   AND NOT (n.nspname = $1 AND c.relname = $2)
+ ORDER BY n.nspname = $1 DESC, 1 LIMIT 5`, schema, table)
+	if err != nil {
+		return
+	}
+	var names []string
+	capitals := false
+	var name string
+	var mixed bool
+	if _, err := pgx.ForEachRow(rows, []any{&name, &mixed}, func() error {
+		names = append(names, name)
+		capitals = capitals || mixed
+		return nil
+	}); err != nil || len(names) == 0 {
+		return
+	}
+	te.Hint = "did you mean " + strings.Join(names, " or ") + "?"
+	if capitals {
+		te.Hint += " Postgres folds unquoted names to lower case: write a name with capitals in double quotes, as shown"
+	}
+}
+
+// relationHint gives a 42P01 (undefined table) error of sample_query the names of the
+// relations the query probably meant (suggestRelations); other errors are returned as they are.
+func (st *setupTools) relationHint(ctx context.Context, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42P01" {
+		return err
+	}
+	m := undefinedRelation.FindStringSubmatch(pgErr.Message)
+	if m == nil {
+		return err
+	}
+	schema, table := "public", m[1]
+	if s, t, ok := strings.Cut(m[1], "."); ok {
+		schema, table = s, t
+	}
+	te := setupError(err).(*ToolError)
+	c := *te
+	st.suggestRelations(ctx, &c, schema, table)
+	return &c
+}
+
+// undefinedRelation reads the name out of Postgres's 42P01 message.
+var undefinedRelation = regexp.MustCompile(`^relation "([^"]+)" does not exist$`)
 
 func (st *setupTools) describeTable(ctx context.Context, in TableInput) (TableOutput, error) {
 	r, err := st.lookup(ctx, in.Name)

@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -64,18 +65,20 @@ func (st *setupTools) profileTable(ctx context.Context, in TableInput) (ProfileO
 		n := int64(reltuples)
 		out.RowsEstimate = &n
 	}
-	rows, err := st.cfg.Pool.Query(ctx, `SELECT attname, null_frac::float8,
+	// null_frac and most_common_freqs are float4: read as such and printed with the digits a
+	// float4 holds (0.002, not 0.0020000000949949026).
+	rows, err := st.cfg.Pool.Query(ctx, `SELECT attname, null_frac,
        CASE WHEN n_distinct >= 0 THEN n_distinct::int8 ELSE (-n_distinct * greatest($3::float8, 0))::int8 END,
-       (most_common_vals::text)::text[], most_common_freqs::float8[]
+       (most_common_vals::text)::text[], most_common_freqs
   FROM pg_catalog.pg_stats WHERE schemaname = $1 AND tablename = $2`, r.schema, r.name, reltuples)
 	if err != nil {
 		return out, err
 	}
 	type stat struct {
-		null     float64
+		null     float32
 		distinct int64
 		vals     []string
-		freqs    []float64
+		freqs    []float32
 	}
 	stats := map[string]stat{}
 	var name string
@@ -94,14 +97,15 @@ func (st *setupTools) profileTable(ctx context.Context, in TableInput) (ProfileO
 	for _, c := range desc.Columns {
 		p := ColumnProfile{Name: c.Name, Type: c.Type}
 		if s, ok := stats[c.Name]; ok {
-			p.NullFrac, p.Distinct = &s.null, &s.distinct
+			null := float4Value(s.null)
+			p.NullFrac, p.Distinct = &null, &s.distinct
 			word, secret := secretscan.SecretColumn(c.Name)
 			for i := 0; i < len(s.vals) && i < len(s.freqs) && i < maxTopValues; i++ {
 				v := s.vals[i]
 				if secret {
 					v = MaskedValue
 				}
-				p.TopValues = append(p.TopValues, TopValue{Value: v, Frequency: s.freqs[i]})
+				p.TopValues = append(p.TopValues, TopValue{Value: v, Frequency: float4Value(s.freqs[i])})
 			}
 			if secret && len(p.TopValues) > 0 {
 				p.Masked = fmt.Sprintf("values masked: the column name (%s) says they are secret", word)
@@ -112,6 +116,13 @@ func (st *setupTools) profileTable(ctx context.Context, in TableInput) (ProfileO
 	return out, nil
 }
 
+// float4Value is f as the float64 with the shortest decimal form that reads back as f, so a
+// float4 statistic prints as Postgres prints it (0.002) rather than with float32 noise.
+func float4Value(f float32) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	return v
+}
+
 // ---- sample_query ----
 
 func (st *setupTools) sampleQuery(ctx context.Context, in QueryInput) (Result, error) {
@@ -119,10 +130,12 @@ func (st *setupTools) sampleQuery(ctx context.Context, in QueryInput) (Result, e
 	if err != nil {
 		return Result{}, err
 	}
-	limits := st.cfg.Limits
-	if in.Limit > 0 && in.Limit < limits.MaxRows {
-		limits.MaxRows = in.Limit
-	}
+	limits, note := st.cfg.Limits.forLimit(in.Limit)
 	// search_path = public, pg_catalog, pg_temp: unqualified names mean public, as the seed.
-	return ExecQuery(ctx, st.cfg.Pool, "public", deparsed, limits)
+	res, err := ExecQuery(ctx, st.cfg.Pool, "public", deparsed, limits)
+	if err != nil {
+		return res, st.relationHint(ctx, err)
+	}
+	res.LimitNote = note
+	return res, nil
 }

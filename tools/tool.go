@@ -210,7 +210,7 @@ func New[In, Out any](name, description string, handler func(ctx context.Context
 		args, err := applyInputSchema(call.Arguments, resolved)
 		if err != nil {
 			return nil, &ToolError{ErrorType: ErrInvalidArgument, Err: err,
-				Message: fmt.Sprintf("invalid arguments for %s: %v", name, err),
+				Message: fmt.Sprintf("invalid arguments for %s: %s", name, schemaErrorText(err)),
 				Hint:    "check the tool's input schema (tools/list) and call again"}
 		}
 		var in In
