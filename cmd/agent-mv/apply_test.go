@@ -74,10 +74,11 @@ func TestApplyPlanDropCLI(t *testing.T) {
 	if code, out = run("refresh-all"); code != 0 || !strings.Contains(out, "2 succeeded, 0 failed, 0 skipped") {
 		t.Fatalf("refresh-all: exit %d\n%s", code, out)
 	}
-	if code, out = run("refresh", "nope"); code != 1 || !strings.Contains(out, "unknown materialized view: nope") {
+	if code, out = run("refresh", "nope"); code != 1 || !strings.Contains(out, "unknown materialized view: nope") || strings.Contains(out, "refresh failed: refresh") {
 		t.Fatalf("refresh of an unknown view: exit %d\n%s", code, out)
 	}
-	if code, out = run("drop", "one"); code != 1 || !strings.Contains(out, "Will drop, dependents first: two, one") {
+	if code, out = run("drop", "one"); code != 1 || !strings.Contains(out, "Will drop one and the 1 managed view built on it, dependents first: two, one") ||
+		!strings.Contains(out, `"Drop 2 views?" needs an answer, but there is no terminal to ask on; re-run with --yes`) {
 		t.Fatalf("drop without a terminal: exit %d\n%s", code, out)
 	}
 	if code, out = run("drop", "one", "--yes"); code != 0 || !strings.Contains(out, "✓ dropped two") || !strings.Contains(out, "✓ dropped one") {

@@ -33,7 +33,7 @@ func isTerminal(f *os.File) bool {
 func confirm(cmd *cobra.Command, question string) (bool, error) {
 	in, ok := cmd.InOrStdin().(*os.File)
 	if !ok || !isTerminal(in) {
-		return false, fmt.Errorf("%s: no terminal to ask on; re-run with --yes to confirm", strings.TrimSuffix(question, "?"))
+		return false, fmt.Errorf("%q needs an answer, but there is no terminal to ask on; re-run with --yes to confirm", question)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s [y/N]: ", question)
 	line, err := bufio.NewReader(in).ReadString('\n')
@@ -58,4 +58,34 @@ func (o *rootOptions) withProject(run func(cmd *cobra.Command, p *agentmv.Projec
 		defer p.Close()
 		return run(cmd, p, args)
 	}
+}
+
+// completeViewNames is the shell completion of a verb's view name: the views of
+// materialize.yaml (--config, or the nearest one upward), read without connecting to the
+// database. Only the first argument is a view.
+func (o *rootOptions) completeViewNames(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	path := o.configPath
+	if path == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		if path = agentmv.FindConfig(wd); path == "" {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+	}
+	cfg, err := agentmv.LoadConfig(path)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []cobra.Completion
+	for _, v := range cfg.Views {
+		if strings.HasPrefix(v.Name, toComplete) {
+			names = append(names, cobra.CompletionWithDesc(v.Name, v.Description))
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }

@@ -18,9 +18,10 @@ import (
 
 func newRefreshCmd(o *rootOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:   "refresh NAME",
-		Short: "Refresh a single view via the runtime SECURITY DEFINER function",
-		Args:  cobra.ExactArgs(1),
+		Use:               "refresh NAME",
+		Short:             "Refresh a single view via the runtime SECURITY DEFINER function",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: o.completeViewNames,
 		RunE: o.withProject(func(cmd *cobra.Command, p *agentmv.Project, args []string) error {
 			c, err := p.Refresher(cmd.Context())
 			if err != nil {
@@ -35,7 +36,7 @@ func newRefreshCmd(o *rootOptions) *cobra.Command {
 				return err
 			}
 			if err != nil {
-				return fmt.Errorf("refresh failed: %w", err)
+				return err // it says "refresh <name>: …" or "refresh of <name> failed: …"
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), describeResult(res))
 			return nil

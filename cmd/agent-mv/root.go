@@ -87,21 +87,55 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // execute runs root with args; see run.
+//
+// With --json the error is a JSON object, {"error": "…", "exit_code": N}, on stdout when the
+// verb printed nothing there (so `agent-mv status --json | jq` always reads JSON), else on
+// stderr after the verb's own JSON.
 func execute(ctx context.Context, root *cobra.Command, args []string, stdout, stderr io.Writer) int {
+	out := &countingWriter{w: stdout}
 	root.SetArgs(args)
-	root.SetOut(stdout)
+	root.SetOut(out)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintln(stderr, "error: "+agentmv.RedactText(connerr.Text(err)))
+	code := 1
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintln(stderr, "Run 'agent-mv --help' for usage.")
-		return 2
+		code = 2
 	}
-	return 1
+	msg := agentmv.RedactText(connerr.Text(err))
+	if asJSON, _ := root.PersistentFlags().GetBool("json"); asJSON {
+		w := stdout
+		if out.n > 0 {
+			w = stderr
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(struct {
+			Error    string `json:"error"`
+			ExitCode int    `json:"exit_code"`
+		}{msg, code})
+		return code
+	}
+	fmt.Fprintln(stderr, "error: "+msg)
+	if code == 2 {
+		fmt.Fprintln(stderr, "Run 'agent-mv --help' for usage.")
+	}
+	return code
+}
+
+// countingWriter counts what a verb wrote to stdout.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
 }
 
 // overrides returns the settings given by flags, for agentmv.Options.Overrides or
