@@ -18,9 +18,9 @@ PKGS=${PKGS:-./...}
 DOC=${DOC:-BENCHMARKS.md}
 CMD="go test -run '^\$' -bench . -benchtime $BENCHTIME -count $COUNT -timeout 120m $PKGS"
 
-# shellcheck source=scripts/machine.sh
-. scripts/machine.sh
-load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+load_before=$(loadavg)
 
 status=0
 if [ -n "${PARSE:-}" ]; then
@@ -33,7 +33,7 @@ else
 	# shellcheck disable=SC2086 # PKGS is a list of patterns
 	go test -run '^$' -bench . -benchtime "$BENCHTIME" -count "$COUNT" -timeout 120m $PKGS 2>&1 | tee "$out" || status=$?
 	elapsed=$(( $(date +%s) - start ))
-	load_before="$load_before before the run, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?") after; took ${elapsed}s"
+	load_before="$load_before before the run, $(loadavg) after; took ${elapsed}s"
 fi
 
 # The goals: package (last path element), benchmark, metric, goal, what it measures.
@@ -57,13 +57,7 @@ dashboard|BenchmarkRender500Views10kHistory|ms/build|<=1000|dashboard build, 500
 GOALS
 )
 
-table=$(awk -v goals="$goals" '
-function median(key,   n, i, j, t, v) {
-	n = cnt[key]
-	for (i = 1; i <= n; i++) v[i] = vals[key, i]
-	for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
-	return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-}
+table=$(awk -v goals="$goals" "$AWK_MEDIAN"'
 function fmt(x) {
 	if (x == int(x) && (x < 0 ? -x : x) < 1e9) return sprintf("%d", x)
 	if ((x < 0 ? -x : x) >= 100) return sprintf("%.0f", x)
@@ -131,17 +125,6 @@ $table
 BLOCK
 )
 
-if [ ! -f "$DOC" ]; then
-	printf '# Benchmarks\n\n%s\n' "$block" > "$DOC"
-elif grep -q '<!-- bench:results:begin' "$DOC"; then
-	tmp=$(mktemp)
-	BLOCK="$block" awk '
-		/<!-- bench:results:begin/ { print ENVIRON["BLOCK"]; skip = 1; next }
-		/<!-- bench:results:end/ { skip = 0; next }
-		!skip { print }' "$DOC" > "$tmp"
-	cat "$tmp" > "$DOC" && rm -f "$tmp"
-else
-	printf '\n%s\n' "$block" >> "$DOC"
-fi
+write_block "$DOC" bench:results "$block"
 echo "wrote the results table to $DOC (raw output: $out)" >&2
 exit "$status"

@@ -21,9 +21,9 @@ export PEER_ROUNDS=${PEER_ROUNDS:-200}
 export PEER_CALLS=${PEER_CALLS:-1}
 CMD="PEER_ROUNDS=$PEER_ROUNDS PEER_CALLS=$PEER_CALLS go test ./bench -run '^\$' -bench '^BenchmarkPeerStdio\$' -benchtime 1x -count $COUNT -timeout 60m -v"
 
-# shellcheck source=scripts/machine.sh
-. scripts/machine.sh
-load="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+load=$(loadavg)
 
 status=0
 if [ -n "${PARSE:-}" ]; then
@@ -34,17 +34,11 @@ else
 	echo "+ $CMD" >&2
 	start=$(date +%s)
 	go test ./bench -run '^$' -bench '^BenchmarkPeerStdio$' -benchtime 1x -count "$COUNT" -timeout 60m -v 2>&1 | tee "$out" || status=$?
-	load="$load before the run, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?") after; took $(( $(date +%s) - start ))s"
+	load="$load before the run, $(loadavg) after; took $(( $(date +%s) - start ))s"
 fi
 
 # Metrics per case: <case>-ours/ref, <case>-ours-µs, <case>-ref-µs; median over -count runs.
-table=$(awk '
-function median(key,   n, i, j, t, v) {
-	n = cnt[key]
-	for (i = 1; i <= n; i++) v[i] = vals[key, i]
-	for (i = 2; i <= n; i++) { t = v[i]; for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]; v[j + 1] = t }
-	return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-}
+table=$(awk "$AWK_MEDIAN"'
 /^BenchmarkPeerStdio/ && NF >= 4 {
 	for (i = 3; i + 1 <= NF; i += 2) { k = $(i + 1); vals[k, ++cnt[k]] = $i }
 	runs++
@@ -80,15 +74,6 @@ $table
 BLOCK
 )
 
-if grep -q '<!-- peer:results:begin' "$DOC"; then
-	tmp=$(mktemp)
-	BLOCK="$block" awk '
-		/<!-- peer:results:begin/ { print ENVIRON["BLOCK"]; skip = 1; next }
-		/<!-- peer:results:end/ { skip = 0; next }
-		!skip { print }' "$DOC" > "$tmp"
-	cat "$tmp" > "$DOC" && rm -f "$tmp"
-else
-	printf '\n## Peer benchmark (latest run)\n\n%s\n' "$block" >> "$DOC"
-fi
+write_block "$DOC" peer:results "$block" $'## Peer benchmark (latest run)\n\n'
 echo "wrote the peer results to $DOC (raw output: $out)" >&2
 exit "$status"
