@@ -53,63 +53,61 @@ func (v *validator) yamlTools(n *yaml.Node) {
 	if !v.list(n, "tools", "tools", "a list of tools", " (use `tools: []` for none)") {
 		return
 	}
-	first := map[string]int{}
-	for i, item := range n.Content {
-		item = yamledit.Resolve(item)
-		label := fmt.Sprintf("tools[%d]", i)
-		if item.Kind != yaml.MappingNode {
-			v.bad(item.Line, "%s must be a mapping with name, description, sql and parameters, got %s", label, kindName(item))
-			continue
-		}
-		tc := ToolConfig{Line: item.Line}
-		var haveSQL bool
-		for _, kv := range v.pairs(item, label) {
-			k, val := kv[0], kv[1]
-			switch k.Value {
-			case "name":
-				if s, ok := v.str(val, label+": name"); ok {
-					tc.Name = s
-					label = fmt.Sprintf("tool %q", s)
-				}
-			case "description":
-				if s, ok := v.str(val, label+": description"); ok {
-					tc.Description = s
-				}
-			case "sql", "sql_file":
-				if haveSQL {
-					v.bad(k.Line, "%s: give either sql or sql_file, not both", label)
-					continue
-				}
-				haveSQL, tc.SQLLine = true, k.Line
-				if s, ok := v.str(val, label+": "+k.Value); ok {
-					if k.Value == "sql" {
-						tc.SQL = s
-					} else {
-						tc.SQLFile = s
-					}
-				}
-			case "parameters":
-				tc.Parameters = v.toolParams(val, label)
-			default:
-				v.unknownKey(k, label, toolKeys)
+	tools := namedItems(v, n, "tools", "name, description, sql and parameters", v.tool,
+		func(tc ToolConfig) (string, int) { return tc.Name, tc.Line },
+		func(tc ToolConfig, first int) {
+			v.bad(tc.Line, "tool %q is already defined at line %d; tool names must be unique", tc.Name, first)
+		})
+	v.cfg.Tools = append(v.cfg.Tools, tools...)
+}
+
+// tool reads one tools entry; only a tool without a name is left out (a missing sql or
+// description is reported and the tool still takes part in the duplicate-name check).
+func (v *validator) tool(m *yaml.Node, idx int) (ToolConfig, bool) {
+	label := fmt.Sprintf("tools[%d]", idx)
+	tc := ToolConfig{Line: m.Line}
+	var haveSQL bool
+	for _, kv := range v.pairs(m, label) {
+		k, val := kv[0], kv[1]
+		switch k.Value {
+		case "name":
+			if s, ok := v.str(val, label+": name"); ok {
+				tc.Name = s
+				label = fmt.Sprintf("tool %q", s)
 			}
+		case "description":
+			if s, ok := v.str(val, label+": description"); ok {
+				tc.Description = s
+			}
+		case "sql", "sql_file":
+			if haveSQL {
+				v.bad(k.Line, "%s: give either sql or sql_file, not both", label)
+				continue
+			}
+			haveSQL, tc.SQLLine = true, k.Line
+			if s, ok := v.str(val, label+": "+k.Value); ok {
+				if k.Value == "sql" {
+					tc.SQL = s
+				} else {
+					tc.SQLFile = s
+				}
+			}
+		case "parameters":
+			tc.Parameters = v.toolParams(val, label)
+		default:
+			v.unknownKey(k, label, toolKeys)
 		}
-		switch {
-		case tc.Name == "":
-			v.bad(item.Line, "%s: name is required", label)
-			continue
-		case !haveSQL:
-			v.bad(item.Line, "%s: sql (one SELECT over the managed views) or sql_file is required", label)
-		case strings.TrimSpace(tc.Description) == "":
-			v.bad(item.Line, "%s: description is required; say when an agent should call the tool", label)
-		}
-		if l, dup := first[tc.Name]; dup {
-			v.bad(item.Line, "%s is already defined at line %d; tool names must be unique", label, l)
-			continue
-		}
-		first[tc.Name] = item.Line
-		v.cfg.Tools = append(v.cfg.Tools, tc)
 	}
+	switch {
+	case tc.Name == "":
+		v.bad(m.Line, "%s: name is required", label)
+		return tc, false
+	case !haveSQL:
+		v.bad(m.Line, "%s: sql (one SELECT over the managed views) or sql_file is required", label)
+	case strings.TrimSpace(tc.Description) == "":
+		v.bad(m.Line, "%s: description is required; say when an agent should call the tool", label)
+	}
+	return tc, true
 }
 
 func (v *validator) toolParams(n *yaml.Node, label string) []tools.ParamSpec {

@@ -82,6 +82,8 @@ func TestToolsConfigErrors(t *testing.T) {
 		{"duplicate tool", tool("SELECT 1", "") + "  - name: t1\n    description: d\n    sql: SELECT 2\n", "line 11: tool \"t1\" is already defined at line 8"},
 		{"built-in name", "tools:\n  - name: query_view\n    description: d\n    sql: SELECT 1\n", "tool name \"query_view\" is a built-in runtime tool"},
 		{"tools not a list", "tools: {}\n", "line 7: tools: tools must be a list of tools"},
+		{"tool not a mapping", "tools: [t1]\n", "line 7: tools[0] must be a mapping with name, description, sql and parameters, got str \"t1\""},
+		{"no name", "tools:\n  - description: d\n    sql: SELECT 1\n", "line 8: tools[0]: name is required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
