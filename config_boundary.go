@@ -53,11 +53,7 @@ const maxConnectionLimit = 262143
 
 func (v *validator) runtimeRole(n *yaml.Node) {
 	const where = "runtime_role"
-	if yamledit.IsNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		v.bad(n.Line, "%s must be a mapping (%s), got %s", where, strings.Join(runtimeRoleKeys, ", "), kindName(n))
+	if !v.mapping(n, where, runtimeRoleKeys) {
 		return
 	}
 	rc := &v.cfg.RuntimeRole
@@ -121,11 +117,7 @@ func (v *validator) functionList(n *yaml.Node, what string) []string {
 
 func (v *validator) publicPrivileges(n *yaml.Node) {
 	const where = "public_privileges"
-	if yamledit.IsNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		v.bad(n.Line, "%s must be a mapping (%s), got %s", where, strings.Join(publicPrivilegesKeys, ", "), kindName(n))
+	if !v.mapping(n, where, publicPrivilegesKeys) {
 		return
 	}
 	pp := &v.cfg.PublicPrivileges

@@ -192,7 +192,7 @@ func (v *validator) views(n *yaml.Node) {
 	v.cfg.Views = append(v.cfg.Views, views...)
 }
 
-// namedItems reads list n of named mappings (views, agents): an item that is not a mapping is
+// namedItems reads list n of named mappings (views, agents, tools): an item that is not a mapping is
 // an error saying what it must hold (list[i] must be a mapping with …); parse reads one mapping
 // (false when it is invalid); an item whose name came before goes to dup with the line of the
 // first, and is left out. The rest are returned in file order.
@@ -388,6 +388,19 @@ func (v *validator) list(n *yaml.Node, label, key, shape, hint string) bool {
 	}
 	if n.Kind != yaml.SequenceNode {
 		v.bad(n.Line, "%s: %s must be %s, got %s%s", label, key, shape, kindName(n), hint)
+		return false
+	}
+	return true
+}
+
+// mapping reports whether n, the value of the optional key where, is a mapping to read. A null
+// is an absent mapping; anything else is a problem ("<where> must be a mapping (<keys>), got …").
+func (v *validator) mapping(n *yaml.Node, where string, keys []string) bool {
+	if yamledit.IsNull(n) {
+		return false
+	}
+	if n.Kind != yaml.MappingNode {
+		v.bad(n.Line, "%s must be a mapping (%s), got %s", where, strings.Join(keys, ", "), kindName(n))
 		return false
 	}
 	return true
