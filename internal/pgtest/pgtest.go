@@ -117,14 +117,11 @@ func NewDB(t testing.TB) *DB {
 	name := "agentmv_" + prefix
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, srv.adminURL)
-	if err != nil {
-		t.Fatalf("pgtest: connect to %s server: %v", srv.source, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("pgtest: create database: %v", err)
-	}
+	withConn(ctx, t, srv.adminURL, func(conn *pgx.Conn) {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			t.Fatalf("pgtest: create database: %v", err)
+		}
+	})
 	db := &DB{Name: name, AdminURL: withDatabase(srv.adminURL, name), Prefix: prefix}
 	t.Cleanup(func() { db.drop(t) })
 	return db
@@ -193,17 +190,14 @@ func (db *DB) CreateLoginRole(t testing.TB, name, password string) string {
 	if !strings.HasPrefix(name, db.Prefix+"_") {
 		t.Fatalf("pgtest: role %q must start with %q so cleanup drops it", name, db.Prefix+"_")
 	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db.AdminURL)
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	defer conn.Close(ctx)
 	// CREATE ROLE cannot take bind parameters; the password is a test constant, quoted safely.
+	ctx := context.Background()
 	q := "CREATE ROLE " + pgx.Identifier{name}.Sanitize() + " LOGIN PASSWORD " + quoteLiteral(password)
-	if _, err := conn.Exec(ctx, q); err != nil {
-		t.Fatalf("pgtest: create role %s: %v", name, err)
-	}
+	withConn(ctx, t, db.AdminURL, func(conn *pgx.Conn) {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("pgtest: create role %s: %v", name, err)
+		}
+	})
 	return db.URL(name, password)
 }
 
@@ -211,21 +205,18 @@ func (db *DB) CreateLoginRole(t testing.TB, name, password string) string {
 func (db *DB) Exec(t testing.TB, sql string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db.AdminURL)
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	defer conn.Close(ctx)
-	if len(args) == 0 {
-		// Test fixtures are trusted multi-statement scripts: use the simple protocol.
-		if _, err := conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
-			t.Fatalf("pgtest: exec fixture: %v\n%s", err, sql)
+	withConn(ctx, t, db.AdminURL, func(conn *pgx.Conn) {
+		if len(args) == 0 {
+			// Test fixtures are trusted multi-statement scripts: use the simple protocol.
+			if _, err := conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
+				t.Fatalf("pgtest: exec fixture: %v\n%s", err, sql)
+			}
+			return
 		}
-		return
-	}
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("pgtest: exec: %v\n%s", err, sql)
-	}
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("pgtest: exec: %v\n%s", err, sql)
+		}
+	})
 }
 
 // ServerVersionNum is the server's server_version_num (e.g. 170010 for 17.10), for tests whose
@@ -233,16 +224,25 @@ func (db *DB) Exec(t testing.TB, sql string, args ...any) {
 func (db *DB) ServerVersionNum(t testing.TB) int {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db.AdminURL)
+	var v int
+	withConn(ctx, t, db.AdminURL, func(conn *pgx.Conn) {
+		if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v); err != nil {
+			t.Fatalf("pgtest: server_version_num: %v", err)
+		}
+	})
+	return v
+}
+
+// withConn runs fn on a new superuser connection to dsn (closed afterwards), failing the test
+// when the server cannot be reached.
+func withConn(ctx context.Context, t testing.TB, dsn string, fn func(conn *pgx.Conn)) {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		t.Fatalf("pgtest: connect to the %s server: %v", srv.source, err)
 	}
 	defer conn.Close(ctx)
-	var v int
-	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v); err != nil {
-		t.Fatalf("pgtest: server_version_num: %v", err)
-	}
-	return v
+	fn(conn)
 }
 
 // Cluster returns the throwaway cluster when the tests run on one (nil otherwise), for tests
