@@ -12,17 +12,19 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Defaults of RoleLimits.
+// Defaults of RoleLimits: what every session of the runtime role starts with, whoever opens it
+// (the runtime tools bound each of their queries more tightly: tools.DefaultQueryStatementTimeout).
 const (
 	// DefaultConnectionLimit leaves most of a default max_connections (100) to everyone else
 	// while several MCP servers (8 connections each by default) share the runtime role.
 	DefaultConnectionLimit = 32
-	// DefaultStatementTimeout ends any statement of a direct session after 30 s. The runtime
-	// tools set their own per-transaction timeout; refresh lifts it for the refresh call.
-	DefaultStatementTimeout = 30 * time.Second
-	// DefaultIdleInTransactionTimeout ends a session that keeps a transaction (and its locks)
-	// open without doing anything for a minute.
-	DefaultIdleInTransactionTimeout = time.Minute
+	// DefaultRoleStatementTimeout is the runtime role's default statement_timeout: it ends any
+	// statement of a direct session after 30 s. The runtime tools set their own
+	// per-transaction timeout; refresh lifts it for the refresh call.
+	DefaultRoleStatementTimeout = 30 * time.Second
+	// DefaultRoleIdleInTransactionTimeout ends a runtime-role session that keeps a transaction
+	// (and its locks) open without doing anything for a minute.
+	DefaultRoleIdleInTransactionTimeout = time.Minute
 )
 
 // RoleLimits are what apply sets on the runtime role so that whoever holds its DSN starts every
@@ -41,10 +43,10 @@ func (l RoleLimits) WithDefaults() RoleLimits {
 		l.ConnectionLimit = DefaultConnectionLimit
 	}
 	if l.StatementTimeout <= 0 {
-		l.StatementTimeout = DefaultStatementTimeout
+		l.StatementTimeout = DefaultRoleStatementTimeout
 	}
 	if l.IdleInTransactionTimeout <= 0 {
-		l.IdleInTransactionTimeout = DefaultIdleInTransactionTimeout
+		l.IdleInTransactionTimeout = DefaultRoleIdleInTransactionTimeout
 	}
 	return l
 }

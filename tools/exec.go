@@ -28,13 +28,17 @@ type Limits struct {
 	IdleInTxTimeout time.Duration
 }
 
-// Defaults for [Limits]. The tool layer clamps agent-supplied limits to its settings before
-// calling ExecQuery; ExecQuery itself only fills zeros.
+// Defaults for [Limits], which bound one query of a tool (query_view, sample_query, a declared
+// tool), not the session (the runtime role's own defaults are boundary.RoleLimits). The tool
+// layer clamps agent-supplied limits to its settings before calling ExecQuery; ExecQuery
+// itself only fills zeros.
 const (
-	DefaultMaxRows          = 1000
-	DefaultMaxBytes         = 1 << 20
-	DefaultStatementTimeout = 5 * time.Second
-	DefaultIdleInTxTimeout  = 10 * time.Second
+	DefaultMaxRows  = 1000
+	DefaultMaxBytes = 1 << 20
+	// DefaultQueryStatementTimeout is the server time of one query (every FETCH together).
+	DefaultQueryStatementTimeout = 5 * time.Second
+	// DefaultQueryIdleInTxTimeout ends the query's transaction if the client stalls mid-fetch.
+	DefaultQueryIdleInTxTimeout = 10 * time.Second
 )
 
 // Truncation reasons reported in [Result.TruncatedReason].
@@ -221,10 +225,10 @@ func (l Limits) withDefaults() Limits {
 		l.MaxBytes = DefaultMaxBytes
 	}
 	if l.StatementTimeout <= 0 {
-		l.StatementTimeout = DefaultStatementTimeout
+		l.StatementTimeout = DefaultQueryStatementTimeout
 	}
 	if l.IdleInTxTimeout <= 0 {
-		l.IdleInTxTimeout = DefaultIdleInTxTimeout
+		l.IdleInTxTimeout = DefaultQueryIdleInTxTimeout
 	}
 	return l
 }
