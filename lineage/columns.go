@@ -10,7 +10,10 @@ import (
 // reads (arguments of functions and aggregates, CASE branches, window clauses, scalar
 // subqueries' outputs), followed through CTEs, derived tables, set operations and joins down
 // to the relations named in FROM. Columns read only by WHERE, JOIN ON, GROUP BY or HAVING do
-// not count. It is best effort where the catalog is unknown: a `*` over a relation whose
+// not count, with one exception: a subquery used as a value (scalar, ARRAY, EXISTS) whose
+// output reads no column — `(SELECT count(*) FROM users u WHERE u.account_id = a.id)`,
+// `EXISTS (SELECT 1 ...)` — derives from the columns its WHERE and HAVING read, which choose
+// the rows that make its value (here users.account_id and accounts.id). It is best effort where the catalog is unknown: a `*` over a relation whose
 // columns are unknown yields a column named "*" that derives from <relation>.*, and an
 // unqualified column that could belong to several such relations is left without sources.
 
@@ -87,6 +90,13 @@ func isSetOp(sel *pg_query.SelectStmt) bool {
 }
 
 func (a *colAnalyzer) selectCols(sel *pg_query.SelectStmt, sc *cteScope, outer *level) []outCol {
+	return a.selectColsFiltered(sel, sc, outer, nil)
+}
+
+// selectColsFiltered is selectCols that also appends to *filters (when filters is not nil) the
+// source columns the WHERE and HAVING clauses of sel read (of every branch of a set operation):
+// the columns that choose the rows sel returns.
+func (a *colAnalyzer) selectColsFiltered(sel *pg_query.SelectStmt, sc *cteScope, outer *level, filters *[]srcCol) []outCol {
 	if sel == nil || a.depth > maxDepth {
 		return nil
 	}
@@ -125,7 +135,7 @@ func (a *colAnalyzer) selectCols(sel *pg_query.SelectStmt, sc *cteScope, outer *
 		sc = inner
 	}
 	if isSetOp(sel) {
-		return mergeCols(a.selectCols(sel.Larg, sc, outer), a.selectCols(sel.Rarg, sc, outer))
+		return mergeCols(a.selectColsFiltered(sel.Larg, sc, outer, filters), a.selectColsFiltered(sel.Rarg, sc, outer, filters))
 	}
 	if len(sel.ValuesLists) > 0 {
 		var out []outCol
@@ -159,6 +169,10 @@ func (a *colAnalyzer) selectCols(sel *pg_query.SelectStmt, sc *cteScope, outer *
 			name = deriveName(rt.Val)
 		}
 		out = append(out, outCol{name: name, sources: a.exprSources(rt.Val, lv, sc)})
+	}
+	if filters != nil {
+		*filters = append(*filters, a.exprSources(sel.WhereClause, lv, sc)...)
+		*filters = append(*filters, a.exprSources(sel.HavingClause, lv, sc)...)
 	}
 	return out
 }

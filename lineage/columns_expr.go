@@ -20,9 +20,7 @@ func (a *colAnalyzer) exprSources(n *pg_query.Node, lv *level, sc *cteScope) []s
 			out = append(out, lookupColumn(x, lv)...)
 			return
 		case *pg_query.SubLink:
-			for _, c := range a.selectCols(x.Subselect.GetSelectStmt(), sc, lv) {
-				out = append(out, c.sources...)
-			}
+			out = a.sublinkSources(out, x.Subselect.GetSelectStmt(), sc, lv)
 			if x.Testexpr != nil {
 				walk(x.Testexpr)
 			}
@@ -36,6 +34,24 @@ func (a *colAnalyzer) exprSources(n *pg_query.Node, lv *level, sc *cteScope) []s
 		})
 	}
 	walk(n)
+	return out
+}
+
+// sublinkSources is what a subquery used as a value derives from: the sources of its output
+// columns or, when those read no column (count(*), SELECT 1 under EXISTS), the columns that
+// choose its rows (its WHERE and HAVING, correlated references included).
+// The filters are walked only in that rare case (a second pass), so the common subquery costs
+// what it did.
+// They are appended to out.
+func (a *colAnalyzer) sublinkSources(out []srcCol, sel *pg_query.SelectStmt, sc *cteScope, lv *level) []srcCol {
+	n := len(out)
+	for _, c := range a.selectCols(sel, sc, lv) {
+		out = append(out, c.sources...)
+	}
+	if len(out) > n {
+		return out
+	}
+	a.selectColsFiltered(sel, sc, lv, &out)
 	return out
 }
 
