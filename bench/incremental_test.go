@@ -38,6 +38,9 @@ func incRows() int {
 	return baseRows
 }
 
+// incrementalSQL builds the refresh project's tables. Autovacuum is off on them: a background
+// VACUUM of the freshly loaded 10M-row orders table (insert-triggered) would compete with the
+// timed refreshes, and in one large run it made apply's capture lock fail with a deadlock.
 func incrementalSQL(rows int) string {
 	return fmt.Sprintf(`CREATE TABLE public.customers AS
 SELECT g AS id, 'customer ' || g AS name, 'r' || (g %% 20) AS region FROM generate_series(1, %[2]d) AS g;
@@ -49,6 +52,8 @@ SELECT g::bigint AS id, ((g::bigint * 7919) %% %[2]d)::int + 1 AS customer_id,
   FROM generate_series(1, %[1]d) AS g;
 ALTER TABLE public.orders ADD PRIMARY KEY (id);
 CREATE INDEX ON public.orders (customer_id);
+ALTER TABLE public.customers SET (autovacuum_enabled = off);
+ALTER TABLE public.orders SET (autovacuum_enabled = off);
 ANALYZE public.customers, public.orders;`, rows, rows/10)
 }
 

@@ -43,9 +43,10 @@
 // [CheckQuery] is the single gate for SQL written by an agent: exactly one plain SELECT
 // (pg_query via package lineage), every relation a managed view or allowed metadata table of
 // the target schema, no function from [DeniedFunctions]. It returns the deparsed tree, and
-// only that text is executed, by [ExecQuery]: a NO SCROLL cursor inside BEGIN READ ONLY with
-// transaction-local statement_timeout, idle_in_transaction_session_timeout and search_path,
-// fetched in chunks up to a row and a byte budget, always rolled back. The database role is
+// only that text is executed, by [ExecQuery]: bound to a portal (the protocol-level cursor)
+// inside BEGIN READ ONLY with transaction-local statement_timeout,
+// idle_in_transaction_session_timeout and search_path, executed in chunks up to a row and a
+// byte budget, always rolled back. The database role is
 // the real boundary; this layer protects the view bodies and the server's availability, and
 // gives agents useful errors.
 //

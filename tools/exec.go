@@ -22,7 +22,7 @@ type Limits struct {
 	// MaxBytes is the budget of returned data, counted approximately on the wire (the text form
 	// of each value plus one byte per value). A row that would cross it is not returned.
 	MaxBytes int
-	// StatementTimeout bounds the server time of the whole query (every FETCH together).
+	// StatementTimeout bounds the server time of the whole query (every Execute together).
 	StatementTimeout time.Duration
 	// IdleInTxTimeout makes the server end the transaction if the client stalls mid-fetch.
 	IdleInTxTimeout time.Duration
@@ -89,9 +89,6 @@ func (r Result) encodeJSON() ([]byte, error) {
 	return spliceRows(resultFields(r), r.rowsJSON)
 }
 
-// cursorName is the only cursor ExecQuery declares; it lives and dies in one transaction.
-const cursorName = "agentmv_c"
-
 // setLocalsSQL sets every transaction-local setting in one statement, with bound values. The
 // search path puts <S> before pg_catalog and pg_temp, so an unqualified name can only resolve
 // to a relation of <S> (the guard has checked it names a managed relation), never to a
@@ -107,16 +104,20 @@ const typeNamesSQL = `SELECT t.oid::int8, pg_catalog.format_type(t.oid, NULL) FR
 
 // ExecQuery runs deparsed — the output of [CheckQuery], never raw agent text — as a cursor in a
 // READ ONLY transaction on one pooled connection, and returns at most limits.MaxRows rows and
-// about limits.MaxBytes of data. It never rewrites the SQL: it declares a NO SCROLL cursor and
-// FETCHes in chunks sized from the bytes seen so far, so the server never produces rows nobody
-// reads and stopping at the byte budget reads at most one more chunk.
+// about limits.MaxBytes of data. It never rewrites the SQL: it binds the query to a portal
+// (the protocol-level cursor) and Executes it for at most the rows still needed, in chunks
+// sized from the bytes seen so far, so the server never produces rows nobody reads and
+// stopping at the byte budget reads at most one more chunk.
 //
-// Round trips: one pipeline (BEGIN READ ONLY; set_config of statement_timeout,
-// idle_in_transaction_session_timeout, search_path = <schema>; DECLARE; FETCH 1), then
-// usually one more (FETCH n; ROLLBACK). Everything happens inside the transaction with the
-// extended protocol, whatever the pool's exec mode, so it works behind PgBouncer in
-// transaction mode and cannot run stacked statements. The transaction always ends in ROLLBACK;
-// a connection left in doubt is destroyed, never returned to the pool.
+// Round trips: usually one pipeline (BEGIN READ ONLY; set_config of statement_timeout,
+// idle_in_transaction_session_timeout, search_path = <schema>; Bind and Execute of limit+1
+// rows; ROLLBACK), more only when the byte budget asks for smaller chunks. Where the pool
+// keeps named statements the fixed statements and the query are prepared once per connection
+// (the query's plan is reused; at most maxQueryStatements per connection). Everything happens
+// inside the transaction with the extended protocol, whatever the pool's exec mode, so it
+// works behind PgBouncer in transaction mode and cannot run stacked statements. The
+// transaction always ends in ROLLBACK; a connection left in doubt is destroyed, never
+// returned to the pool.
 //
 // Errors are returned wrapped; [AsToolError] maps them (57014 timeout, 42501 not_allowed...).
 func ExecQuery(ctx context.Context, pool *pgxpool.Pool, schema, deparsed string, limits Limits) (Result, error) {
@@ -132,7 +133,7 @@ type execOptions struct {
 	// encode encodes the rows straight into JSON (Result.rowsJSON) instead of Go values.
 	encode bool
 	// mark, when set, is a statement without parameters returning one text value
-	// (boundary.StatusMarkSQL), run inside the transaction before the DECLARE, in the same
+	// (boundary.StatusMarkSQL), run inside the transaction before the query, in the same
 	// round trip; its value is Result.mark.
 	mark string
 	// params are the values of $1… in the query (text format; nil is NULL), bound as the
@@ -180,28 +181,48 @@ func execQuery(ctx context.Context, pool *pgxpool.Pool, schema, deparsed string,
 	}
 	defer pc.Release() // destroys the connection if it is still in a transaction or busy
 	conn := pc.Conn().PgConn()
-	r := &cursorReader{conn: conn, tm: pc.Conn().TypeMap(), schema: schema, limits: limits, start: start, opts: opts}
-	if opts.prepare {
-		// Idempotent: a round trip only the first time on this connection.
-		for _, st := range fixedStatements {
-			if _, err := pc.Conn().Prepare(ctx, st.name, st.sql); err != nil {
-				return Result{}, fmt.Errorf("exec query: prepare %s: %w", st.name, err)
+	var res Result
+	for attempt := 0; ; attempt++ {
+		r := &cursorReader{conn: conn, tm: pc.Conn().TypeMap(), schema: schema, limits: limits, start: start, opts: opts}
+		if opts.prepare {
+			if err := r.prepareFixed(ctx, pc.Conn()); err != nil {
+				return Result{}, err
 			}
 		}
-		if opts.mark != "" {
-			sd, err := pc.Conn().Prepare(ctx, opts.mark, opts.mark) // named after the text's digest
-			if err != nil {
-				return Result{}, fmt.Errorf("exec query: prepare the status mark: %w", err)
-			}
-			r.markStmt = sd.Name
+		res, err = r.run(ctx, deparsed)
+		if err == nil {
+			return res, nil
 		}
-	}
-	res, err := r.run(ctx, deparsed)
-	if err != nil {
 		r.abort(ctx)
-		return Result{}, fmt.Errorf("exec query: %w", err)
+		if attempt > 0 || !opts.prepare || !isStaleStatement(err) || conn.IsClosed() {
+			return Result{}, fmt.Errorf("exec query: %w", err)
+		}
+		// A prepared statement no longer fits (a view was rebuilt with other columns under
+		// the query's cached plan) or is gone (someone deallocated the connection's
+		// statements): forget them and prepare again, once.
+		if derr := pc.Conn().DeallocateAll(ctx); derr != nil {
+			return Result{}, fmt.Errorf("exec query: %w", err)
+		}
+		delete(conn.CustomData(), stmtCacheKey)
 	}
-	return res, nil
+}
+
+// prepareFixed prepares the fixed statements and the status mark on the connection: a round
+// trip only the first time (pgx keeps them by name).
+func (r *cursorReader) prepareFixed(ctx context.Context, c *pgx.Conn) error {
+	for _, st := range fixedStatements {
+		if _, err := c.Prepare(ctx, st.name, st.sql); err != nil {
+			return fmt.Errorf("exec query: prepare %s: %w", st.name, err)
+		}
+	}
+	if r.opts.mark != "" {
+		sd, err := c.Prepare(ctx, r.opts.mark, r.opts.mark) // named after the text's digest
+		if err != nil {
+			return fmt.Errorf("exec query: prepare the status mark: %w", err)
+		}
+		r.markStmt = sd.Name
+	}
+	return nil
 }
 
 // forLimit returns l for a caller asking for at most asked rows: MaxRows lowered to asked when
@@ -245,10 +266,10 @@ type cursorReader struct {
 	start  time.Time
 	opts   execOptions
 
-	fields    []pgconn.FieldDescription // copied from the first FETCH
+	fields    []pgconn.FieldDescription // the portal's columns
 	enc       *rowsEncoder              // opts.encode: the rows kept, as JSON
 	markStmt  string                    // the prepared opts.mark, if prepared
-	markIdx   int                       // index of the mark's result in the pipeline being read
+	stmt      string                    // the query's prepared statement ("" = unnamed)
 	mark      string
 	unknown   []uint32 // OIDs the type map cannot name
 	typeNames map[uint32]string
@@ -257,7 +278,8 @@ type cursorReader struct {
 	used      int     // bytes of the rows kept
 	seenRows  int     // rows read from the server (kept or not), for the size estimate
 	seenBytes int
-	exhausted bool // the cursor returned fewer rows than asked
+	discarded int  // bytes of the rows read past the budget
+	exhausted bool // the portal ran to completion
 	truncated string
 }
 
@@ -272,34 +294,29 @@ func ms(d time.Duration) []byte {
 func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error) {
 	need := r.limits.MaxRows + 1
 	n := r.chunk(need)
-	b := &pgconn.Batch{}
-	r.fixed(b, stmtBegin, nil)
-	r.fixed(b, stmtLocals, [][]byte{
+	p := r.newPipeline()
+	parse := r.queryStatement(p, deparsed) // may queue a Close first
+	r.fixed(p, stmtBegin, nil)
+	r.fixed(p, stmtLocals, [][]byte{
 		ms(r.limits.StatementTimeout),
 		ms(r.limits.IdleInTxTimeout),
 		[]byte(r.searchPath()),
 	})
-	markIdx, fetchIdx := -1, 3
 	switch {
 	case r.markStmt != "":
-		b.ExecPrepared(r.markStmt, nil, nil, nil)
-		markIdx, fetchIdx = 2, 4
+		p.exec(r.markStmt, "", nil, stepMark)
 	case r.opts.mark != "":
-		b.ExecParams(r.opts.mark, nil, nil, nil, nil)
-		markIdx, fetchIdx = 2, 4
+		p.exec("", r.opts.mark, nil, stepMark)
 	}
-	b.ExecParams("DECLARE "+cursorName+" NO SCROLL CURSOR FOR "+deparsed, r.opts.params, r.opts.paramOIDs, nil, nil)
-	b.ExecParams("FETCH FORWARD "+strconv.Itoa(n)+" FROM "+cursorName, nil, nil, nil, nil)
+	r.open(p, deparsed, parse, n)
 	final := n == need
 	if final { // the usual case: one round trip in all
-		r.fixed(b, stmtRollback, nil)
+		r.fixed(p, stmtRollback, nil)
 	}
-	r.markIdx = markIdx
-	err := r.exec(ctx, b, fetchIdx, n)
-	r.markIdx = -1
+	err := r.send(ctx, p)
 	for err == nil && !final {
-		b := &pgconn.Batch{}
-		fetchIdx := -1
+		p := r.newPipeline()
+		fetching := false
 		need := r.limits.MaxRows + 1 - r.kept
 		n = 0
 		if !r.exhausted && r.truncated == "" && need > 0 {
@@ -309,17 +326,17 @@ func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error)
 					Message: fmt.Sprintf("the query used its whole time budget (%s)", r.limits.StatementTimeout),
 					Hint:    "make the query cheaper (filter, aggregate, select fewer columns) or ask for fewer rows"}
 			}
-			// The budget covers every FETCH together, not each one.
-			b.ExecParams(setTimeoutSQL, [][]byte{ms(remaining)}, nil, nil, nil)
+			// The budget covers every Execute together, not each one.
+			p.exec("", setTimeoutSQL, [][]byte{ms(remaining)}, stepExec)
 			n = r.chunk(need)
-			b.ExecParams("FETCH FORWARD "+strconv.Itoa(n)+" FROM "+cursorName, nil, nil, nil, nil)
-			fetchIdx = 1
+			p.fetch(n)
+			fetching = true
 		}
-		final = fetchIdx < 0 || n == need
+		final = !fetching || n == need
 		if final {
-			r.fixed(b, stmtRollback, nil)
+			r.fixed(p, stmtRollback, nil)
 		}
-		err = r.exec(ctx, b, fetchIdx, n)
+		err = r.send(ctx, p)
 	}
 	if errors.Is(err, errConnDropped) {
 		return r.result(), nil
@@ -333,56 +350,14 @@ func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error)
 	return r.result(), nil
 }
 
-// fixed queues one of the fixedStatements: prepared when opts.prepare, else unnamed.
-func (r *cursorReader) fixed(b *pgconn.Batch, name string, params [][]byte) {
-	if r.opts.prepare {
-		b.ExecPrepared(name, params, nil, nil)
-		return
-	}
-	for _, st := range fixedStatements {
-		if st.name == name {
-			b.ExecParams(st.sql, params, nil, nil, nil)
-			return
-		}
-	}
-	panic("tools: unknown fixed statement " + name)
-}
-
 func (r *cursorReader) searchPath() string {
 	return pgx.Identifier{r.schema}.Sanitize() + ", pg_catalog, pg_temp"
 }
 
-// exec sends one pipeline and reads its results: the FETCH at fetchIdx (asking for n rows);
-// the other results are discarded.
-func (r *cursorReader) exec(ctx context.Context, b *pgconn.Batch, fetchIdx, n int) error {
-	mrr := r.conn.ExecBatch(ctx, b)
-	for i := 0; mrr.NextResult(); i++ {
-		rr := mrr.ResultReader()
-		switch i {
-		case r.markIdx:
-			if rr.NextRow() && len(rr.Values()) == 1 {
-				r.mark = string(rr.Values()[0])
-			}
-		case fetchIdx:
-			if err := r.consume(ctx, rr, n); err != nil {
-				if !errors.Is(err, errConnDropped) {
-					_ = mrr.Close()
-				}
-				return err
-			}
-		}
-		if _, err := rr.Close(); err != nil {
-			_ = mrr.Close()
-			return err
-		}
-	}
-	return mrr.Close()
-}
-
-// chunk sizes the next FETCH: all the rows still needed when the byte budget allows it by the
-// average row size so far (assumed 256 bytes before the first row), else about as many rows
-// as should fit, plus one. Rows read past the budget are discarded, and the connection is
-// dropped rather than drained once they exceed the budget again, so a wrong guess costs at
+// chunk sizes the next Execute: all the rows still needed when the byte budget allows it by
+// the average row size so far (assumed 256 bytes before the first row), else about as many
+// rows as should fit, plus one. Rows read past the budget are discarded, and the connection
+// is dropped rather than drained once they exceed the budget again, so a wrong guess costs at
 // most MaxBytes of extra transfer.
 func (r *cursorReader) chunk(need int) int {
 	avg := 256
@@ -393,76 +368,48 @@ func (r *cursorReader) chunk(need int) int {
 	return max(1, min(need, fit))
 }
 
-// consume reads one FETCH result. It keeps rows until MaxRows+1 is reached (the extra row
+// row takes one row of the portal. It keeps rows until MaxRows+1 is reached (the extra row
 // only proves truncation) or the byte budget would be crossed; after that it discards the
 // rest of the chunk, and if that too exceeds the budget it closes the connection rather than
 // download it.
-func (r *cursorReader) consume(ctx context.Context, rr *pgconn.ResultReader, n int) error {
-	if r.fields == nil {
-		fds := rr.FieldDescriptions()
-		r.fields = make([]pgconn.FieldDescription, len(fds))
-		copy(r.fields, fds)
-		oids := make([]uint32, len(r.fields))
-		for i, f := range r.fields {
-			oids[i] = f.DataTypeOID
-			if _, ok := r.tm.TypeForOID(f.DataTypeOID); !ok {
-				r.unknown = append(r.unknown, f.DataTypeOID)
-			}
-		}
-		if r.opts.encode {
-			r.enc = newRowsEncoder(r.tm, oids)
-		}
+func (r *cursorReader) row(vals [][]byte) error {
+	size := len(vals)
+	for _, v := range vals {
+		size += len(v)
 	}
-	got, discarded := 0, 0
-	for rr.NextRow() {
-		got++
-		vals := rr.Values()
-		size := len(vals)
-		for _, v := range vals {
-			size += len(v)
+	r.seenRows++
+	r.seenBytes += size
+	if r.truncated != "" {
+		r.discarded += size
+		if r.discarded > r.limits.MaxBytes {
+			// Draining would download more than the budget again: drop the connection.
+			r.closeConn(context.Background())
+			return errConnDropped
 		}
-		r.seenRows++
-		r.seenBytes += size
-		if r.truncated != "" {
-			discarded += size
-			if discarded > r.limits.MaxBytes {
-				// Draining would download more than the budget again: drop the connection.
-				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-				defer cancel()
-				_ = r.conn.Close(cctx)
-				return errConnDropped
-			}
-			continue
-		}
-		if r.kept == r.limits.MaxRows {
-			r.truncated = TruncatedMaxRows
-			continue
-		}
-		if r.used+size > r.limits.MaxBytes {
-			r.truncated = TruncatedMaxBytes
-			discarded = 0
-			continue
-		}
-		if r.enc != nil {
-			if err := r.enc.add(vals, r.columnName); err != nil {
-				return err
-			}
-		} else {
-			row, err := r.decodeRow(vals)
-			if err != nil {
-				return err
-			}
-			r.rows = append(r.rows, row)
-		}
-		r.kept++
-		r.used += size
+		return nil
 	}
-	if _, err := rr.Close(); err != nil {
-		return err
+	if r.kept == r.limits.MaxRows {
+		r.truncated = TruncatedMaxRows
+		return nil
 	}
-	if got < n {
-		r.exhausted = true
+	if r.used+size > r.limits.MaxBytes {
+		r.truncated = TruncatedMaxBytes
+		r.discarded = 0
+		return nil
 	}
+	if r.enc != nil {
+		if err := r.enc.add(vals, r.columnName); err != nil {
+			return err
+		}
+	} else {
+		row, err := r.decodeRow(vals)
+		if err != nil {
+			return err
+		}
+		r.rows = append(r.rows, row)
+	}
+	r.kept++
+	r.used += size
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -360,4 +362,83 @@ func BenchmarkMCPQueryVsRaw(b *testing.B) {
 	b.ReportMetric(float64(mcpTotal.Microseconds())/n, "mcp-µs/op")
 	b.ReportMetric(float64(rawTotal.Microseconds())/n, "raw-µs/op")
 	b.ReportMetric(float64(mcpTotal)/float64(rawTotal), "mcp/raw")
+}
+
+// The query's prepared statements: at most 64 per connection (the least recently used closed
+// first), prepared again when a view changes its columns under a cached plan or when someone
+// deallocated them, and none behind a pooler (unnamed statements only).
+func TestExecQueryPreparedStatements(t *testing.T) {
+	t.Parallel()
+	db, pool := fixture(t)
+	ctx := context.Background()
+	exec := func(sql string) tools.Result {
+		t.Helper()
+		res, err := tools.ExecQuery(ctx, pool, schema, sql, tools.Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return res
+	}
+	queryStatements := func() int {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'agentmv\_q\_%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for i := range 100 {
+		if res := exec(fmt.Sprintf("SELECT n FROM thousand WHERE n = %d", i+1)); res.RowCount != 1 {
+			t.Fatalf("query %d: %d rows", i, res.RowCount)
+		}
+		if n := queryStatements(); n != min(i+1, 64) {
+			t.Fatalf("after %d distinct queries: %d prepared query statements, want %d", i+1, n, min(i+1, 64))
+		}
+	}
+	// A recently used statement survives, and runs again from its plan.
+	if res := exec("SELECT n FROM thousand WHERE n = 100"); res.RowCount != 1 || queryStatements() != 64 {
+		t.Fatalf("reuse: %d rows, %d statements", res.RowCount, queryStatements())
+	}
+
+	// A view rebuilt with other columns under the cached plan: prepared again, new columns.
+	db.Exec(t, `CREATE VIEW agent_mv.reshaped AS SELECT 1 AS a`)
+	if res := exec("SELECT * FROM reshaped"); len(res.Columns) != 1 {
+		t.Fatalf("columns %v", res.Columns)
+	}
+	db.Exec(t, `DROP VIEW agent_mv.reshaped; CREATE VIEW agent_mv.reshaped AS SELECT 'x'::text AS a, 2 AS b`)
+	res := exec("SELECT * FROM reshaped")
+	if diff := cmp.Diff([][]any{{"x", int32(2)}}, res.Rows); diff != "" || len(res.Columns) != 2 {
+		t.Errorf("after the rebuild: columns %v, rows (-want +got):\n%s", res.Columns, diff)
+	}
+
+	// Someone deallocated every statement on the connection.
+	if _, err := pool.Exec(ctx, "DEALLOCATE ALL"); err != nil {
+		t.Fatal(err)
+	}
+	if res := exec("SELECT * FROM reshaped"); res.RowCount != 1 {
+		t.Fatalf("after DEALLOCATE ALL: %d rows", res.RowCount)
+	}
+	assertCleanConn(t, pool)
+
+	// Behind a pooler (no statement cache): nothing named is left on the connection.
+	cfg := pool.Config().Copy()
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	unnamed, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unnamed.Close()
+	pool.Close()
+	for i := range 3 {
+		if _, err := tools.ExecQuery(ctx, unnamed, schema, fmt.Sprintf("SELECT n FROM thousand WHERE n = %d", i+1), tools.Limits{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	if err := unnamed.QueryRow(ctx, "SELECT count(*) FROM pg_prepared_statements").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("behind a pooler: %d prepared statements left on the connection", n)
+	}
 }

@@ -132,7 +132,8 @@ func (st *setupTools) sampleQuery(ctx context.Context, in QueryInput) (Result, e
 	}
 	limits, note := st.cfg.Limits.forLimit(in.Limit)
 	// search_path = public, pg_catalog, pg_temp: unqualified names mean public, as the seed.
-	res, err := ExecQuery(ctx, st.cfg.Pool, "public", deparsed, limits)
+	// Rows are encoded from the wire straight into the result's JSON, as query_view's.
+	res, err := execQuery(ctx, st.cfg.Pool, "public", deparsed, limits, execOptions{prepare: canPrepare(st.cfg.Pool), encode: true})
 	if err != nil {
 		return res, st.relationHint(ctx, err)
 	}
