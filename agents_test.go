@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -106,9 +109,27 @@ func TestAgentRolesBoundary(t *testing.T) {
 					t.Errorf("read own view %s: %v", v, err)
 				}
 			}
+			// Its sessions start with the runtime role's limits: read-only, timeouts.
+			var readOnly, timeout string
+			if err := conn.QueryRow(ctx, "SELECT current_setting('default_transaction_read_only'), current_setting('statement_timeout')").Scan(&readOnly, &timeout); err != nil || readOnly != "on" || timeout != "30s" {
+				t.Errorf("session defaults of %s: read only %q, statement_timeout %q, %v; want on, 30s", agent, readOnly, timeout, err)
+			}
+			var connLimit int
+			if err := pr.admin.QueryRow(ctx, "SELECT rolconnlimit FROM pg_roles WHERE rolname = $1", pr.settings.RuntimeRole+"_"+agent).Scan(&connLimit); err != nil || connLimit != 32 {
+				t.Errorf("connection limit of %s's role: %d, %v; want 32", agent, connLimit, err)
+			}
+			// A refresh needs a READ WRITE transaction, as for the runtime role.
 			var status string
-			if err := conn.QueryRow(ctx, "SELECT agent_mv.refresh_view($1)->>'status'", own[agent][0]).Scan(&status); err != nil || status != "success" {
+			err := pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{AccessMode: pgx.ReadWrite}, func(tx pgx.Tx) error {
+				return tx.QueryRow(ctx, "SELECT agent_mv.refresh_view($1)->>'status'", own[agent][0]).Scan(&status)
+			})
+			if err != nil || status != "success" {
 				t.Errorf("refresh own view %s: status %q, %v", own[agent][0], status, err)
+			}
+			// An attacker lifts the read-only default in its own session: the privileges below
+			// must refuse on their own.
+			if _, err := conn.Exec(ctx, "SET default_transaction_read_only = off"); err != nil {
+				t.Fatal(err)
 			}
 			attacks := []struct {
 				name, sql string
@@ -248,8 +269,16 @@ func TestAgentsDoctor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.OK() || !strings.Contains(rep.String(), "agent support (role "+pr.settings.RuntimeRole+"_support) reads exactly its 2 views") {
-		t.Fatalf("doctor with two agents:\n%s", rep)
+	support := pr.settings.RuntimeRole + "_support"
+	for _, want := range []string{
+		"agent support (role " + support + ") reads exactly its 2 views",
+		"agent support (role " + support + ") may open at most 32 connections",
+		"no other path to data for agent support's role " + support,
+		"no other path to data for agent finance's role",
+	} {
+		if !rep.OK() || !strings.Contains(rep.String(), want) {
+			t.Fatalf("doctor with two agents does not say %q:\n%s", want, rep)
+		}
 	}
 	pr.db.Exec(t, "GRANT SELECT ON agent_mv.daily_revenue TO "+pgx.Identifier{pr.settings.RuntimeRole + "_support"}.Sanitize())
 	rep, err = pr.open().Doctor(ctx)
@@ -265,5 +294,47 @@ func TestAgentsDoctor(t *testing.T) {
 	}
 	if rep, _ := pr.open().Doctor(ctx); !rep.OK() {
 		t.Errorf("doctor after apply:\n%s", rep)
+	}
+
+	// The agent's role gets the runtime role's limits and exposure probes: a lifted connection
+	// limit and a large object granted to it by name are ✗ under the agent's name (the runtime
+	// role's own probes stay green), and apply restores the limit and reports the exposure.
+	var lo uint32
+	if err := pr.admin.QueryRow(ctx, "SELECT lo_from_bytea(0, 'finance secret')").Scan(&lo); err != nil {
+		t.Fatal(err)
+	}
+	pr.db.Exec(t, fmt.Sprintf("ALTER ROLE %s CONNECTION LIMIT -1; ALTER ROLE %[1]s SET statement_timeout = 0; GRANT SELECT ON LARGE OBJECT %d TO %[1]s",
+		pgx.Identifier{support}.Sanitize(), lo))
+	rep, err = pr.open().Doctor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := map[string]boundary.Check{}
+	for _, c := range rep.Checks {
+		if c.Status == boundary.CheckFail {
+			failed[c.Name] = c
+		}
+	}
+	if c, ok := failed["agent support limits"]; !ok || len(c.Findings) != 2 {
+		t.Errorf("doctor after lifting support's limits: %+v\n%s", c, rep)
+	}
+	if c, ok := failed["agent support: direct grants"]; !ok || !strings.Contains(fmt.Sprint(c.Findings), fmt.Sprint(lo)) {
+		t.Errorf("doctor does not report the large object granted to support: %+v\n%s", c, rep)
+	}
+	if len(failed) != 2 {
+		t.Errorf("failing checks %v, want only support's limits and direct grants\n%s", slices.Sorted(maps.Keys(failed)), rep)
+	}
+	res := pr.apply()
+	if !slices.ContainsFunc(res.Agents.Changes, func(c string) bool { return strings.Contains(c, "CONNECTION LIMIT 32 on role "+support) }) {
+		t.Errorf("apply did not restore support's connection limit: %v", res.Agents.Changes)
+	}
+	if !slices.ContainsFunc(res.Exposures, func(c boundary.Check) bool { return c.Name == "agent support: direct grants" }) {
+		t.Errorf("apply did not report support's exposure: %+v", res.Exposures)
+	}
+	for _, f := range failed["agent support: direct grants"].Findings {
+		pr.db.Exec(t, f.Fix)
+	}
+	if rep, _ := pr.open().Doctor(ctx); !rep.OK() {
+		t.Errorf("doctor after apply and the printed fix:\n%s", rep)
 	}
 }

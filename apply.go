@@ -135,7 +135,7 @@ func (p *Project) Apply(ctx context.Context, opts ApplyOptions) (*ApplyResult, e
 		}
 		// After the views exist (a rebuilt view lost its grants): each agent's role reads
 		// exactly its views.
-		if res.Agents, err = boundary.SyncAgents(ctx, tx, n, p.agents(), boundary.SyncAgentsOptions{RotatePasswords: opts.RotatePassword}); err != nil {
+		if res.Agents, err = boundary.SyncAgents(ctx, tx, n, p.agents(), boundary.SyncAgentsOptions{RotatePasswords: opts.RotatePassword, Limits: p.roleLimits()}); err != nil {
 			return fmt.Errorf("agents: %w", err)
 		}
 		if res.CronJobs, err = boundary.SyncCronJobs(ctx, tx, n, p.cfg.Scheduler == SchedulerPgCron, p.cfg.schedules()); err != nil {
@@ -394,13 +394,22 @@ func viewFile(cfg *Config, view string) string {
 	return "?"
 }
 
-// exposures runs the doctor's whole-database probes for the runtime role and keeps the checks
-// that found something. A probe that fails is logged, not returned: the apply itself is done.
+// exposures runs the doctor's whole-database probes for the runtime role and each agent's
+// role and keeps the checks that found something. A probe that fails is logged, not
+// returned: the apply itself is done.
 func (p *Project) exposures(ctx context.Context, q boundary.Reader) []boundary.Check {
-	checks, err := boundary.Exposures(ctx, q, p.Names(), p.Names().RuntimeRole,
-		boundary.ExposureOptions{AllowSecurityDefiner: p.cfg.RuntimeRole.AllowSecurityDefiner})
+	opts := boundary.ExposureOptions{AllowSecurityDefiner: p.cfg.RuntimeRole.AllowSecurityDefiner}
+	checks, err := boundary.Exposures(ctx, q, p.Names(), p.Names().RuntimeRole, opts)
+	for _, a := range p.cfg.Agents {
+		if err != nil {
+			break
+		}
+		var ac []boundary.Check
+		ac, err = boundary.AgentExposures(ctx, q, p.Names(), a.Name, opts)
+		checks = append(checks, ac...)
+	}
 	if err != nil {
-		p.logger.Warn("could not check the runtime role's other paths to data; run `agent-mv doctor`", "error", err)
+		p.logger.Warn("could not check the runtime and agent roles' other paths to data; run `agent-mv doctor`", "error", err)
 		return nil
 	}
 	var out []boundary.Check

@@ -11,8 +11,8 @@ import (
 // function, checks the role's limits and session defaults, and looks for every other path to
 // data (relations, SECURITY DEFINER functions, large objects, foreign servers and user
 // mappings, default privileges, memberships, owned objects, grants by name). Report.OK is false
-// on any ✗; then it proves each agent's role reads exactly its views
-// (boundary.DoctorAgents). Each finding carries the statement that removes it.
+// on any ✗; then it proves each agent's role reads exactly its views, has the runtime role's
+// limits and no other path to data (boundary.DoctorAgents). Each finding carries the statement that removes it.
 func (p *Project) Doctor(ctx context.Context) (boundary.Report, error) {
 	pool, err := p.AdminPool(ctx)
 	if err != nil {
@@ -35,7 +35,10 @@ func (p *Project) Doctor(ctx context.Context) (boundary.Report, error) {
 	for _, a := range p.cfg.Agents {
 		agents[a.Name] = a.Views
 	}
-	boundary.DoctorAgents(ctx, pool, p.Names(), agents, &r)
+	boundary.DoctorAgents(ctx, pool, p.Names(), agents, boundary.AgentDoctorOptions{
+		Limits:   p.roleLimits(),
+		Exposure: boundary.ExposureOptions{AllowSecurityDefiner: p.cfg.RuntimeRole.AllowSecurityDefiner},
+	}, &r)
 	if c, ok := boundary.CheckCronJobs(ctx, pool, p.Names(), p.cfg.Scheduler == SchedulerPgCron, p.cfg.schedules()); ok {
 		r.Checks = append(r.Checks, c)
 	}

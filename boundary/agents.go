@@ -119,6 +119,9 @@ type AgentChanges struct {
 type SyncAgentsOptions struct {
 	// RotatePasswords sets each agent role's password even when the role exists.
 	RotatePasswords bool
+	// Limits are set on each agent's role as on the runtime role (SetRoleLimits): connection
+	// limit, statement and idle-in-transaction timeouts, read-only sessions by default.
+	Limits RoleLimits
 }
 
 var (
@@ -159,7 +162,8 @@ SELECT 'function', '', a.privilege_type
 
 // SyncAgents makes the agents' roles match agents, inside apply's transaction tx (after the
 // views exist): it creates each missing role (LOGIN NOINHERIT, password as a SCRAM verifier),
-// records it in <S>.agent_roles, grants USAGE on <S>, SELECT on the agent's views and the
+// gives it the runtime role's limits (SyncAgentsOptions.Limits, as SetRoleLimits), records
+// it in <S>.agent_roles, grants USAGE on <S>, SELECT on the agent's views and the
 // metadata tables and EXECUTE on the refresh function, and revokes every other privilege the
 // role holds on <S> or its objects. Roles of agents no longer listed lose their privileges
 // in <S> and are dropped (or, when they still hold privileges elsewhere, made NOLOGIN). An
@@ -199,6 +203,13 @@ func SyncAgents(ctx context.Context, tx pgx.Tx, n Names, agents []Agent, opts Sy
 		role := AgentRoleName(n, a.Name)
 		if err := ensureAgentRole(ctx, tx, n, a, role, opts, &ch); err != nil {
 			return ch, err
+		}
+		changes, err := setRoleLimits(ctx, tx, "agent role", role, opts.Limits)
+		if err != nil {
+			return ch, fmt.Errorf("agent %s: %w", a.Name, err)
+		}
+		if !slices.Contains(ch.CreatedRoles, role) { // a new role's limits are part of creating it
+			ch.Changes = append(ch.Changes, changes...)
 		}
 	}
 	for _, a := range agents {

@@ -331,6 +331,9 @@ func ResolveFunctions(ctx context.Context, q Reader, entries []string) (oids []u
 	return oids, unknown, nil
 }
 
+// allowlistCheck is the warning about allow_security_definer entries that name no function.
+const allowlistCheck = "security definer allowlist"
+
 // Exposures runs the whole-database probes for role as the admin (q) and returns one Check
 // per class, with a Finding per object: ✗ for every path to data, ⚠ for allowlist entries
 // that name no function and for CONNECT to other databases. n names agentmv's own objects
@@ -363,7 +366,7 @@ func Exposures(ctx context.Context, q Reader, n Names, role string, opts Exposur
 		checks = append(checks, c)
 	}
 	if len(unknown) > 0 {
-		checks = append(checks, Check{Name: "security definer allowlist", Status: CheckWarn,
+		checks = append(checks, Check{Name: allowlistCheck, Status: CheckWarn,
 			Message: "runtime_role.allow_security_definer names no function for: " + strings.Join(unknown, "; "),
 			Hint:    "write each entry as schema.name(argument types), e.g. public.current_tenant_id(), or remove it"})
 	}

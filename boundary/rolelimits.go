@@ -75,9 +75,10 @@ SELECT r.rolconnlimit, pg_catalog.current_database()::text,
                   WHERE s.setrole = r.oid
                     AND s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())), '{}')
   FROM pg_catalog.pg_roles r WHERE r.rolname = $1`)
-	connectionLimitSQL  = mustSQL("runtime_connection_limit", `ALTER ROLE {{.R}} CONNECTION LIMIT {{index .Args 0}}`)
-	setRoleSettingSQL   = mustSQL("runtime_set_setting", `ALTER ROLE {{.R}} SET {{.Arg 0}} = {{.LitArg 1}}`)
-	resetDBRoleSettings = mustSQL("runtime_reset_db_setting", `ALTER ROLE {{.R}} IN DATABASE {{.Arg 0}} RESET {{.Arg 1}}`)
+	// The role is Arg 0 (the runtime role, or an agent's role).
+	connectionLimitSQL  = mustSQL("role_connection_limit", `ALTER ROLE {{.Arg 0}} CONNECTION LIMIT {{index .Args 1}}`)
+	setRoleSettingSQL   = mustSQL("role_set_setting", `ALTER ROLE {{.Arg 0}} SET {{.Arg 1}} = {{.LitArg 2}}`)
+	resetDBRoleSettings = mustSQL("role_reset_db_setting", `ALTER ROLE {{.Arg 0}} IN DATABASE {{.Arg 1}} RESET {{.Arg 2}}`)
 )
 
 // roleSettingsState is what roleSettingsSQL read.
@@ -113,40 +114,47 @@ func parseSetConfig(cfg []string) map[string]string {
 // SetRoleLimits makes the runtime role's connection limit and role defaults those of l, and
 // removes per-database overrides of those defaults in the current database (a role may change
 // its own defaults with ALTER ROLE ... SET; this puts them back). It changes only what
-// differs and returns a note per change. Apply runs it in its transaction, as the admin.
+// differs and returns a note per change. Apply runs it in its transaction, as the admin;
+// SyncAgents runs the same for each agent's role.
 func SetRoleLimits(ctx context.Context, tx pgx.Tx, n Names, l RoleLimits) ([]string, error) {
 	if err := n.Validate(); err != nil {
 		return nil, err
 	}
+	return setRoleLimits(ctx, tx, "runtime role", n.RuntimeRole, l)
+}
+
+// setRoleLimits is SetRoleLimits for role (kind says which, for messages).
+func setRoleLimits(ctx context.Context, tx pgx.Tx, kind, role string, l RoleLimits) ([]string, error) {
 	l = l.WithDefaults()
-	st, ok, err := readRoleSettings(ctx, tx, n.RuntimeRole)
+	n := Names{}
+	st, ok, err := readRoleSettings(ctx, tx, role)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("runtime role %s does not exist", n.RuntimeRole)
+		return nil, fmt.Errorf("%s %s does not exist", kind, role)
 	}
 	var changes []string
 	if st.connLimit != l.ConnectionLimit {
-		if err := exec(ctx, tx, "set the connection limit of "+n.RuntimeRole,
-			connectionLimitSQL.render(n, strconv.Itoa(l.ConnectionLimit))); err != nil {
+		if err := exec(ctx, tx, "set the connection limit of "+role,
+			connectionLimitSQL.render(n, role, strconv.Itoa(l.ConnectionLimit))); err != nil {
 			return nil, err
 		}
-		changes = append(changes, fmt.Sprintf("set CONNECTION LIMIT %d on role %s", l.ConnectionLimit, n.RuntimeRole))
+		changes = append(changes, fmt.Sprintf("set CONNECTION LIMIT %d on role %s", l.ConnectionLimit, role))
 	}
 	for _, s := range l.settings() {
 		if v, ok := st.db[s.name]; ok {
-			if err := exec(ctx, tx, "reset "+s.name+" of "+n.RuntimeRole+" in database "+st.database,
-				resetDBRoleSettings.render(n, st.database, s.name)); err != nil {
+			if err := exec(ctx, tx, "reset "+s.name+" of "+role+" in database "+st.database,
+				resetDBRoleSettings.render(n, role, st.database, s.name)); err != nil {
 				return nil, err
 			}
-			changes = append(changes, fmt.Sprintf("removed %s = %s set for role %s in database %s", s.name, v, n.RuntimeRole, st.database))
+			changes = append(changes, fmt.Sprintf("removed %s = %s set for role %s in database %s", s.name, v, role, st.database))
 		}
 		if st.role[s.name] != s.value {
-			if err := exec(ctx, tx, "set "+s.name+" of "+n.RuntimeRole, setRoleSettingSQL.render(n, s.name, s.value)); err != nil {
+			if err := exec(ctx, tx, "set "+s.name+" of "+role, setRoleSettingSQL.render(n, role, s.name, s.value)); err != nil {
 				return nil, err
 			}
-			changes = append(changes, fmt.Sprintf("set %s = %s on role %s", s.name, s.value, n.RuntimeRole))
+			changes = append(changes, fmt.Sprintf("set %s = %s on role %s", s.name, s.value, role))
 		}
 	}
 	return changes, nil
@@ -287,4 +295,42 @@ func sessionFindings(ctx context.Context, q Reader, n Names, l RoleLimits) ([]Fi
 // containsSetting reports whether name is one of the role defaults RoleLimits manages.
 func containsSetting(name string) bool {
 	return slices.ContainsFunc(RoleLimits{}.settings(), func(s roleSetting) bool { return s.name == name })
+}
+
+// roleLimitFindings compares role's connection limit and role defaults, as the catalogs hold
+// them, with l (what apply sets): one Finding per difference, with the statement that puts it
+// right. A role that does not exist has none (the caller reports it).
+func roleLimitFindings(ctx context.Context, q Reader, role string, l RoleLimits) ([]Finding, error) {
+	l = l.WithDefaults()
+	st, ok, err := readRoleSettings(ctx, q, role)
+	if err != nil || !ok {
+		return nil, err
+	}
+	r := quote(role)
+	var out []Finding
+	if st.connLimit != l.ConnectionLimit {
+		have := fmt.Sprint(st.connLimit)
+		if st.connLimit < 0 {
+			have = "none"
+		}
+		out = append(out, Finding{Object: "role " + role,
+			Exposure: fmt.Sprintf("connection limit %s, not %d: a leaked DSN could use up the server's connections", have, l.ConnectionLimit),
+			Fix:      fmt.Sprintf("ALTER ROLE %s CONNECTION LIMIT %d", r, l.ConnectionLimit)})
+	}
+	for _, s := range l.settings() {
+		if v, ok := st.db[s.name]; ok {
+			out = append(out, Finding{Object: "setting " + s.name + " of role " + role,
+				Exposure: fmt.Sprintf("set to %s for database %s, overriding the role's default", v, st.database),
+				Fix:      fmt.Sprintf("ALTER ROLE %s IN DATABASE %s RESET %s", r, quote(st.database), s.name)})
+		}
+		if have, ok := st.role[s.name]; !ok || have != s.value {
+			if !ok {
+				have = "not set"
+			}
+			out = append(out, Finding{Object: "setting " + s.name + " of role " + role,
+				Exposure: fmt.Sprintf("role default %s, not %s", have, s.value),
+				Fix:      fmt.Sprintf("ALTER ROLE %s SET %s = %s", r, s.name, quoteLiteral(s.value))})
+		}
+	}
+	return out, nil
 }
