@@ -14,7 +14,7 @@ import (
 )
 
 // DashboardState reads everything the dashboard shows, as the runtime role: per-view status
-// and freshness, the last refreshes, the column meanings and the lineage edges. Five queries, O(views + history
+// and freshness, the last refreshes, the column meanings, the lineage edges and what their sources are. Six queries, O(views + history
 // limit); no count(*) on any view.
 func (p *Project) DashboardState(ctx context.Context, now time.Time) (dashboard.State, error) {
 	pool, err := p.RuntimePool(ctx)
@@ -79,8 +79,18 @@ func (p *Project) DashboardState(ctx context.Context, now time.Time) (dashboard.
 	slices.SortStableFunc(edges, func(a, b boundary.LineageEdge) int {
 		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.View, b.View))
 	})
+	var tables []string
 	for _, e := range edges {
-		s.Edges = append(s.Edges, dashboard.Edge{From: e.Source, To: e.View, FromKind: e.Kind})
+		if e.Kind == "table" {
+			tables = append(tables, e.Source)
+		}
+	}
+	kinds, err := boundary.SourceKinds(ctx, pool, tables)
+	if err != nil {
+		return s, fmt.Errorf("dashboard: %w", err)
+	}
+	for _, e := range edges {
+		s.Edges = append(s.Edges, dashboard.Edge{From: e.Source, To: e.View, FromKind: e.Kind, FromRelkind: kinds[e.Source]})
 	}
 	// The dashboard lists every source of a view: base tables and upstream views.
 	sources := map[string][]string{}

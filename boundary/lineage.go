@@ -68,6 +68,38 @@ func ReadLineage(ctx context.Context, q Reader, n Names) ([]LineageEdge, error) 
 	return out, nil
 }
 
+// RelkindWordSQL names a relation's kind in words from pg_class c: table, view, materialized
+// view, partitioned table or foreign table (NULL for other kinds). The setup tools and the
+// dashboard say what a relation is with it.
+const RelkindWordSQL = `CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+  WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' END`
+
+// SourceKinds says what each source relation of the lineage is (RelkindWordSQL), by its name
+// as the lineage records it (schema.relation, unquoted). A source that no longer exists is
+// absent from the map. It reads only the catalog, so the runtime role may call it.
+func SourceKinds(ctx context.Context, q Reader, sources []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(sources) == 0 {
+		return out, nil
+	}
+	rows, err := q.Query(ctx, `SELECT s.name, `+RelkindWordSQL+`
+  FROM unnest($1::text[]) s(name)
+  JOIN pg_catalog.pg_namespace n ON n.nspname = split_part(s.name, '.', 1)
+  JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = substr(s.name, length(n.nspname) + 2)
+ WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')`, sources)
+	if err != nil {
+		return nil, fmt.Errorf("read the kinds of the lineage sources: %w", err)
+	}
+	var name, kind string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &kind}, func() error {
+		out[name] = kind
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read the kinds of the lineage sources: %w", err)
+	}
+	return out, nil
+}
+
 var readGraphSQL = mustSQL("read_graph", `
 SELECT v.name,
        coalesce(array_agg(l.source_name ORDER BY l.source_name)

@@ -35,12 +35,14 @@ const (
 
 // lineageNode is one node of the lineage graph before layout.
 type lineageNode struct {
-	id    string // "t:schema.table" or "v:name": unique across kinds
-	name  string
-	kind  nodeKind
-	view  *View // nil for tables and for views that are not managed
-	label string
-	w     float64
+	id   string // "t:schema.table" or "v:name": unique across kinds
+	name string
+	kind nodeKind
+	view *View // nil for tables and for views that are not managed
+	// relkind is what a kindTable source is in the catalog (Edge.FromRelkind).
+	relkind string
+	label   string
+	w       float64
 }
 
 type svgNode struct {
@@ -113,6 +115,9 @@ func lineageGraph(views []View, edges []Edge) (map[string]*lineageNode, []placed
 			kind = kindTable
 		}
 		from, to := addNode(kind, e.From), addNode(kindView, e.To)
+		if kind == kindTable && e.FromRelkind != "" {
+			from.relkind = e.FromRelkind
+		}
 		if from == to || seen[edgeKey{from.id, to.id}] {
 			continue
 		}
@@ -377,7 +382,13 @@ func nodeClass(n *lineageNode) string {
 
 func nodeTitle(n *lineageNode) string {
 	if n.kind == kindTable {
-		return n.name + " (base table)"
+		switch n.relkind {
+		case "", "table":
+			return n.name + " (base table)"
+		case "view", "materialized view":
+			return n.name + " (" + n.relkind + " not managed by agentmv)"
+		}
+		return n.name + " (" + n.relkind + ")"
 	}
 	if n.view == nil {
 		return n.name + " (view not managed by this schema)"

@@ -81,4 +81,8 @@ type Edge struct {
 	To string
 	// FromKind is "table" or "view".
 	FromKind string
+	// FromRelkind says what a "table" source is in the catalog: "table", "partitioned table",
+	// "view" (a plain view, not managed here), "materialized view", "foreign table"; "" when
+	// unknown (then it is called a base table).
+	FromRelkind string
 }

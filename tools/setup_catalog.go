@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/agentmv/agentmv/boundary"
 )
 
 // ---- list_schemas / list_tables ----
@@ -46,8 +48,7 @@ type TablesOutput struct {
 	Tables []TableSummary `json:"tables"`
 }
 
-const relkindSQL = `CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
-  WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table' END`
+const relkindSQL = boundary.RelkindWordSQL
 
 func (st *setupTools) listTables(ctx context.Context, in SchemaInput) (TablesOutput, error) {
 	out := TablesOutput{Schema: in.Schema, Tables: []TableSummary{}}

@@ -1,0 +1,100 @@
+package agentmv_test
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/agentmv/agentmv/boundary"
+)
+
+// saasSchema is the walk-through's database (issue 14): a quoted mixed-case table, a
+// partitioned table, a second schema, a plain view and a table with secret-looking columns.
+const saasSchema = `
+CREATE SCHEMA billing;
+CREATE TABLE accounts (id bigserial PRIMARY KEY, name text NOT NULL, plan text NOT NULL);
+CREATE TABLE users (id bigserial PRIMARY KEY, account_id bigint NOT NULL REFERENCES accounts, email text NOT NULL, password_hash text NOT NULL, api_token text);
+CREATE TABLE "UserEvents" (id bigserial PRIMARY KEY, "userId" bigint NOT NULL, "occurredAt" timestamptz NOT NULL);
+CREATE TABLE events (id bigserial, account_id bigint NOT NULL, kind text NOT NULL, occurred_at timestamptz NOT NULL, PRIMARY KEY (id, occurred_at)) PARTITION BY RANGE (occurred_at);
+CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE billing.invoices (id bigserial PRIMARY KEY, account_id bigint NOT NULL REFERENCES accounts, amount_cents bigint NOT NULL);
+CREATE VIEW active_accounts AS SELECT a.* FROM accounts a WHERE EXISTS (SELECT 1 FROM users u WHERE u.account_id = a.id);
+INSERT INTO accounts (name, plan) SELECT 'acct ' || g, 'pro' FROM generate_series(1, 5) g;
+INSERT INTO users (account_id, email, password_hash) SELECT 1 + g % 5, 'u' || g || '@example.com', md5(g::text) FROM generate_series(1, 20) g;
+INSERT INTO "UserEvents" ("userId", "occurredAt") SELECT g, '2026-06-01' FROM generate_series(1, 20) g;
+INSERT INTO events (account_id, kind, occurred_at) SELECT 1 + g % 5, 'login', '2026-06-01' FROM generate_series(1, 20) g;
+INSERT INTO billing.invoices (account_id, amount_cents) SELECT 1 + g % 5, 100 * g FROM generate_series(1, 20) g;
+`
+
+// TestWalkthroughSaaSSchema applies the walk-through's views and checks what it turned up:
+// the dashboard names each source for what it is (a plain view is not a "base table"), and
+// column lineage follows a count(*) scalar subquery to the columns that choose its rows.
+func TestWalkthroughSaaSSchema(t *testing.T) {
+	t.Parallel()
+	pr := newProject(t, saasSchema)
+	views := map[string]string{
+		"account_users":   `SELECT a.id AS account_id, a.name, (SELECT count(*) FROM users u WHERE u.account_id = a.id) AS user_count FROM accounts a`,
+		"account_billing": `SELECT aa.id AS account_id, sum(i.amount_cents) AS billed_cents FROM active_accounts aa LEFT JOIN billing.invoices i ON i.account_id = aa.id GROUP BY aa.id`,
+		"daily_events":    `SELECT occurred_at::date AS day, kind, count(*) AS n FROM events GROUP BY 1, 2`,
+		"user_activity":   `SELECT e."userId" AS user_id, count(*) AS events FROM "UserEvents" e GROUP BY 1`,
+	}
+	yaml := "version: 1\ntarget_schema: agent_mv\nviews:\n"
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range views {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		pr.write("materialize/"+name+".sql", views[name]+"\n")
+		yaml += "  - name: " + name + "\n    sql_file: materialize/" + name + ".sql\n    description: " + name + "\n"
+	}
+	pr.write("materialize.yaml", yaml)
+	pr.apply()
+	ctx := context.Background()
+	p := pr.open()
+
+	st, err := p.DashboardState(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, e := range st.Edges {
+		if e.FromKind == "table" {
+			kinds[e.From] = e.FromRelkind
+		}
+	}
+	want := map[string]string{"public.accounts": "table", "public.users": "table", "public.active_accounts": "view",
+		"billing.invoices": "table", "public.events": "partitioned table", "public.UserEvents": "table"}
+	for src, k := range want {
+		if kinds[src] != k {
+			t.Errorf("dashboard source %s is a %q, want %q (all: %v)", src, kinds[src], k, kinds)
+		}
+	}
+	var html bytes.Buffer
+	if err := p.BuildDashboard(ctx, &html, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if s := html.String(); strings.Contains(s, "public.active_accounts (base table)") || !strings.Contains(s, "public.active_accounts (view not managed by agentmv)") ||
+		!strings.Contains(s, "public.events (partitioned table)") {
+		t.Errorf("the dashboard misnames the sources:\n%s", s)
+	}
+
+	// Column lineage as recorded by apply, read as the runtime role would.
+	l, err := boundary.LineageOf(ctx, pr.admin, p.Names(), "account_users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var userCount []string
+	for _, c := range l.Columns {
+		if c.Column == "user_count" {
+			userCount = c.Sources
+		}
+	}
+	if !slices.Equal(userCount, []string{"public.accounts.id", "public.users.account_id"}) {
+		t.Errorf("column lineage of user_count = %v, want the columns that choose the counted rows (%+v)", userCount, l.Columns)
+	}
+}
