@@ -279,6 +279,18 @@ func (p *Project) execute(ctx context.Context, tx pgx.Tx, plan *Plan) error {
 			return fmt.Errorf("record column lineage of %s: %w", s.View, err)
 		}
 	}
+	for _, t := range plan.Tools {
+		var err error
+		switch t.Action {
+		case ToolAdd, ToolChange:
+			err = boundary.UpsertTool(ctx, tx, n, t.record)
+		case ToolRemove:
+			err = boundary.DeleteTool(ctx, tx, n, t.Tool)
+		}
+		if err != nil {
+			return fmt.Errorf("record the declared tools: %w", err)
+		}
+	}
 	// No capture is left on a table no incremental view needs.
 	if _, err := boundary.SweepCapture(ctx, tx, n); err != nil {
 		return fmt.Errorf("remove change capture no view needs: %w", err)

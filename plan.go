@@ -86,6 +86,9 @@ type Plan struct {
 	Blockers    []Blocker `json:"blockers,omitempty"`
 	// InstalledVersion of agentmv's own objects (0 = not installed yet).
 	InstalledVersion int `json:"installed_version"`
+	// Tools are the declared tools (materialize.yaml's tools:) and the ones the last apply
+	// recorded: added, changed, removed or unchanged, sorted by name.
+	Tools []ToolStep `json:"tools,omitempty"`
 }
 
 // Step returns the step of a view.
@@ -98,8 +101,11 @@ func (p *Plan) Step(view string) (Step, bool) {
 	return Step{}, false
 }
 
-// Changes reports whether applying the plan changes any view.
+// Changes reports whether applying the plan changes any view or declared tool.
 func (p *Plan) Changes() bool {
+	if p.toolsChange() {
+		return true
+	}
 	for _, s := range p.Steps {
 		if s.Action != ActionUnchanged {
 			return true
@@ -137,6 +143,9 @@ func (p *Plan) Fingerprint() string {
 	for _, s := range p.Steps {
 		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%v\x00%v\n", s.View, s.Action, s.Hash, s.IndexesRemoved, s.IndexesAdded)
 	}
+	for _, s := range p.Tools {
+		fmt.Fprintf(h, "tool\x00%s\x00%s\x00%s\n", s.Tool, s.Action, s.Hash)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -172,9 +181,13 @@ func (p *Plan) String() string {
 	for _, bl := range p.Blockers {
 		fmt.Fprintf(&b, "  ✗ %s depends on %s.%s and is not managed by agentmv\n", bl.Dependent, p.Schema, bl.View)
 	}
+	p.writeTools(&b)
 	fmt.Fprintf(&b, "Plan: %d to create, %d to rebuild, %d to reindex, %d to update, %d to drop, %d unchanged.\n",
 		p.Count(ActionCreate), p.Count(ActionRebuild)+p.Count(ActionRebuildUpstream), p.Count(ActionReindex),
 		p.Count(ActionUpdate), p.Count(ActionDrop), p.Count(ActionUnchanged))
+	if t := p.toolsSummary(true); t != "" {
+		b.WriteString(t + "\n")
+	}
 	if removed := p.RemovedIndexes(); len(removed) > 0 {
 		noun := "index"
 		if len(removed) > 1 {
@@ -186,10 +199,15 @@ func (p *Plan) String() string {
 }
 
 // Done says what applying the plan did, for apply's summary line: "2 created or rebuilt,
-// 1 reindexed, 0 updated, 1 dropped".
+// 1 reindexed, 0 updated, 1 dropped", then "; tools: 1 added, 0 changed, 0 removed" when
+// materialize.yaml declares tools (or the last apply recorded some).
 func (p *Plan) Done() string {
-	return fmt.Sprintf("%d created or rebuilt, %d reindexed, %d updated, %d dropped",
+	done := fmt.Sprintf("%d created or rebuilt, %d reindexed, %d updated, %d dropped",
 		len(p.CreateOrder), p.Count(ActionReindex), p.Count(ActionUpdate), p.Count(ActionDrop))
+	if t := p.toolsSummary(false); t != "" {
+		done += "; " + t
+	}
+	return done
 }
 
 // RemovedIndexes lists, as "index on view", every index the plan removes from a view that
@@ -229,6 +247,8 @@ type recordedState struct {
 	// capture: what is wrong with a registered incremental view's change capture.
 	capture  map[string]string
 	comments map[string]boundary.ViewComments
+	// tools are the declared tools the last apply recorded (none before schema version 10).
+	tools []boundary.ToolRecord
 }
 
 func (p *Project) readRecorded(ctx context.Context, tx pgx.Tx) (recordedState, error) {
@@ -266,6 +286,9 @@ func (p *Project) readRecorded(ctx context.Context, tx pgx.Tx) (recordedState, e
 	if st.comments, err = boundary.ReadComments(ctx, tx, n, ""); err != nil {
 		return st, err
 	}
+	if st.tools, err = boundary.ReadTools(ctx, tx, n); err != nil {
+		return st, err
+	}
 	return st, nil
 }
 
@@ -297,6 +320,7 @@ func (p *Project) plan(ctx context.Context, tx pgx.Tx) (*Plan, error) {
 	if err := addRefreshModes(ctx, tx, n, plan); err != nil {
 		return nil, err
 	}
+	plan.Tools = planTools(p.cfg.Tools, rec.tools)
 	return plan, nil
 }
 

@@ -6,7 +6,7 @@
 //
 // Every statement is a package-level sqlText made by mustSQL: a text/template whose data only
 // yields quoted identifiers ({{.S}}, {{.R}}, {{.O}}, {{.Views}}, {{.Lineage}},
-// {{.ColumnLineage}}, {{.History}}, {{.SchemaVersion}}, {{.Function}}, {{.Rel "x"}},
+// {{.ColumnLineage}}, {{.History}}, {{.SchemaVersion}}, {{.Function}}, {{.DeclaredTools}}, {{.Rel "x"}},
 // {{.Arg i}}; see sql.go). Values are always bound parameters. Rules that several statements
 // share are named fragments: "usable_unique_index" and "refresh_mode" (refreshmode.go, the one
 // definition of "concurrent refresh possible"), the lock keys (locks.go) and
@@ -16,7 +16,7 @@
 // # Readers
 //
 // ReadRegistry, ReadViewStates (status), ReadHistory, ReadLineage, ReadGraph, LineageOf,
-// RefreshModes, RunningRefreshes, RuntimeAccess and RoleRightsOf take a Reader (a pool, a
+// RefreshModes, RunningRefreshes, RuntimeAccess, RoleRightsOf and ReadTools take a Reader (a pool, a
 // connection or a transaction) and validate only the schema, so the runtime role can call the
 // ones it has privileges for. TakeApplyLock is the apply/drop lock.
 //

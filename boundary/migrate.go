@@ -11,7 +11,7 @@ import (
 
 // ExpectedVersion is the schema version this agentmv installs and the doctor expects: the
 // Version of the last step in migrations (a test checks they agree).
-const ExpectedVersion = 9
+const ExpectedVersion = 10
 
 // Migration is one versioned step of agentmv's own objects in <S>.
 type Migration struct {
@@ -132,6 +132,8 @@ ON CONFLICT (name) DO NOTHING`,
 				dest:  func(r *ViewRecord) any { return nullText{&r.RefreshStrategy} }},
 			floatColumn("incremental_threshold", true, func(r *ViewRecord) **float64 { return &r.IncrementalThreshold }),
 		}},
+	{Migration: Migration{Version: 10, Name: "declared_tools: the tools of materialize.yaml as last applied (admin only), so plan shows added, changed and removed tools"},
+		sql: toolsMigration},
 }
 
 // sqlTexts parses a migration's statements.

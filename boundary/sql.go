@@ -17,6 +17,7 @@ const (
 	TableRefreshHistory = "refresh_history" // one row per refresh (and per creation by apply)
 	TableSchemaVersion  = "schema_version"  // applied migrations
 	TableAgentRoles     = "agent_roles"     // the agents of materialize.yaml and their roles (admin only)
+	TableDeclaredTools  = "declared_tools"  // the tools of materialize.yaml as last applied (admin only)
 	FunctionRefreshView = "refresh_view"    // <S>.refresh_view(text) RETURNS jsonb
 	// TableIncremental is the owner-only state of incremental views: their maintenance SQL
 	// and capture objects (the runtime role cannot read it).
@@ -45,6 +46,7 @@ func OwnObjectNames() []string {
 		TableRefreshHistory + "_pkey", TableSchemaVersion + "_pkey",
 		TableAgentRoles, TableAgentRoles + "_pkey", TableAgentRoles + "_role_key",
 		TableRefreshHistory + "_id_seq", historyIndex, TableIncremental, TableIncremental + "_pkey",
+		TableDeclaredTools, TableDeclaredTools + "_pkey",
 	}
 }
 
@@ -163,6 +165,7 @@ func (d sqlData) History() string        { return d.Rel(TableRefreshHistory) }
 func (d sqlData) SchemaVersion() string  { return d.Rel(TableSchemaVersion) }
 func (d sqlData) Function() string       { return d.Rel(FunctionRefreshView) }
 func (d sqlData) AgentRoles() string     { return d.Rel(TableAgentRoles) }
+func (d sqlData) DeclaredTools() string  { return d.Rel(TableDeclaredTools) }
 func (d sqlData) SchemaLiteral() string  { return quoteLiteral(d.n.Schema) }
 
 // DefaultRefreshLockTimeout is DefaultRefreshLockTimeout as a string literal ('5000ms'), for

@@ -35,6 +35,7 @@ func TestTemplatesRender(t *testing.T) {
 		{grantOwnerUsageSQL, one}, {revokeOwnerUsageSQL, one}, {grantOwnerSelectSQL, two},
 		{revokeOwnerSelectSQL, two}, {dependentsSQL, nil}, {doctorViewsSQL, nil}, {readNothingSQL, one},
 		{readAgentRolesSQL, nil}, {upsertAgentRoleSQL, nil}, {deleteAgentRoleSQL, nil},
+		{toolsMigration[0], nil}, {readToolsSQL, nil}, {upsertToolSQL, nil}, {deleteToolSQL, nil},
 		{createAgentRoleSQL, two}, {agentPasswordSQL, two}, {agentLoginSQL, one}, {agentNoLoginSQL, one},
 		{dropAgentRoleSQL, one}, {grantAgentUsageSQL, one}, {revokeAgentUsageSQL, one},
 		{grantAgentExecSQL, one}, {revokeAgentExecSQL, one}, {grantAgentSelectSQL, two},
