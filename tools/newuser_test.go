@@ -198,3 +198,21 @@ func TestProfileNumbersPlain(t *testing.T) {
 		t.Errorf("frequencies = %v", freqs)
 	}
 }
+
+// propose_view warns when the view would hand agents a column whose name says it is secret
+// (the rule profile_table masks by), and not otherwise.
+func TestProposeViewWarnsOfSecretColumns(t *testing.T) {
+	t.Parallel()
+	se := setupSession(t)
+	se.env.Exec(t, `CREATE TABLE public.members (id int PRIMARY KEY, email text, api_token text, password_hash text)`)
+	out := decode[tools.StagingOutput](t, call(t, se.cs, "propose_view", map[string]any{
+		"name": "member_tokens", "sql": "SELECT id, email, api_token, password_hash FROM public.members", "rationale": "x"}))
+	if !strings.Contains(out.Proposed.Note, "Careful: api_token, password_hash look secret by name (token, password)") {
+		t.Errorf("no warning about secret columns: %q", out.Proposed.Note)
+	}
+	out = decode[tools.StagingOutput](t, call(t, se.cs, "propose_view", map[string]any{
+		"name": "member_emails", "sql": "SELECT id, email FROM public.members", "rationale": "x"}))
+	if strings.Contains(out.Proposed.Note, "Careful") {
+		t.Errorf("warning without a secret column: %q", out.Proposed.Note)
+	}
+}

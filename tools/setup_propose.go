@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/internal/fileio"
+	"github.com/agentmv/agentmv/internal/secretscan"
 )
 
 // ---- propose_view ----
@@ -141,6 +142,14 @@ func (st *setupTools) proposeView(ctx context.Context, in ProposeInput) (Staging
 	} else {
 		p.Note = "no unique key is evident, so refreshes will block readers; if some columns are unique per row, add them as a unique index in materialize.yaml"
 	}
+	if secret, words := secretColumns(cols); len(secret) > 0 {
+		looks, it := "looks", "it"
+		if len(secret) > 1 {
+			looks, it = "look", "them"
+		}
+		p.Note += fmt.Sprintf(". Careful: %s %s secret by name (%s); every agent reading this view will see the values: leave %s out unless agents need %s, and ask the user",
+			strings.Join(secret, ", "), looks, strings.Join(words, ", "), it, it)
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	sf, _, err := st.readStaging()
@@ -153,6 +162,20 @@ func (st *setupTools) proposeView(ctx context.Context, in ProposeInput) (Staging
 		return StagingOutput{}, fmt.Errorf("write %s: %w", StagingFileName, err)
 	}
 	return StagingOutput{Proposed: p, Proposals: sf.Proposals}, nil
+}
+
+// secretColumns are the output columns whose names say they hold secrets
+// (secretscan.SecretColumn, the rule profile_table masks by), with the words that say so.
+func secretColumns(cols []string) (secret, words []string) {
+	for _, c := range cols {
+		if w, ok := secretscan.SecretColumn(c); ok {
+			secret = append(secret, c)
+			if !slices.Contains(words, w) {
+				words = append(words, w)
+			}
+		}
+	}
+	return secret, words
 }
 
 // describeStatement asks the server to plan (not run) the statement inside a read-only
