@@ -2,6 +2,7 @@ package agentmv
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/agentmv/agentmv/boundary"
 )
@@ -17,6 +18,11 @@ func (p *Project) Doctor(ctx context.Context) (boundary.Report, error) {
 	pool, err := p.AdminPool(ctx)
 	if err != nil {
 		return boundary.Report{}, err
+	}
+	// One clear error when the admin cannot connect, rather than every check failing with the
+	// driver's whole connect log.
+	if err := pool.Ping(ctx); err != nil {
+		return boundary.Report{}, fmt.Errorf("doctor: the admin connection (DATABASE_URL) fails: %w", err)
 	}
 	if p.settings.RuntimeURL == "" {
 		return boundary.Report{}, ErrNoRuntimeURL

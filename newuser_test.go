@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/internal/connerr"
 )
 
 // saasSchema is the walk-through's database (issue 14): a quoted mixed-case table, a
@@ -96,5 +97,24 @@ func TestWalkthroughSaaSSchema(t *testing.T) {
 	}
 	if !slices.Equal(userCount, []string{"public.accounts.id", "public.users.account_id"}) {
 		t.Errorf("column lineage of user_count = %v, want the columns that choose the counted rows (%+v)", userCount, l.Columns)
+	}
+}
+
+// TestDoctorWrongAdminPassword: doctor with an admin DSN whose password is wrong fails once,
+// leading with the real cause, instead of failing every check with the driver's connect log
+// ("tls error: server refused TLS connection" first).
+func TestDoctorWrongAdminPassword(t *testing.T) {
+	t.Parallel()
+	pr := newProject(t, "")
+	pr.write("materialize.yaml", "version: 1\ntarget_schema: agent_mv\nviews: []\n")
+	pr.settings.DatabaseURL = pr.db.URL(pr.settings.RuntimeRole, "wrong-password")
+	_, err := pr.open().Doctor(context.Background())
+	if err == nil {
+		t.Fatal("doctor with a wrong admin password succeeded")
+	}
+	msg := connerr.Text(err)
+	if !strings.HasPrefix(msg, "doctor: the admin connection (DATABASE_URL) fails: cannot connect as user "+pr.settings.RuntimeRole) ||
+		!strings.Contains(msg, "password authentication failed") || strings.Contains(msg, "tls error") || strings.Contains(msg, "\n") {
+		t.Errorf("doctor's error: %q", msg)
 	}
 }
