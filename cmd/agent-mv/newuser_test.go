@@ -4,6 +4,7 @@ package main
 // walk-through): drop's question and its "no", --json errors, completion of view names.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -139,5 +141,79 @@ func TestDropSaysWhatAndAborts(t *testing.T) {
 	cmd.Dir, cmd.Env = dir, env
 	if got, err := cmd.Output(); err != nil || strings.Contains(string(got), "big_counts") {
 		t.Errorf("completion after the view name: %v\n%s", err, got)
+	}
+}
+
+// TestServeFindsPgCronWithoutConfigFlag: serve started in the project directory without
+// --config reads the materialize.yaml there (as every verb does) and leaves scheduling to
+// pg_cron when it says so; it used to look only at --config.
+func TestServeFindsPgCronWithoutConfigFlag(t *testing.T) {
+	t.Parallel()
+	bin := agentMV(t)
+	c, err := pglocal.Start(context.Background(), pglocal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dir := t.TempDir()
+	yaml := "version: 1\ntarget_schema: agent_mv\nviews:\n  - name: one\n    sql_file: materialize/one.sql\n    description: one\n"
+	if err := os.MkdirAll(filepath.Join(dir, "materialize"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"materialize.yaml": yaml, "materialize/one.sql": "SELECT 1 AS n\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := append(withoutDatabaseEnv(os.Environ()),
+		"DATABASE_URL="+c.URL("postgres"),
+		"AGENT_MV_RUNTIME_URL="+c.URLFor("agent_mv_runtime", "pw-serve", "postgres"),
+		"AGENT_MV_RUNTIME_PASSWORD=pw-serve")
+	apply := exec.Command(bin, "apply", "--yes")
+	apply.Dir, apply.Env = dir, env
+	if out, err := apply.CombinedOutput(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	// Scheduling moves to pg_cron (apply would then keep the jobs; serve only has to stand aside).
+	if err := os.WriteFile(filepath.Join(dir, "materialize.yaml"), []byte("scheduler: pg_cron\n"+yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	serve := exec.Command(bin, "serve", "--http", "127.0.0.1:0")
+	serve.Dir, serve.Env = sub, env // from a subdirectory: the file is found upward
+	stderr, err := serve.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = serve.Process.Kill(); _ = serve.Wait() }()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	deadline := time.After(2 * time.Minute)
+	var seen []string
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("serve ended without standing aside for pg_cron:\n%s", strings.Join(seen, "\n"))
+			}
+			seen = append(seen, l)
+			if strings.Contains(l, "says `scheduler: pg_cron`") && strings.Contains(l, "scheduler stays off") {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no word of pg_cron from serve:\n%s", strings.Join(seen, "\n"))
+		}
 	}
 }

@@ -67,15 +67,9 @@ func (o *rootOptions) completeViewNames(_ *cobra.Command, args []string, toCompl
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	path := o.configPath
+	path := o.projectFile()
 	if path == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		if path = agentmv.FindConfig(wd); path == "" {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	cfg, err := agentmv.LoadConfig(path)
 	if err != nil {
@@ -88,4 +82,17 @@ func (o *rootOptions) completeViewNames(_ *cobra.Command, args []string, toCompl
 		}
 	}
 	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// projectFile is the materialize.yaml the verbs use: --config, else the nearest one from the
+// working directory upward (agentmv.FindConfig); "" when there is none.
+func (o *rootOptions) projectFile() string {
+	if o.configPath != "" {
+		return o.configPath
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	return agentmv.FindConfig(wd)
 }

@@ -126,9 +126,11 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 	errc := make(chan error, 2)
 	running := 1
 	go func() { errc <- srv.Serve(ctx, announce(cmd)) }()
-	if cfg, err := agentmv.LoadConfig(o.configPath); err == nil && cfg.Scheduler == agentmv.SchedulerPgCron && !f.noScheduler {
-		fmt.Fprintf(cmd.ErrOrStderr(), "%s says `scheduler: pg_cron`: pg_cron refreshes the views, so this server's scheduler stays off\n", o.configPath)
-		f.noScheduler = true
+	if path := o.projectFile(); path != "" && !f.noScheduler {
+		if cfg, err := agentmv.LoadConfig(path); err == nil && cfg.Scheduler == agentmv.SchedulerPgCron {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s says `scheduler: pg_cron`: pg_cron refreshes the views, so this server's scheduler stays off\n", path)
+			f.noScheduler = true
+		}
 	}
 	if !f.noScheduler {
 		sched, err := scheduler.New(scheduler.Options{DB: rt.Pool(), Schema: s.TargetSchema, Parallel: f.parallel,
