@@ -20,21 +20,8 @@ CMD="go test -run '^\$' -bench . -benchtime $BENCHTIME -count $COUNT -timeout 12
 
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
-load_before=$(loadavg)
-
-status=0
-if [ -n "${PARSE:-}" ]; then
-	out=$PARSE
-	load_before="(not recorded: table rebuilt from $PARSE)"
-else
-	out=${RAW:-$(mktemp)}
-	echo "+ $CMD" >&2
-	start=$(date +%s)
-	# shellcheck disable=SC2086 # PKGS is a list of patterns
-	go test -run '^$' -bench . -benchtime "$BENCHTIME" -count "$COUNT" -timeout 120m $PKGS 2>&1 | tee "$out" || status=$?
-	elapsed=$(( $(date +%s) - start ))
-	load_before="$load_before before the run, $(loadavg) after; took ${elapsed}s"
-fi
+# shellcheck disable=SC2086 # PKGS is a list of patterns
+run_bench "$CMD" go test -run '^$' -bench . -benchtime "$BENCHTIME" -count "$COUNT" -timeout 120m $PKGS
 
 # The goals: package (last path element), benchmark, metric, goal, what it measures.
 goals=$(cat <<'GOALS'
@@ -114,7 +101,7 @@ END {
 block=$(cat <<BLOCK
 <!-- bench:results:begin (written by scripts/bench.sh; edit outside the markers) -->
 Measured $(date -u +%Y-%m-%d) on $machine.
-Load average: $load_before.
+Load average: $load.
 
 \`\`\`
 $CMD

@@ -3,6 +3,10 @@
 # write a results section of BENCHMARKS.md, written once.
 #   $machine                       the machine a benchmark ran on (cores, CPU, RAM, kernel, Postgres, Go)
 #   loadavg                        prints the 1, 5 and 15 minute load averages
+#   run_bench SHOWN CMD...         runs CMD (printing SHOWN first), its output teed into $RAW
+#                                  or a temp file; with PARSE set, reads that saved output
+#                                  instead. Sets $out (the output file), $load (load averages
+#                                  before and after, and the time taken) and $status (CMD's)
 #   $AWK_MEDIAN                    awk function median(key) over vals[key, 1..cnt[key]]; put it
 #                                  in front of an awk program: awk "$AWK_MEDIAN"'…'
 #   write_block DOC MARKER BLOCK [HEADING]
@@ -24,6 +28,23 @@ $(uname -sr); $(pg_version); $(go version | awk '{print $3}')"
 
 loadavg() {
 	cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"
+}
+
+run_bench() {
+	local shown=$1 start
+	shift
+	status=0
+	if [ -n "${PARSE:-}" ]; then
+		out=$PARSE
+		load="(not recorded: rebuilt from $PARSE)"
+		return
+	fi
+	out=${RAW:-$(mktemp)}
+	load=$(loadavg)
+	echo "+ $shown" >&2
+	start=$(date +%s)
+	"$@" 2>&1 | tee "$out" || status=$?
+	load="$load before the run, $(loadavg) after; took $(($(date +%s) - start))s"
 }
 
 # shellcheck disable=SC2034 # used by the scripts that source this file

@@ -23,19 +23,7 @@ CMD="PEER_ROUNDS=$PEER_ROUNDS PEER_CALLS=$PEER_CALLS go test ./bench -run '^\$' 
 
 # shellcheck source=scripts/lib.sh
 . scripts/lib.sh
-load=$(loadavg)
-
-status=0
-if [ -n "${PARSE:-}" ]; then
-	out=$PARSE
-	load="(not recorded: rebuilt from $PARSE)"
-else
-	out=${RAW:-$(mktemp)}
-	echo "+ $CMD" >&2
-	start=$(date +%s)
-	go test ./bench -run '^$' -bench '^BenchmarkPeerStdio$' -benchtime 1x -count "$COUNT" -timeout 60m -v 2>&1 | tee "$out" || status=$?
-	load="$load before the run, $(loadavg) after; took $(( $(date +%s) - start ))s"
-fi
+run_bench "$CMD" go test ./bench -run '^$' -bench '^BenchmarkPeerStdio$' -benchtime 1x -count "$COUNT" -timeout 60m -v
 
 # Metrics per case: <case>-ours/ref, <case>-ours-µs, <case>-ref-µs; median over -count runs.
 table=$(awk "$AWK_MEDIAN"'
