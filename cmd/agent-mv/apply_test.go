@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/agentmv/agentmv/internal/pglocal"
 	"github.com/agentmv/agentmv/internal/testutil"
 )
 
@@ -17,27 +14,12 @@ import (
 func TestApplyPlanDropCLI(t *testing.T) {
 	t.Parallel()
 	bin := agentMV(t)
-	c, err := pglocal.Start(context.Background(), pglocal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startCluster(t)
 	dir := t.TempDir()
-	write := func(name, content string) {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("materialize.yaml", "version: 1\ntarget_schema: agent_mv\nviews:\n  # constants\n  - name: one\n    sql_file: materialize/one.sql\n    description: a constant\n  - name: two\n    sql_file: materialize/two.sql\n    description: reads one\n")
-	write("materialize/one.sql", "-- a view with no base table\nSELECT 1::bigint AS n;\n")
-	write("materialize/two.sql", "SELECT n + 1 AS m FROM agent_mv.one\n")
-	env := append(withoutDatabaseEnv(os.Environ()),
-		"DATABASE_URL="+c.URL("postgres"),
-		"AGENT_MV_RUNTIME_URL="+c.URLFor("agent_mv_runtime", "pw-cli", "postgres"),
-		"AGENT_MV_RUNTIME_PASSWORD=pw-cli")
+	writeFile(t, dir, "materialize.yaml", "version: 1\ntarget_schema: agent_mv\nviews:\n  # constants\n  - name: one\n    sql_file: materialize/one.sql\n    description: a constant\n  - name: two\n    sql_file: materialize/two.sql\n    description: reads one\n")
+	writeFile(t, dir, "materialize/one.sql", "-- a view with no base table\nSELECT 1::bigint AS n;\n")
+	writeFile(t, dir, "materialize/two.sql", "SELECT n + 1 AS m FROM agent_mv.one\n")
+	env := cliEnv(c, "pw-cli")
 	run := func(args ...string) (int, string) {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir, cmd.Env = dir, env
@@ -99,28 +81,12 @@ func TestApplyPlanDropCLI(t *testing.T) {
 func TestIndexRemovalIsSaidInWords(t *testing.T) {
 	t.Parallel()
 	bin := agentMV(t)
-	c, err := pglocal.Start(context.Background(), pglocal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startCluster(t)
 	dir := t.TempDir()
-	write := func(name, content string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	const head = "version: 1\ntarget_schema: agent_mv\nviews:\n  - name: daily\n    sql_file: materialize/daily.sql\n    description: one row per day\n"
-	write("materialize/daily.sql", "SELECT d::date AS day, 1 AS n FROM generate_series('2026-01-01'::date, '2026-01-10', '1 day') d\n")
-	write("materialize.yaml", head+"    indexes:\n      - columns: [day]\n        unique: true\n")
-	env := append(withoutDatabaseEnv(os.Environ()),
-		"DATABASE_URL="+c.URL("postgres"),
-		"AGENT_MV_RUNTIME_URL="+c.URLFor("agent_mv_runtime", "pw-ix", "postgres"),
-		"AGENT_MV_RUNTIME_PASSWORD=pw-ix")
+	writeFile(t, dir, "materialize/daily.sql", "SELECT d::date AS day, 1 AS n FROM generate_series('2026-01-01'::date, '2026-01-10', '1 day') d\n")
+	writeFile(t, dir, "materialize.yaml", head+"    indexes:\n      - columns: [day]\n        unique: true\n")
+	env := cliEnv(c, "pw-ix")
 	run := func(args ...string) (int, string) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
@@ -142,7 +108,7 @@ func TestIndexRemovalIsSaidInWords(t *testing.T) {
 	}
 
 	// The typo: plan and apply refuse, naming the file, the line and the key meant.
-	write("materialize.yaml", head+"    indexs:\n      - columns: [day]\n        unique: true\n")
+	writeFile(t, dir, "materialize.yaml", head+"    indexs:\n      - columns: [day]\n        unique: true\n")
 	for _, verb := range []string{"plan", "apply"} {
 		code, out := run(verb, "--yes")
 		if verb == "plan" {
@@ -153,7 +119,7 @@ func TestIndexRemovalIsSaidInWords(t *testing.T) {
 		}
 	}
 	// Nothing changed: with the typo fixed the plan is a no-op and the unique index still serves.
-	write("materialize.yaml", head+"    indexes:\n      - columns: [day]\n        unique: true\n")
+	writeFile(t, dir, "materialize.yaml", head+"    indexes:\n      - columns: [day]\n        unique: true\n")
 	if code, out := run("plan"); code != 0 || !strings.Contains(out, "1 unchanged") {
 		t.Errorf("after the refused apply: exit %d\n%s", code, out)
 	}
@@ -162,7 +128,7 @@ func TestIndexRemovalIsSaidInWords(t *testing.T) {
 	}
 
 	// A deliberate removal is said in words and counted.
-	write("materialize.yaml", head)
+	writeFile(t, dir, "materialize.yaml", head)
 	code, out := run("plan")
 	if code != 0 || !strings.Contains(out, "removes unique index daily_day_idx (day)") ||
 		!strings.Contains(out, "refreshes fall back to blocking") || !strings.Contains(out, "⚠ This plan removes 1 index: daily_day_idx on daily") {

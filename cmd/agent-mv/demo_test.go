@@ -84,11 +84,7 @@ func withoutDatabaseEnv(env []string) []string {
 func TestDemoTwiceOnExistingDatabase(t *testing.T) {
 	t.Parallel()
 	bin := agentMV(t)
-	c, err := pglocal.Start(context.Background(), pglocal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startCluster(t)
 	for i, want := range []string{"loaded in", "already loaded"} {
 		cmd := exec.Command(bin, "demo", "--dir", t.TempDir())
 		cmd.Env = append(withoutDatabaseEnv(os.Environ()), "DATABASE_URL="+c.URL("postgres"))
@@ -167,11 +163,7 @@ func TestDemoLeavesOtherProjectsAlone(t *testing.T) {
 	t.Parallel()
 	bin := agentMV(t)
 	ctx := context.Background()
-	c, err := pglocal.Start(ctx, pglocal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startCluster(t)
 	admin, err := pgx.Connect(ctx, c.URL("postgres"))
 	if err != nil {
 		t.Fatal(err)

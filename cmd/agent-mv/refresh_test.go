@@ -3,16 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/agentmv/agentmv/internal/pglocal"
 )
 
 // TestRefreshLockWaitCLI: with a base table locked by another session, `agent-mv refresh` and
@@ -23,21 +19,8 @@ func TestRefreshLockWaitCLI(t *testing.T) {
 	t.Parallel()
 	bin := agentMV(t)
 	ctx := context.Background()
-	c, err := pglocal.Start(ctx, pglocal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startCluster(t)
 	dir := t.TempDir()
-	write := func(name, content string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	admin, err := pgx.Connect(ctx, c.URL("postgres"))
 	if err != nil {
 		t.Fatal(err)
@@ -48,12 +31,9 @@ func TestRefreshLockWaitCLI(t *testing.T) {
 	}
 	// 20s, not the default 5s: the CLI reports a wait once the refresh has run a second, and a
 	// loaded machine may not schedule it within a 5s window (issue 22).
-	write("materialize.yaml", "version: 1\ntarget_schema: agent_mv\nrefresh_lock_timeout: 20s\nviews:\n  - name: totals\n    sql_file: materialize/totals.sql\n    description: order totals\n")
-	write("materialize/totals.sql", "SELECT sum(amount) AS total FROM public.orders\n")
-	env := append(withoutDatabaseEnv(os.Environ()),
-		"DATABASE_URL="+c.URL("postgres"),
-		"AGENT_MV_RUNTIME_URL="+c.URLFor("agent_mv_runtime", "pw-lock", "postgres"),
-		"AGENT_MV_RUNTIME_PASSWORD=pw-lock")
+	writeFile(t, dir, "materialize.yaml", "version: 1\ntarget_schema: agent_mv\nrefresh_lock_timeout: 20s\nviews:\n  - name: totals\n    sql_file: materialize/totals.sql\n    description: order totals\n")
+	writeFile(t, dir, "materialize/totals.sql", "SELECT sum(amount) AS total FROM public.orders\n")
+	env := cliEnv(c, "pw-lock")
 	run := func(args ...string) (int, string) {
 		t.Helper()
 		// Generous: a bounded wait ends long before this; an unbounded one runs into it.
