@@ -476,21 +476,7 @@ func TestIncrementalExplained(t *testing.T) {
 		}
 	}
 
-	reg, err := p.RuntimeTools(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := mcp.NewServer(&mcp.Implementation{Name: "agentmv-test", Version: "v0"}, nil)
-	reg.Mount(server)
-	st, ct := mcp.NewInMemoryTransports()
-	if _, err := server.Connect(ctx, st, nil); err != nil {
-		t.Fatal(err)
-	}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "v0"}, nil).Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
+	cs := mountProject(t, p)
 	call := func(tool string, args map[string]any, out any) {
 		t.Helper()
 		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})

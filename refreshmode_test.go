@@ -88,21 +88,7 @@ INSERT INTO t SELECT g, g % 3 FROM generate_series(1, 30) g;`)
 	}
 
 	// describe_view, as an agent sees it over MCP.
-	reg, err := p.RuntimeTools(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := mcp.NewServer(&mcp.Implementation{Name: "agentmv-test", Version: "v0"}, nil)
-	reg.Mount(server)
-	st, ct := mcp.NewInMemoryTransports()
-	if _, err := server.Connect(ctx, st, nil); err != nil {
-		t.Fatal(err)
-	}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test-client", Version: "v0"}, nil).Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
+	cs := mountProject(t, p)
 	for v, w := range want {
 		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "describe_view", Arguments: map[string]any{"name": v}})
 		if err != nil || res.IsError {

@@ -10,6 +10,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/test/mcpclient"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -29,18 +30,9 @@ func TestViewResourcesFollowApply(t *testing.T) {
 	server := tools.NewServer(tools.RuntimeServerName, "test", rt.Tools())
 	go rt.Tools().WatchResources(ctx, 100*time.Millisecond)
 	changed := make(chan struct{}, 64)
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := server.Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "v0"}, &mcp.ClientOptions{
+	cs := mcpclient.Connect(t, server, &mcp.ClientOptions{
 		ResourceListChangedHandler: func(context.Context, *mcp.ResourceListChangedRequest) { changed <- struct{}{} },
-	}).Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cs.Close(); _ = ss.Wait() }()
+	})
 	names := func() []string {
 		t.Helper()
 		lr, err := cs.ListResources(ctx, nil)

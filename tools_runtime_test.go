@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/internal/testutil"
+	"github.com/agentmv/agentmv/test/mcpclient"
 )
 
 // demoTools are declared tools over the demo's views (appended to its materialize.yaml).
@@ -45,17 +46,7 @@ func mountProject(t *testing.T, p *agentmv.Project) *mcp.ClientSession {
 	}
 	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
 	reg.Mount(server)
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := server.Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "v0"}, nil).Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cs.Close(); _ = ss.Wait() })
-	return cs
+	return mcpclient.Connect(t, server, nil)
 }
 
 func callText(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any) (string, bool) {
@@ -188,19 +179,10 @@ func TestRunningServerNoticesToolChanges(t *testing.T) {
 	defer rt.Close()
 	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
 	rt.Tools().Mount(server)
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := server.Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var changed atomic.Int32
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "v0"}, &mcp.ClientOptions{
+	cs := mcpclient.Connect(t, server, &mcp.ClientOptions{
 		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed.Add(1) },
-	}).Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cs.Close(); _ = ss.Wait() }()
+	})
 	done := make(chan struct{})
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/agentmv/agentmv/internal/pgtest"
 	"github.com/agentmv/agentmv/internal/testutil"
+	"github.com/agentmv/agentmv/test/mcpclient"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -313,16 +314,7 @@ func BenchmarkMCPQueryVsRaw(b *testing.B) {
 	}
 	server := mcp.NewServer(&mcp.Implementation{Name: "bench", Version: "v0"}, nil)
 	reg.Mount(server)
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := server.Connect(ctx, st, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "v0"}, nil).Connect(ctx, ct, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = cs.Close(); _ = ss.Wait() }()
+	cs := mcpclient.Connect(b, server, nil)
 	raw := func() {
 		rows, err := pool.Query(ctx, q)
 		if err != nil {

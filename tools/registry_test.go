@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agentmv/agentmv/internal/testutil"
+	"github.com/agentmv/agentmv/test/mcpclient"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -64,21 +65,9 @@ func testRegistry(t *testing.T) *tools.Registry {
 // session mounts reg on a fresh go-sdk server and connects a client over in-memory transports.
 func session(t *testing.T, reg *tools.Registry) *mcp.ClientSession {
 	t.Helper()
-	ctx := context.Background()
 	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
 	reg.Mount(server)
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := server.Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatalf("server connect: %v", err)
-	}
-	client := mcp.NewClient(&mcp.Implementation{Name: "client", Version: "v0"}, nil)
-	cs, err := client.Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatalf("client connect: %v", err)
-	}
-	t.Cleanup(func() { _ = cs.Close(); _ = ss.Wait() })
-	return cs
+	return mcpclient.Connect(t, server, nil)
 }
 
 func call(t *testing.T, cs *mcp.ClientSession, name string, args any) *mcp.CallToolResult {
