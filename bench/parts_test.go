@@ -12,8 +12,8 @@ import (
 // BenchmarkQueryViewParts splits one 1-row query_view into its parts, each timed alone as the
 // runtime role, to explain BenchmarkQueryView's ratio: the registry and freshness read
 // (refresh.Client.Status, one query), the guard (pg_query parse, checks and deparse, via cgo),
-// ExecQuery (one pipeline: BEGIN READ ONLY, set_config, DECLARE, FETCH, ROLLBACK), the raw
-// SELECT, and a SELECT 1 round trip for scale.
+// ExecQuery (one pipeline: BEGIN READ ONLY, set_config, Bind and Execute of the prepared
+// query's portal, ROLLBACK), the raw SELECT, and a SELECT 1 round trip for scale.
 func BenchmarkQueryViewParts(b *testing.B) {
 	f := getQueryFixture(b)
 	ctx := context.Background()
