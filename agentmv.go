@@ -123,6 +123,12 @@ func (o Options) resolve(cfg *Config) (Settings, error) {
 	s, err := ResolveSettings(o.Overrides, cfg, o.DotenvPath, o.Environ)
 	if err == nil && cfg != nil {
 		s.Tools = cfg.ToolSpecs()
+		for _, a := range cfg.Agents {
+			if s.AgentTools == nil {
+				s.AgentTools = map[string]ToolSelection{}
+			}
+			s.AgentTools[a.Name], _ = cfg.AgentTools(a.Name)
+		}
 	}
 	return s, err
 }

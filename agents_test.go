@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/boundary"
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -336,5 +339,111 @@ func TestAgentsDoctor(t *testing.T) {
 	}
 	if rep, _ := pr.open().Doctor(ctx); !rep.OK() {
 		t.Errorf("doctor after apply and the printed fix:\n%s", rep)
+	}
+}
+
+// agentDeclaredTools are two declared tools, one over each agent's views.
+const agentDeclaredTools = `
+tools:
+  - name: top_spenders
+    description: The top customers by lifetime spend.
+    sql: SELECT customer_id, lifetime_value_cents FROM top_customers_30d ORDER BY lifetime_value_cents DESC LIMIT @n
+    parameters:
+      - {name: n, type: integer, required: true, min: 1, max: 10}
+  - name: revenue_on
+    description: Revenue of one day.
+    sql: SELECT day, sum(gross_revenue_cents) AS cents FROM daily_revenue WHERE day = @day GROUP BY day
+    parameters:
+      - {name: day, type: date, required: true}
+`
+
+// agentSession connects an MCP client (in memory) to agent's runtime server; the runtime
+// follows materialize.yaml (WatchTools) until the test ends.
+func agentSession(t *testing.T, pr *project, agent string) *mcp.ClientSession {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	rt, err := agentmv.OpenAgentRuntime(ctx, pr.open().Settings(), agent, agentmv.RuntimeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go rt.WatchTools(ctx, filepath.Join(pr.dir, "materialize.yaml"), 20*time.Millisecond, nil)
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := tools.NewServer(tools.RuntimeServerName, "test", rt.Tools()).Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "v0"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close(); _ = ss.Wait(); cancel(); rt.Close() })
+	return cs
+}
+
+// listedTools is tools/list of a session, sorted.
+func listedTools(t *testing.T, cs *mcp.ClientSession) []string {
+	t.Helper()
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, tl := range res.Tools {
+		out = append(out, tl.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestAgentToolSelectionMCP: an agent with a tools list is served exactly those tools (built-in
+// and declared) over MCP; an agent without one gets every built-in and the declared tools over
+// its own views. A declared tool over another agent's view in an agent's list is refused when
+// the file loads (plan, apply, the servers), naming tool, view and agent; taking a tool off the
+// list reaches a running agent server.
+func TestAgentToolSelectionMCP(t *testing.T) {
+	pr := agentsProject(t)
+	pr.edit("materialize.yaml", "    token_env: SUPPORT_MCP_TOKEN\n", "    token_env: SUPPORT_MCP_TOKEN\n    tools: [list_views, query_view, top_spenders]\n")
+	pr.edit("materialize.yaml", "\nviews:\n", agentDeclaredTools+"views:\n")
+	pr.apply()
+
+	support, finance := agentSession(t, pr, "support"), agentSession(t, pr, "finance")
+	if got, want := listedTools(t, support), []string{"list_views", "query_view", "top_spenders"}; !slices.Equal(got, want) {
+		t.Errorf("support's tools/list: %v, want %v", got, want)
+	}
+	if got, want := listedTools(t, finance), []string{"describe_view", "get_lineage", "list_views", "query_view", "refresh_view", "revenue_on"}; !slices.Equal(got, want) {
+		t.Errorf("finance's tools/list: %v, want %v", got, want)
+	}
+	if text, isErr := callText(t, support, "top_spenders", map[string]any{"n": 2}); isErr || !strings.Contains(text, "lifetime_value_cents") {
+		t.Errorf("support: top_spenders: %s", text)
+	}
+	if text, isErr := callText(t, finance, "revenue_on", map[string]any{"day": "2025-12-20"}); isErr || !strings.Contains(text, `"row_count":1`) {
+		t.Errorf("finance: revenue_on: %s", text)
+	}
+	for _, c := range []struct {
+		cs   *mcp.ClientSession
+		tool string
+	}{{support, tools.ToolDescribeView}, {support, "revenue_on"}, {finance, "top_spenders"}} {
+		res, err := c.cs.CallTool(context.Background(), &mcp.CallToolParams{Name: c.tool, Arguments: map[string]any{}})
+		if err == nil && !res.IsError {
+			t.Errorf("%s was served although not selected", c.tool)
+		}
+	}
+
+	// Refused at load: support may not read daily_revenue, which revenue_on reads.
+	path := filepath.Join(pr.dir, "materialize.yaml")
+	good := string(testutil.ReadFile(t, path))
+	pr.edit("materialize.yaml", "tools: [list_views, query_view, top_spenders]", "tools: [list_views, query_view, top_spenders, revenue_on]")
+	_, err := agentmv.Open(context.Background(), agentmv.Options{ConfigPath: path, DotenvPath: "-", Overrides: pr.settings, Environ: func(string) (string, bool) { return "", false }})
+	if want := `agent "support": tool "revenue_on" reads view "daily_revenue", which agent "support" may not read`; err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "line ") {
+		t.Errorf("plan with support given revenue_on: %v\nwant %s (with its line)", err, want)
+	}
+	// The running servers kept their tools while the file was invalid; taking top_spenders
+	// off support's list removes it from support's server only.
+	pr.write("materialize.yaml", strings.Replace(good, "tools: [list_views, query_view, top_spenders]", "tools: [list_views, query_view]", 1))
+	testutil.WaitFor(t, testutil.Wait, "top_spenders to leave support's tools/list", func() (bool, error) {
+		return slices.Equal(listedTools(t, support), []string{"list_views", "query_view"}), nil
+	})
+	if got := listedTools(t, finance); !slices.Contains(got, "revenue_on") || len(got) != 6 {
+		t.Errorf("finance's tools changed: %v", got)
 	}
 }

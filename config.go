@@ -310,6 +310,9 @@ func parseConfig(display, abs string, raw []byte) (*Config, error) {
 	if err := cfg.compileTools(); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkAgentTools(); err != nil {
+		return nil, err
+	}
 	return cfg, nil
 }
 

@@ -100,3 +100,106 @@ func TestRemoveViewFromAgents(t *testing.T) {
 		t.Errorf("y views %v", y.Views)
 	}
 }
+
+// agentToolsHead is a file with views a, b, c and one declared tool per view (ta reads a, tb
+// reads b, tbc reads b and c); the agents list follows.
+const agentToolsHead = "version: 1\ntarget_schema: s\nviews:\n" + `  - name: a
+    sql_file: materialize/a.sql
+    description: d
+  - name: b
+    sql_file: materialize/a.sql
+    description: d
+  - name: c
+    sql_file: materialize/a.sql
+    description: d
+tools:
+  - name: ta
+    description: reads a
+    sql: SELECT n FROM a
+  - name: tb
+    description: reads b
+    sql: SELECT n FROM b
+  - name: tbc
+    description: reads b and c
+    sql: SELECT b.n FROM b JOIN s.c USING (n)
+  - name: tmeta
+    description: reads the registry only
+    sql: SELECT name FROM views
+`
+
+// TestAgentToolSelection: an agent's tools key selects built-ins and declared tools by name;
+// without it the agent gets every built-in and the declared tools that read only its views.
+func TestAgentToolSelection(t *testing.T) {
+	body := agentToolsHead + `agents:
+  - name: x
+    views: [a, b]
+    tools: [list_views, query_view, tb]
+  - name: y
+    views: [b, c]
+  - name: z
+    views: [a]
+    tools: []
+`
+	cfg, err := LoadConfig(writeProject(t, body, map[string]string{"materialize/a.sql": okSQL}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(sel ToolSelection) []string {
+		var out []string
+		for _, s := range sel.Tools {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		agent    string
+		builtins []string
+		declared []string
+	}{
+		{"x", []string{"list_views", "query_view"}, []string{"tb"}},
+		{"y", nil, []string{"tb", "tbc", "tmeta"}}, // nil: all five built-ins; ta reads a, which y may not read
+		{"z", []string{}, nil},
+	} {
+		sel, ok := cfg.AgentTools(tt.agent)
+		if !ok {
+			t.Fatalf("no agent %s", tt.agent)
+		}
+		if !cmp.Equal(sel.Builtins, tt.builtins) || !cmp.Equal(names(sel), tt.declared) {
+			t.Errorf("agent %s: built-ins %#v declared %v, want %#v %v", tt.agent, sel.Builtins, names(sel), tt.builtins, tt.declared)
+		}
+	}
+	if _, ok := cfg.AgentTools("nobody"); ok {
+		t.Error("AgentTools of an unknown agent")
+	}
+	// The runtime settings carry each agent's selection to OpenAgentRuntime.
+	s, err := RuntimeSettings(Options{ConfigPath: cfg.Path, DotenvPath: "-", Overrides: Settings{RuntimeURL: "postgres://x@h/db"}, Environ: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(s.AgentTools["x"]); !cmp.Equal(got, []string{"tb"}) {
+		t.Errorf("Settings.AgentTools[x] = %v", got)
+	}
+}
+
+// TestAgentToolsErrors: an unknown tool name is refused with its line and the closest name; a
+// declared tool that reads a view the agent may not read is refused naming tool, view and agent.
+func TestAgentToolsErrors(t *testing.T) {
+	tests := []struct{ name, agents, want string }{
+		{"unknown built-in", "agents:\n  - name: x\n    views: [a]\n    tools: [query_veiw]\n",
+			`line 29: agent "x": tools: no tool named "query_veiw"; did you mean "query_view"? (an agent's tools are built-in runtime tools (list_views, describe_view, query_view, refresh_view, get_lineage) or tools of the tools list)`},
+		{"unknown declared", "agents:\n  - name: x\n    views: [a]\n    tools:\n      - list_views\n      - tbd\n",
+			`line 29: agent "x": tools: no tool named "tbd"; did you mean "tb"?`},
+		{"other agent's view", "agents:\n  - name: x\n    views: [a, b]\n    tools: [ta, tbc]\n",
+			`line 29: agent "x": tool "tbc" reads view "c", which agent "x" may not read; add "c" to the agent's views or take "tbc" off its tools`},
+		{"listed twice", "agents:\n  - name: x\n    views: [a]\n    tools: [ta, ta]\n", `agent "x": tool "ta" is listed twice`},
+		{"not a list", "agents:\n  - name: x\n    views: [a]\n    tools: ta\n", `agent "x": tools must be a list of tool names, got str "ta"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadConfig(writeProject(t, agentToolsHead+tt.agents, map[string]string{"materialize/a.sql": okSQL}))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v\nwant it to contain %s", err, tt.want)
+			}
+		})
+	}
+}

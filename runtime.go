@@ -41,6 +41,9 @@ type RuntimeOptions struct {
 	// Tools are the declared tools to serve next to the built-ins (Settings.Tools, from
 	// materialize.yaml's tools list).
 	Tools []tools.ToolSpec
+	// Builtins, when not nil, are the built-in tools to serve (tools.RuntimeToolNames); nil
+	// serves all five. OpenAgentRuntime sets it (and Tools) from the agent's selection.
+	Builtins []string
 	// Metrics, when set, counts every tool call of the runtime (tools.Metrics.Observer on its
 	// registry) and reads its pools' connections and its views' data age at scrape time.
 	// Several runtimes (agents) may share one Metrics; the pool label is the agent's name
@@ -59,6 +62,7 @@ type Runtime struct {
 	replicas []*pgxpool.Pool
 	tools    *tools.Registry
 	unwatch  []func() // removes the pools from RuntimeOptions.Metrics
+	agent    string   // the agent served ("" for the runtime role): WatchTools follows its selection
 }
 
 // OpenRuntime connects to runtimeURL (the runtime role's DSN, AGENT_MV_RUNTIME_URL), proves
@@ -96,7 +100,7 @@ func openRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions, ag
 	if err != nil {
 		return nil, err
 	}
-	rt := &Runtime{schema: opts.Schema, pool: pool}
+	rt := &Runtime{schema: opts.Schema, pool: pool, agent: agent}
 	// Postgres unreachable at start-up: start anyway and check the role before the first call
 	// (each call reports "unavailable" until then), as the server does when Postgres goes
 	// away mid-session. An unsafe role still stops the start-up.
@@ -127,7 +131,7 @@ func openRuntime(ctx context.Context, runtimeURL string, opts RuntimeOptions, ag
 			return nil, fmt.Errorf("replica %d (%s): %w", i+1, RedactDSN(dsn), err)
 		}
 	}
-	cfg := tools.RuntimeConfig{Pool: pool, Schema: opts.Schema, Limits: opts.Limits, Replicas: rt.replicas, Tools: opts.Tools}
+	cfg := tools.RuntimeConfig{Pool: pool, Schema: opts.Schema, Limits: opts.Limits, Replicas: rt.replicas, Tools: opts.Tools, Builtins: opts.Builtins}
 	if !opts.SkipRoleCheck {
 		cfg.VerifyReplica = func(ctx context.Context, p *pgxpool.Pool) error {
 			return tools.CheckRuntimeRole(ctx, p, opts.Schema)
@@ -248,11 +252,16 @@ func isConnectFailure(err error) bool {
 // OpenAgentRuntime opens the runtime tools as agent's own role (materialize.yaml's agents):
 // s.AgentURL(agent) as the DSN, the same checks as OpenRuntime, and the registry named after
 // the agent for the audit log (tools.Registry.SetAgent). It serves only the agent's views:
-// Postgres hides and refuses the others.
+// Postgres hides and refuses the others. When s knows the agent's tool selection
+// (Settings.AgentTools, from materialize.yaml), it replaces opts.Tools and opts.Builtins: an
+// agent is served exactly its tools.
 func OpenAgentRuntime(ctx context.Context, s Settings, agent string, opts RuntimeOptions) (*Runtime, error) {
 	dsn, err := s.AgentURL(agent)
 	if err != nil {
 		return nil, err
+	}
+	if sel, ok := s.AgentTools[agent]; ok {
+		opts.Tools, opts.Builtins = sel.Tools, sel.Builtins
 	}
 	if opts.Schema == "" {
 		opts.Schema = s.TargetSchema

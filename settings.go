@@ -69,6 +69,9 @@ type Settings struct {
 	// Tools are the tools declared in materialize.yaml (`tools:`), when it was read; the
 	// runtime entry points serve them (RuntimeOptions.Tools).
 	Tools []tools.ToolSpec
+	// AgentTools are the tools each agent of materialize.yaml is served, by agent name
+	// (Config.AgentTools), when it was read; OpenAgentRuntime serves them.
+	AgentTools map[string]ToolSelection
 }
 
 // ResolveSettings resolves every setting once, in the order flag > environment > .env >

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/internal/suggest"
 	"github.com/agentmv/agentmv/internal/yamledit"
+	"github.com/agentmv/agentmv/tools"
 )
 
 // AgentConfig is one entry of the top-level agents list: an agent that gets a Postgres role of
@@ -21,8 +23,9 @@ import (
 //	    views: [customer_rollup]
 //	    token_env: SUPPORT_MCP_TOKEN            # its bearer token on `agent-mv serve`
 //	    password_env: SUPPORT_DB_PASSWORD       # default AGENT_MV_AGENT_SUPPORT_PASSWORD
+//	    tools: [list_views, query_view, open_tickets_for]   # optional; see Config.AgentTools
 //
-// New per-agent settings (e.g. a tools list) are one more key in agentKeys and one more field.
+// New per-agent settings are one more key in agentKeys and one more field.
 type AgentConfig struct {
 	// Name is the agent's name: a lower-case identifier, unique in the file.
 	Name string
@@ -37,6 +40,12 @@ type AgentConfig struct {
 	// creates the role; the runtime servers log in with it). Default
 	// boundary.DefaultAgentPasswordEnv(Name): AGENT_MV_AGENT_<NAME>_PASSWORD.
 	PasswordEnv string
+	// Tools are the tools the agent is served, by name: built-in runtime tools
+	// (tools.RuntimeToolNames) and tools of the tools list. Nil (no tools key): every built-in
+	// and every declared tool that reads only the agent's views (Config.AgentTools).
+	Tools []string
+	// ToolsLine is the line of the tools key (0 when absent).
+	ToolsLine int
 	// Line is the entry's line in the YAML file.
 	Line int
 }
@@ -51,7 +60,7 @@ func (c *Config) Agent(name string) (AgentConfig, bool) {
 	return AgentConfig{}, false
 }
 
-var agentKeys = []string{"name", "description", "views", "token_env", "password_env"}
+var agentKeys = []string{"name", "description", "views", "token_env", "password_env", "tools"}
 
 // envNamePattern is what a token_env or password_env value must look like.
 var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -110,7 +119,10 @@ func (v *validator) agent(m *yaml.Node, idx int) (AgentConfig, bool) {
 			}
 		case "views":
 			haveViews = true
-			a.Views = v.agentViewList(val, label)
+			a.Views = v.agentNameList(val, label, "views", "view")
+		case "tools":
+			a.ToolsLine = k.Line
+			a.Tools = v.agentNameList(val, label, "tools", "tool")
 		case "token_env":
 			a.TokenEnv = envKey(val, "token_env")
 		case "password_env":
@@ -131,19 +143,21 @@ func (v *validator) agent(m *yaml.Node, idx int) (AgentConfig, bool) {
 	return a, len(v.invalid) == before
 }
 
-func (v *validator) agentViewList(n *yaml.Node, label string) []string {
-	if !v.list(n, label, "views", "a list of view names", "") {
+// agentNameList reads an agent's list of names (key views or tools; what names one entry). A
+// null is an empty list.
+func (v *validator) agentNameList(n *yaml.Node, label, key, what string) []string {
+	if !v.list(n, label, key, "a list of "+what+" names", "") {
 		return []string{}
 	}
 	out := []string{}
 	for _, it := range n.Content {
 		it = yamledit.Resolve(it)
-		s, ok := v.str(it, label+": views entry")
+		s, ok := v.str(it, label+": "+key+" entry")
 		if !ok {
 			continue
 		}
 		if slices.Contains(out, s) {
-			v.bad(it.Line, "%s: view %q is listed twice", label, s)
+			v.bad(it.Line, "%s: %s %q is listed twice", label, what, s)
 			continue
 		}
 		out = append(out, s)
@@ -151,12 +165,16 @@ func (v *validator) agentViewList(n *yaml.Node, label string) []string {
 	return out
 }
 
-// agentViews checks, once every view is read, that each agent lists only views of the file,
-// and that no two agents share a token variable.
+// agentViews checks, once every view and tool is read, that each agent lists only views and
+// tools of the file (or built-in tools), and that no two agents share a token variable.
 func (v *validator) agentViews() {
 	declared := make([]string, 0, len(v.cfg.Views))
 	for _, vc := range v.cfg.Views {
 		declared = append(declared, vc.Name)
+	}
+	toolNames := tools.RuntimeToolNames()
+	for _, tc := range v.cfg.Tools {
+		toolNames = append(toolNames, tc.Name)
 	}
 	tokens := map[string]string{}
 	for _, a := range v.cfg.Agents {
@@ -169,6 +187,15 @@ func (v *validator) agentViews() {
 				v.bad(a.Line, "%s (an agent may read managed views only)", msg)
 			}
 		}
+		for _, name := range a.Tools {
+			if !slices.Contains(toolNames, name) {
+				msg := fmt.Sprintf("agent %q: tools: no tool named %q", a.Name, name)
+				if c, ok := suggest.Closest(name, toolNames); ok {
+					msg += fmt.Sprintf("; did you mean %q?", c)
+				}
+				v.bad(a.ToolsLine, "%s (an agent's tools are built-in runtime tools (%s) or tools of the tools list)", msg, strings.Join(tools.RuntimeToolNames(), ", "))
+			}
+		}
 		if a.TokenEnv != "" {
 			if other, dup := tokens[a.TokenEnv]; dup {
 				v.bad(a.Line, "agents %q and %q both take their token from %s; each agent needs a token of its own (the token says which agent is calling)", other, a.Name, a.TokenEnv)
@@ -176,4 +203,76 @@ func (v *validator) agentViews() {
 			tokens[a.TokenEnv] = a.Name
 		}
 	}
+}
+
+// ToolSelection is what one agent is served (Config.AgentTools).
+type ToolSelection struct {
+	// Builtins are the built-in runtime tools it gets; nil means all of them.
+	Builtins []string
+	// Tools are the declared tools (materialize.yaml's tools list) it gets, in file order.
+	Tools []tools.ToolSpec
+}
+
+// AgentTools is the one rule for which tools agent gets. With a tools key: exactly the listed
+// built-ins and declared tools (LoadConfig has refused a declared tool that reads a view the
+// agent may not read). Without one: every built-in, and every declared tool whose views are
+// all among the agent's views (a tool reading another agent's view would only fail, so it is
+// not offered). False when there is no such agent.
+func (c *Config) AgentTools(agent string) (ToolSelection, bool) {
+	a, ok := c.Agent(agent)
+	if !ok {
+		return ToolSelection{}, false
+	}
+	var sel ToolSelection
+	if a.Tools != nil {
+		sel.Builtins = []string{}
+		for _, name := range tools.RuntimeToolNames() {
+			if slices.Contains(a.Tools, name) {
+				sel.Builtins = append(sel.Builtins, name)
+			}
+		}
+	}
+	for _, tc := range c.Tools {
+		if a.Tools != nil && !slices.Contains(a.Tools, tc.Name) {
+			continue
+		}
+		if a.Tools == nil && len(c.unreadable(a, tc)) > 0 {
+			continue
+		}
+		sel.Tools = append(sel.Tools, tc.ToolSpec)
+	}
+	return sel, true
+}
+
+// unreadable are the managed views declared tool tc reads that agent a may not read.
+func (c *Config) unreadable(a AgentConfig, tc ToolConfig) []string {
+	var out []string
+	for _, r := range tc.Reads {
+		if _, managed := c.View(r); managed && !slices.Contains(a.Views, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// checkAgentTools refuses, once the tools' SQL is compiled, a declared tool listed in an
+// agent's tools that reads a view the agent may not read.
+func (c *Config) checkAgentTools() error {
+	var probs []Problem
+	for _, a := range c.Agents {
+		for _, tc := range c.Tools {
+			if !slices.Contains(a.Tools, tc.Name) {
+				continue
+			}
+			for _, view := range c.unreadable(a, tc) {
+				probs = append(probs, Problem{Line: a.ToolsLine, Message: fmt.Sprintf(
+					"agent %q: tool %q reads view %q, which agent %q may not read; add %q to the agent's views or take %q off its tools",
+					a.Name, tc.Name, view, a.Name, view, tc.Name)})
+			}
+		}
+	}
+	if len(probs) > 0 {
+		return problemsError(c.display, "invalid config", probs)
+	}
+	return nil
 }

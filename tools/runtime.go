@@ -46,6 +46,9 @@ type RuntimeConfig struct {
 	// Tools are the tools declared in materialize.yaml (`tools:`), served next to the five
 	// built-ins with the same guard, limits and freshness (see [ToolSpec]).
 	Tools []ToolSpec
+	// Builtins, when not nil, are the built-in tools to serve ([RuntimeToolNames]; an agent's
+	// selection in materialize.yaml); nil serves all five.
+	Builtins []string
 }
 
 // Runtime tool names (the seed's).
@@ -95,6 +98,18 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Builtins != nil {
+		for _, name := range cfg.Builtins {
+			if !slices.Contains(runtimeToolNames, name) {
+				return nil, fmt.Errorf("tools: runtime tools: %q is not a built-in runtime tool (have %v)", name, runtimeToolNames)
+			}
+		}
+		for _, name := range runtimeToolNames {
+			if !slices.Contains(cfg.Builtins, name) {
+				delete(reg.tools, name)
+			}
+		}
 	}
 	declared, compiled, err := declaredTools(rs, cfg.Schema, cfg.Tools)
 	if err != nil {

@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"slices"
 	"strings"
 )
 
@@ -16,6 +17,9 @@ var setupHints = map[string]string{
 
 // runtimeToolNames are the tools only the runtime server has.
 var runtimeToolNames = []string{ToolListViews, ToolDescribeView, ToolQueryView, ToolRefreshView, ToolGetLineage}
+
+// RuntimeToolNames returns the names of the five built-in runtime tools (a new slice).
+func RuntimeToolNames() []string { return slices.Clone(runtimeToolNames) }
 
 // setupError is [AsToolError] for the setup tools: a hint that names a runtime tool is
 // replaced by the setup tools' next step, and an unknown relation is unknown_relation (the
