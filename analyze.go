@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -159,9 +160,11 @@ func (p *Project) qualify(ctx context.Context, tx pgx.Tx, a *lineage.Analysis) (
 		Catalog: lineage.NewPgxIncrementalCatalog(tx), IsIncremental: p.isIncremental})
 }
 
-// sourceHash is the hex sha256 of a SQL file's exact text.
+// sourceHash is the hex sha256 of a SQL file's exact text under the lineage rules in use
+// (lineage.RulesVersion): a view whose file is unchanged keeps its recorded lineage until the
+// rules change.
 func sourceHash(sql string) string {
-	sum := sha256.Sum256([]byte(sql))
+	sum := sha256.Sum256([]byte("agentmv lineage rules " + strconv.Itoa(lineage.RulesVersion) + "\n" + sql))
 	return hex.EncodeToString(sum[:])
 }
 

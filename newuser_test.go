@@ -3,6 +3,8 @@ package agentmv_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"testing"
@@ -116,5 +118,59 @@ func TestDoctorWrongAdminPassword(t *testing.T) {
 	if !strings.HasPrefix(msg, "doctor: the admin connection (DATABASE_URL) fails: cannot connect as user "+pr.settings.RuntimeRole) ||
 		!strings.Contains(msg, "password authentication failed") || strings.Contains(msg, "tls error") || strings.Contains(msg, "\n") {
 		t.Errorf("doctor's error: %q", msg)
+	}
+}
+
+// TestApplyRewritesLineageWhenRulesChange: a registry written under older lineage rules (here:
+// the source hash as it was recorded before lineage.RulesVersion, and the column lineage that
+// missed a count(*) subquery) gets the current lineage at the next apply, without rebuilding the
+// view; the apply after that changes nothing.
+func TestApplyRewritesLineageWhenRulesChange(t *testing.T) {
+	t.Parallel()
+	pr := newProject(t, saasSchema)
+	sql := `SELECT a.id AS account_id, (SELECT count(*) FROM users u WHERE u.account_id = a.id) AS user_count FROM accounts a` + "\n"
+	pr.write("materialize/account_users.sql", sql)
+	pr.write("materialize.yaml", "version: 1\ntarget_schema: agent_mv\nviews:\n  - name: account_users\n    sql_file: materialize/account_users.sql\n    description: users per account\n")
+	pr.apply()
+	ctx := context.Background()
+	oid := func() uint32 {
+		var o uint32
+		if err := pr.admin.QueryRow(ctx, `SELECT 'agent_mv.account_users'::regclass::oid`).Scan(&o); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	before := oid()
+	sum := sha256.Sum256([]byte(sql)) // what apply recorded before the rules had a version
+	if _, err := pr.admin.Exec(ctx, `UPDATE agent_mv.views SET source_sha256 = $1 WHERE name = 'account_users'`, hex.EncodeToString(sum[:])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pr.admin.Exec(ctx, `DELETE FROM agent_mv.column_lineage WHERE view_name = 'account_users' AND view_column = 'user_count'`); err != nil {
+		t.Fatal(err)
+	}
+	userCount := func() []string {
+		l, err := boundary.LineageOf(ctx, pr.admin, pr.open().Names(), "account_users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range l.Columns {
+			if c.Column == "user_count" {
+				return c.Sources
+			}
+		}
+		return nil
+	}
+	if got := userCount(); got != nil {
+		t.Fatalf("the old registry was not planted: %v", got)
+	}
+	res := pr.apply()
+	if got := userCount(); !slices.Equal(got, []string{"public.accounts.id", "public.users.account_id"}) {
+		t.Errorf("after apply under the new rules, user_count <- %v", got)
+	}
+	if oid() != before || !strings.Contains(res.Plan.String(), "1 unchanged") {
+		t.Errorf("the view was rebuilt (oid %d -> %d):\n%s", before, oid(), res.Plan)
+	}
+	if res := pr.apply(); !strings.Contains(res.Plan.String(), "1 unchanged") || oid() != before {
+		t.Errorf("the next apply is not a no-op:\n%s", res.Plan)
 	}
 }

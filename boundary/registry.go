@@ -29,8 +29,9 @@ type ViewRecord struct {
 	RefreshEvery *time.Duration `json:"refresh_every,omitempty"`
 	// AppliedAt is set by the database when the row is inserted or changed.
 	AppliedAt time.Time `json:"applied_at"`
-	// SourceHash is the hex sha256 of the SQL file's exact text at the last apply: when it is
-	// unchanged, apply reuses the recorded lineage instead of parsing the file again.
+	// SourceHash is the hex sha256 of the SQL file's exact text at the last apply, under the
+	// lineage rules then in use (lineage.RulesVersion): when it is unchanged, apply reuses the
+	// recorded lineage instead of parsing the file again.
 	SourceHash string `json:"source_sha256,omitempty"`
 	// RefreshStrategy is StrategyFull (a materialized view; "" reads as full) or
 	// StrategyIncremental (a table maintained from captured changes).

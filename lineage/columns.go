@@ -17,6 +17,12 @@ import (
 // columns are unknown yields a column named "*" that derives from <relation>.*, and an
 // unqualified column that could belong to several such relations is left without sources.
 
+// RulesVersion numbers the rules by which a view's SQL yields its lineage. Bump it whenever
+// the same SQL would now yield other lineage (as version 2 did for subqueries whose output
+// reads no column): apply then analyzes again the views whose files did not change, once,
+// and rewrites their recorded lineage (without rebuilding them).
+const RulesVersion = 2
+
 // srcCol is one source column.
 type srcCol struct{ schema, relation, column string }
 
