@@ -205,13 +205,18 @@ func (r *cursorReader) open(p *pipeline, deparsed string, parse bool, n int) {
 // skips the rest of the pipeline); an error reading or writing leaves the connection closed.
 func (r *cursorReader) send(ctx context.Context, p *pipeline) error {
 	p.fe.SendSync(&pgproto3.Sync{})
+	if err := ctx.Err(); err != nil {
+		r.closeConn(ctx) // the queued messages are never sent
+		return err
+	}
 	// One watch for the whole round trip: on cancellation, expire the socket's deadline (as
-	// pgconn's default handler does); the connection is then closed, never reused.
+	// pgconn's default handler does); the connection is then closed, never reused, even when
+	// the round trip finished as the deadline was being set.
 	stop := context.AfterFunc(ctx, func() { _ = r.conn.Conn().SetDeadline(time.Now()) })
 	err := r.roundTrip(p)
-	if !stop() && err != nil {
+	if !stop() {
 		r.closeConn(ctx)
-		if cerr := ctx.Err(); cerr != nil {
+		if cerr := ctx.Err(); cerr != nil && err != nil {
 			return fmt.Errorf("%w (%w)", cerr, err)
 		}
 	}
