@@ -287,16 +287,18 @@ func TestTelemetryOverHTTP(t *testing.T) {
 		if sp.Name != "tools/call "+calls[i].tool || attr(sp, "agentmv.tool") != calls[i].tool || attr(sp, "agentmv.agent") != tools.DefaultAgentName {
 			t.Errorf("span %d: %s tool=%q agent=%q", i, sp.Name, attr(sp, "agentmv.tool"), attr(sp, "agentmv.agent"))
 		}
-		children := 0
+		children, cursor := 0, false
 		for _, c := range got {
 			if c.Parent.SpanID() == sp.SpanContext.SpanID() && attr(c, "db.system.name") == "postgresql" {
 				children++
+				// the agent's query itself, as executed (the deparsed SELECT)
+				cursor = cursor || strings.Contains(attr(c, "db.query.text"), "customer_rollup") && attr(c, "db.response.returned_rows") == "2"
 			}
 		}
 		switch i {
 		case 1:
-			if attr(sp, "agentmv.outcome") != "ok" || attr(sp, "agentmv.rows") != "2" || children < 2 {
-				t.Errorf("query_view span: outcome %q rows %q, %d database child spans (want ≥ 2): %v", attr(sp, "agentmv.outcome"), attr(sp, "agentmv.rows"), children, spanNames(got))
+			if attr(sp, "agentmv.outcome") != "ok" || attr(sp, "agentmv.rows") != "2" || children < 2 || !cursor {
+				t.Errorf("query_view span: outcome %q rows %q, %d database child spans (want ≥ 2, one running the query: %v): %v", attr(sp, "agentmv.outcome"), attr(sp, "agentmv.rows"), children, cursor, spanNames(got))
 			}
 		case 2:
 			if sp.Status.Code != codes.Error || attr(sp, "agentmv.outcome") != refusedType || len(sp.Events) == 0 {

@@ -54,6 +54,10 @@ type Options struct {
 	ShutdownGrace time.Duration
 	// Logger receives one line per batch and per failure. Default: discard.
 	Logger *slog.Logger
+	// OnResult, when set, receives every view's result of every batch (success, failed, busy,
+	// fresh, skipped), e.g. for metrics (tools.Metrics.ObserveRefresh). It runs on the
+	// scheduler's goroutine and must be quick.
+	OnResult func(refresh.Result)
 }
 
 // Scheduler keeps the views that have a refresh_every fresh. Several schedulers (in one
@@ -239,6 +243,9 @@ func (s *Scheduler) runBatch(ctx, workCtx context.Context, b batch, views map[st
 		},
 	})
 	for _, r := range sum.Results {
+		if s.opts.OnResult != nil {
+			s.opts.OnResult(r)
+		}
 		if r.Status == refresh.StatusFailed {
 			s.opts.Logger.Warn("scheduler: refresh failed; backing off", "view", r.View, "error", r.Error, "sqlstate", r.SQLState)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Limits bound one read-only query. Zero fields take the Default* values.
@@ -189,7 +190,11 @@ func execQuery(ctx context.Context, pool *pgxpool.Pool, schema, deparsed string,
 				return Result{}, err
 			}
 		}
-		res, err = r.run(ctx, deparsed)
+		sctx, span := childSpan(ctx, "postgresql cursor", deparsed)
+		res, err = r.run(sctx, deparsed)
+		if span != nil {
+			endChildSpan(span, err, attribute.Int("db.response.returned_rows", res.RowCount))
+		}
 		if err == nil {
 			return res, nil
 		}

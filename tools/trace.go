@@ -69,6 +69,32 @@ func endCallSpan(span trace.Span, rec *CallRecord, err *ToolError) {
 	span.End()
 }
 
+// childSpan starts a client span for database work under ctx's span when that span is
+// recording (a traced tool call), with the tracer provider that made it; otherwise it returns
+// ctx and a nil span, at the cost of one context lookup. For work that bypasses pgx's tracer
+// (query_view's pgconn pipeline).
+func childSpan(ctx context.Context, name, sql string) (context.Context, trace.Span) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return ctx, nil
+	}
+	return parent.TracerProvider().Tracer(TracerName).Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(dbSystem, attribute.String("db.query.text", sql)))
+}
+
+// endChildSpan ends a span of childSpan (nil: nothing to do), recording err.
+func endChildSpan(span trace.Span, err error, attrs ...attribute.KeyValue) {
+	if span == nil {
+		return
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.SetAttributes(attrs...)
+	span.End()
+}
+
 // QueryTracer is a pgx tracer (pgx.QueryTracer and pgx.BatchTracer) that turns the queries
 // and batches of a traced tool call into child spans of the call's span. It starts no span of
 // its own when the context carries none (scheduler refreshes, probes), so untraced work costs

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
+	"time"
 
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/cmd/internal/mcpmain"
+	"github.com/agentmv/agentmv/internal/otelenv"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -21,12 +24,28 @@ func open(ctx context.Context) (*tools.Registry, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Tools: s.Tools})
+	// Traces when the OTEL_* variables ask for them (spans never go to stdout).
+	tp, err := otelenv.TracerProvider(ctx, "agent-materialize-runtime-mcp", "", os.Stderr)
 	if err != nil {
+		return nil, nil, err
+	}
+	ropts := agentmv.RuntimeOptions{Schema: s.TargetSchema, ReplicaURLs: s.RuntimeReplicaURLs, Tools: s.Tools}
+	flush := func() {}
+	if tp != nil {
+		ropts.TracerProvider = tp
+		flush = func() {
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = tp.Shutdown(fctx)
+		}
+	}
+	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, ropts)
+	if err != nil {
+		flush()
 		return nil, nil, err
 	}
 	// Tools added, changed or removed in materialize.yaml reach connected clients.
 	watch, stop := context.WithCancel(ctx)
 	go rt.WatchTools(watch, "", 0, mcpmain.Logger())
-	return rt.Tools(), func() { stop(); rt.Close() }, nil
+	return rt.Tools(), func() { stop(); rt.Close(); flush() }, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -22,6 +23,7 @@ import (
 func newMcpCmd(o *rootOptions) *cobra.Command {
 	var httpAddr, tokenEnv, agent, auditPath string
 	var pooler bool
+	var tf telemetryFlags
 	cmd := &cobra.Command{
 		Use:   "mcp",
 		Short: "Serve the MCP tools: runtime (view-only, every day) or setup (privileged, once)",
@@ -34,6 +36,7 @@ token read from the environment variable named by --token-env).`,
 	runtimeFlags := func(c *cobra.Command) {
 		c.Flags().StringVar(&agent, "agent", "", "serve as this agent of materialize.yaml (its own role and views) instead of the runtime role")
 		c.Flags().BoolVar(&pooler, "pooler", false, "AGENT_MV_RUNTIME_URL goes through a transaction-pooling PgBouncer: use unnamed statements")
+		tf.register(c.Flags())
 	}
 	pf.StringVar(&auditPath, "audit-log", "", "append one JSON line per tool call to FILE (- for stderr; reopened on SIGHUP for logrotate)")
 	pf.StringVar(&tokenEnv, "token-env", "", "name of the environment variable holding the bearer token clients must send (required off loopback)")
@@ -48,7 +51,12 @@ token read from the environment variable named by --token-env).`,
 				return err
 			}
 			ctx := cmd.Context()
-			ropts := runtimeOptions(s, pooler)
+			tel, err := openTelemetry(cmd, tf, httpAddr != "")
+			if err != nil {
+				return err
+			}
+			defer tel.Close()
+			ropts := tel.runtimeOptions(runtimeOptions(s, pooler))
 			audit, err := openAudit(cmd, auditPath)
 			if err != nil {
 				return err
@@ -56,6 +64,7 @@ token read from the environment variable named by --token-env).`,
 			if audit != nil {
 				defer audit.Close()
 			}
+			tel.watchAudit(audit)
 			var rt *agentmv.Runtime
 			if agent != "" {
 				rt, err = agentmv.OpenAgentRuntime(ctx, s, agent, ropts)
@@ -69,6 +78,11 @@ token read from the environment variable named by --token-env).`,
 			watch, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			go rt.Tools().WatchResources(watch, 0) // resources/list_changed after an apply
+			go func() {
+				if err := tel.serveSeparate(watch, cmd, tf); err != nil {
+					fmt.Fprintln(cmd.ErrOrStderr(), "agentmv: metrics listener:", err)
+				}
+			}()
 			if audit != nil {
 				rt.Tools().Observe(audit.Observer())
 			}
@@ -88,9 +102,9 @@ token read from the environment variable named by --token-env).`,
 			if agent != "" && httpAddr != "" && tokenEnv == "" && s.AgentTokens[agent] != "" {
 				agents = append(agents, tools.HTTPAgent{Name: agent, Token: s.AgentTokens[agent],
 					Server: tools.NewServer(tools.RuntimeServerName, versionString(), rt.Tools())})
-				return serveMCP(cmd, nil, httpAddr, "", agents)
+				return serveMCP(cmd, nil, httpAddr, "", agents, tel.mcpHandler(tf))
 			}
-			return serveMCP(cmd, tools.NewServer(tools.RuntimeServerName, versionString(), rt.Tools()), httpAddr, tokenEnv, agents)
+			return serveMCP(cmd, tools.NewServer(tools.RuntimeServerName, versionString(), rt.Tools()), httpAddr, tokenEnv, agents, tel.mcpHandler(tf))
 		},
 	}
 	setupCmd := &cobra.Command{
@@ -102,7 +116,7 @@ token read from the environment variable named by --token-env).`,
 			if err != nil {
 				return err
 			}
-			return serveMCP(cmd, tools.NewServer(tools.SetupServerName, versionString(), reg), httpAddr, tokenEnv, nil)
+			return serveMCP(cmd, tools.NewServer(tools.SetupServerName, versionString(), reg), httpAddr, tokenEnv, nil, nil)
 		}),
 	}
 	runtimeFlags(runtimeCmd)
@@ -114,17 +128,6 @@ token read from the environment variable named by --token-env).`,
 // the same function agent-materialize-runtime-mcp uses: materialize.yaml may be absent.
 func (o *rootOptions) runtimeSettings() (agentmv.Settings, error) {
 	return agentmv.RuntimeSettings(agentmv.Options{ConfigPath: o.configPath, Overrides: o.overrides()})
-}
-
-// openRuntime resolves the runtime settings and opens the runtime (pool, role check, tools):
-// what `mcp runtime` and `serve` share.
-func (o *rootOptions) openRuntime(cmd *cobra.Command, pooler bool) (*agentmv.Runtime, agentmv.Settings, error) {
-	s, err := o.runtimeSettings()
-	if err != nil {
-		return nil, s, err
-	}
-	rt, err := agentmv.OpenRuntime(cmd.Context(), s.RuntimeURL, runtimeOptions(s, pooler))
-	return rt, s, err
 }
 
 // runtimeOptions are the options of every runtime the CLI opens (the runtime role's and the
@@ -174,9 +177,10 @@ func auditObservers(audit *tools.AuditLog) []tools.Observer {
 	return []tools.Observer{audit.Observer()}
 }
 
-// serveMCP runs server on stdio, or on HTTP when httpAddr is set, until the client goes away
-// or the command's context ends.
-func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string, agents []tools.HTTPAgent) error {
+// serveMCP runs server on stdio, or on HTTP when httpAddr is set (with metrics, when not nil,
+// at GET /metrics behind the bearer token), until the client goes away or the command's
+// context ends.
+func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string, agents []tools.HTTPAgent, metrics http.Handler) error {
 	ctx := cmd.Context()
 	if httpAddr == "" {
 		if tokenEnv != "" {
@@ -184,7 +188,7 @@ func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string,
 		}
 		return tools.ServeStdio(ctx, server)
 	}
-	srv, err := newHTTPMCP(cmd, server, tools.HTTPOptions{Addr: httpAddr, Agents: agents}, tokenEnv)
+	srv, err := newHTTPMCP(cmd, server, tools.HTTPOptions{Addr: httpAddr, Agents: agents, Metrics: metrics}, tokenEnv)
 	if err != nil {
 		return err
 	}

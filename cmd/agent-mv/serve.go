@@ -26,6 +26,8 @@ type serveFlags struct {
 	poll               time.Duration
 	shutdown           time.Duration
 	verbose            bool
+	auditPath          string
+	tel                telemetryFlags
 }
 
 // newServeCmd builds `agent-mv serve`: the runtime MCP server over streamable HTTP, the
@@ -66,6 +68,8 @@ records them as failed and keeps the old contents) and the process exits.`,
 	fl.DurationVar(&f.poll, "poll", scheduler.DefaultPollInterval, "longest wait between two looks at the views (the scheduler wakes earlier when one is due)")
 	fl.DurationVar(&f.shutdown, "shutdown-timeout", scheduler.DefaultShutdownGrace, "on SIGTERM/SIGINT, how long requests and running refreshes may take to finish before they are canceled")
 	fl.BoolVar(&f.verbose, "verbose", false, "log every scheduler batch, not only failures")
+	fl.StringVar(&f.auditPath, "audit-log", "", "append one JSON line per tool call to FILE (- for stderr; reopened on SIGHUP for logrotate)")
+	f.tel.register(fl)
 	return cmd
 }
 
@@ -76,11 +80,30 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 	if f.shutdown <= 0 || f.poll <= 0 {
 		return usageError{fmt.Errorf("--shutdown-timeout and --poll must be positive")}
 	}
-	rt, s, err := o.openRuntime(cmd, f.pooler)
+	tel, err := openTelemetry(cmd, f.tel, true)
+	if err != nil {
+		return err
+	}
+	defer tel.Close()
+	audit, err := openAudit(cmd, f.auditPath)
+	if err != nil {
+		return err
+	}
+	if audit != nil {
+		defer audit.Close()
+	}
+	tel.watchAudit(audit)
+	s, err := o.runtimeSettings()
+	if err != nil {
+		return err
+	}
+	ropts := tel.runtimeOptions(runtimeOptions(s, f.pooler))
+	rt, err := agentmv.OpenRuntime(cmd.Context(), s.RuntimeURL, ropts)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
+	rt.Tools().Observe(auditObservers(audit)...)
 	level := slog.LevelWarn
 	if f.verbose {
 		level = slog.LevelInfo
@@ -98,7 +121,7 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 	}()
 	// Every agent of materialize.yaml whose token is set gets its own server on its own role;
 	// its bearer token selects it (--token-env's token selects the runtime role's).
-	agents, closeAgents, err := openAgentServers(ctx, s, runtimeOptions(s, f.pooler), o.configPath, logger)
+	agents, closeAgents, err := openAgentServers(ctx, s, ropts, o.configPath, logger, auditObservers(audit)...)
 	if err != nil {
 		return err
 	}
@@ -114,6 +137,7 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 		Addr:            f.httpAddr,
 		Agents:          agents,
 		ShutdownTimeout: f.shutdown,
+		Metrics:         tel.mcpHandler(f.tel),
 		Probes: map[string]http.Handler{
 			"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeProbe(w, nil) }),
 			"/readyz":  readyz(rt, &stopping),
@@ -123,9 +147,13 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 		return err
 	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	running := 1
 	go func() { errc <- srv.Serve(ctx, announce(cmd)) }()
+	if f.tel.metricsAddr != "" {
+		running++
+		go func() { errc <- tel.serveSeparate(ctx, cmd, f.tel) }()
+	}
 	if path := o.projectFile(); path != "" && !f.noScheduler {
 		if cfg, err := agentmv.LoadConfig(path); err == nil && cfg.Scheduler == agentmv.SchedulerPgCron {
 			fmt.Fprintf(cmd.ErrOrStderr(), "%s says `scheduler: pg_cron`: pg_cron refreshes the views, so this server's scheduler stays off\n", path)
@@ -134,7 +162,7 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 	}
 	if !f.noScheduler {
 		sched, err := scheduler.New(scheduler.Options{DB: rt.Pool(), Schema: s.TargetSchema, Parallel: f.parallel,
-			PollInterval: f.poll, ShutdownGrace: f.shutdown, Logger: logger})
+			PollInterval: f.poll, ShutdownGrace: f.shutdown, Logger: logger, OnResult: tel.observeScheduled})
 		if err != nil {
 			return err
 		}
