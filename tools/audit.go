@@ -202,9 +202,9 @@ func (a *AuditLog) Observer() Observer {
 
 // Write writes one line. Errors are counted and reported, and returned for callers that care.
 func (a *AuditLog) Write(rec *CallRecord) error {
+	b, err := json.Marshal(rec) // outside the lock: concurrent calls encode in parallel
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	b, err := json.Marshal(rec)
 	if err != nil {
 		return a.fail(err)
 	}

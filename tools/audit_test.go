@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -95,25 +97,32 @@ func TestAuditLogFailure(t *testing.T) {
 	}
 }
 
-// BenchmarkAuditOverhead: a registry call with and without the audit log (file, no fsync);
+// BenchmarkAuditOverhead: a registry call with and without the audit log (file, no fsync) and
+// the metrics;
 // the ratio is the audit's per-call cost on the cheapest tool (a real tool's database work
 // makes it smaller). go test -run '^$' -bench AuditOverhead ./tools
 func BenchmarkAuditOverhead(b *testing.B) {
 	args := json.RawMessage(`{"name":"x"}`)
-	for _, withAudit := range []bool{false, true} {
-		name := "plain"
+	for _, mode := range []string{"plain", "audit", "audit+metrics"} {
+		name := mode
 		reg := tools.NewRegistry()
 		if err := reg.Add(echoTool()); err != nil {
 			b.Fatal(err)
 		}
-		if withAudit {
-			name = "audit"
+		if mode != "plain" {
 			a, err := tools.OpenAuditLog(filepath.Join(b.TempDir(), "a.jsonl"), tools.AuditOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer a.Close()
 			reg.Observe(a.Observer())
+		}
+		if mode == "audit+metrics" {
+			m, err := tools.NewMetrics(prometheus.NewRegistry())
+			if err != nil {
+				b.Fatal(err)
+			}
+			reg.Observe(m.Observer())
 		}
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
