@@ -221,18 +221,21 @@ func namedItems[T any](v *validator, n *yaml.Node, list, holds string, parse fun
 	return out
 }
 
-func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
-	vc := ViewConfig{Line: m.Line}
-	label := fmt.Sprintf("views[%d]", idx)
-	// Find the name first so later messages can name the view.
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == "name" {
-			if n := yamledit.Resolve(m.Content[i+1]); n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && n.Value != "" {
-				label = fmt.Sprintf("view %q", n.Value)
-			}
-			break
+// itemLabel is how messages name item idx of list: `<kind> "<name>"` when the mapping's name
+// is a non-empty string (found first, so every message can name the item whatever the key
+// order), else `<list>[<idx>]`.
+func itemLabel(m *yaml.Node, list, kind string, idx int) string {
+	if i := yamledit.Key(m, "name"); i >= 0 {
+		if n := yamledit.Resolve(m.Content[i+1]); n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && n.Value != "" {
+			return fmt.Sprintf("%s %q", kind, n.Value)
 		}
 	}
+	return fmt.Sprintf("%s[%d]", list, idx)
+}
+
+func (v *validator) view(m *yaml.Node, idx int) (ViewConfig, bool) {
+	vc := ViewConfig{Line: m.Line}
+	label := itemLabel(m, "views", "view", idx)
 	before := len(v.invalid)
 	var haveName, haveFile, haveDesc bool
 	for _, kv := range v.pairs(m, label) {

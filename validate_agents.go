@@ -83,12 +83,7 @@ func (v *validator) agents(n *yaml.Node) {
 
 func (v *validator) agent(m *yaml.Node, idx int) (AgentConfig, bool) {
 	a := AgentConfig{Line: m.Line}
-	label := fmt.Sprintf("agents[%d]", idx)
-	if i := yamledit.Key(m, "name"); i >= 0 {
-		if n := yamledit.Resolve(m.Content[i+1]); n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && n.Value != "" {
-			label = fmt.Sprintf("agent %q", n.Value)
-		}
-	}
+	label := itemLabel(m, "agents", "agent", idx)
 	before := len(v.invalid)
 	var haveName, haveViews bool
 	envKey := func(val *yaml.Node, key string) string {
