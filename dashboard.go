@@ -3,6 +3,7 @@ package agentmv
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -15,7 +16,8 @@ import (
 
 // DashboardState reads everything the dashboard shows, as the runtime role: per-view status
 // and freshness, the last refreshes, the column meanings, the lineage edges and what their sources are. Six queries, O(views + history
-// limit); no count(*) on any view.
+// limit); no count(*) on any view. The declared tools come from materialize.yaml (what the
+// runtime server serves), with the views each reads and its parameters.
 func (p *Project) DashboardState(ctx context.Context, now time.Time) (dashboard.State, error) {
 	pool, err := p.RuntimePool(ctx)
 	if err != nil {
@@ -102,7 +104,27 @@ func (p *Project) DashboardState(ctx context.Context, now time.Time) (dashboard.
 			s.Views[i].Upstream = src
 		}
 	}
+	s.Tools = dashboardTools(p.cfg.Tools)
 	return s, nil
+}
+
+// dashboardTools are the declared tools as the dashboard lists them: what the runtime server
+// serves (materialize.yaml), with the views each reads and its parameters.
+func dashboardTools(declared []ToolConfig) []dashboard.Tool {
+	out := make([]dashboard.Tool, 0, len(declared))
+	for _, tc := range declared {
+		t := dashboard.Tool{Name: tc.Name, Description: tc.Description, Reads: tc.Reads}
+		for _, p := range tc.Parameters {
+			dp := dashboard.Param{Name: p.Name, Type: p.Type, Description: p.Description, Required: p.Required}
+			if p.Default != nil {
+				b, _ := json.Marshal(p.Default) // a YAML scalar or list (see yamlValue)
+				dp.Default = string(b)
+			}
+			t.Parameters = append(t.Parameters, dp)
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // dashboardHistoryRows bounds the history read for the dashboard (sparklines of the last

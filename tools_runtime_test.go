@@ -249,3 +249,29 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestDashboardListsTools: the dashboard lists the declared tools with their description,
+// the views each reads and its parameters (type, required, default, description).
+func TestDashboardListsTools(t *testing.T) {
+	pr := demoProject(t)
+	pr.write("materialize.yaml", string(testutil.ReadFile(t, pr.dir+"/materialize.yaml"))+budgetTools)
+	pr.apply()
+	var html bytes.Buffer
+	if err := pr.open().BuildDashboard(context.Background(), &html, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	page := html.String()
+	for _, want := range []string{
+		"<h2>Tools (3)</h2>",
+		`<td class="name"><code>revenue_on</code><div class="desc">Units sold and gross revenue per product on the given days, most units first.</div></td>`,
+		`<td class="mono src">daily_revenue</td>`,
+		`<dt><code>days</code> <span class="muted">date[], required</span></dt><dd>The days to report (UTC)</dd>`,
+		`<dt><code>top</code> <span class="muted">integer, default 10</span></dt><dd>Most rows to return</dd>`,
+		`<dt><code>since</code> <span class="muted">timestamp, required</span></dt>`,
+		`<code>customer_by_email</code><div class="desc">One customer&#39;s orders and lifetime spend, by email.</div>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("dashboard lacks %s", want)
+		}
+	}
+}

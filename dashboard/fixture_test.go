@@ -57,6 +57,14 @@ func demoState() State {
 			{From: "public.orders", To: "top_customers_30d", FromKind: "table"},
 			{From: "public.products", To: "product_catalog", FromKind: "table"},
 		},
+		Tools: []Tool{
+			{Name: "revenue_on", Description: "Revenue per product on the given days.", Reads: []string{"daily_revenue"},
+				Parameters: []Param{{Name: "days", Type: "date[]", Required: true, Description: "The days to report (UTC)"},
+					{Name: "top", Type: "integer", Default: "10"}}},
+			{Name: "customer_by_email", Description: "One customer's <orders> & spend, by email.", Reads: []string{"customer_rollup", "top_customers_30d"},
+				Parameters: []Param{{Name: "email", Type: "string", Required: true}}},
+			{Name: "biggest_days", Description: "The five biggest days.", Reads: []string{"daily_revenue"}},
+		},
 	}
 	durations := map[string][]int64{
 		"customer_rollup":   {1620, 1710, 1650, 2400, 1800, 1790, 1840},

@@ -48,6 +48,7 @@ type pageData struct {
 	History     []historyRow
 	HistoryN    int
 	HistoryAll  int
+	Tools       []Tool
 }
 
 type summaryCard struct {
@@ -137,6 +138,8 @@ func buildPage(s State) pageData {
 		{Label: "never refreshed", Value: strconv.Itoa(never), Class: classIf(never > 0, "warn")},
 	}
 	d.Graph = layoutLineage(views, s.Edges)
+	d.Tools = slices.Clone(s.Tools)
+	slices.SortStableFunc(d.Tools, func(a, b Tool) int { return cmp.Compare(a.Name, b.Name) })
 
 	if len(history) > HistoryLimit {
 		history = history[:HistoryLimit]

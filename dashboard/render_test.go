@@ -59,6 +59,7 @@ func TestRenderInputOrderIrrelevant(t *testing.T) {
 	reverse(len(r.Views), func(i, j int) { r.Views[i], r.Views[j] = r.Views[j], r.Views[i] })
 	reverse(len(r.History), func(i, j int) { r.History[i], r.History[j] = r.History[j], r.History[i] })
 	reverse(len(r.Edges), func(i, j int) { r.Edges[i], r.Edges[j] = r.Edges[j], r.Edges[i] })
+	reverse(len(r.Tools), func(i, j int) { r.Tools[i], r.Tools[j] = r.Tools[j], r.Tools[i] })
 	if got := render(t, r); !bytes.Equal(want, got) {
 		t.Fatalf("output depends on input order:\n%s", cmp.Diff(string(want), string(got)))
 	}

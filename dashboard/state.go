@@ -16,6 +16,28 @@ type State struct {
 	// Edges are lineage edges (source → view). Base tables appear in the graph only
 	// through edges whose FromKind is "table".
 	Edges []Edge
+	// Tools are the tools declared in materialize.yaml (`tools:`), in any order (Render sorts
+	// by name). The section is left out when there are none.
+	Tools []Tool
+}
+
+// Tool is one declared tool: a named, parameterized query over the managed views.
+type Tool struct {
+	Name, Description string
+	// Reads are the managed views its SQL reads.
+	Reads []string
+	// Parameters are its arguments, in order.
+	Parameters []Param
+}
+
+// Param is one parameter of a declared tool.
+type Param struct {
+	// Type is the declared type (string, integer, number, boolean, date, timestamp, or one
+	// of them followed by [] for an array).
+	Name, Type, Description string
+	Required                bool
+	// Default is the default value as written for people ("" when none).
+	Default string
 }
 
 // View is the current state of one managed materialized view.
