@@ -275,3 +275,82 @@ func TestDashboardListsTools(t *testing.T) {
 		}
 	}
 }
+
+// TestRunningServerNoticesSQLFileEdit: editing only a tool's sql_file (materialize.yaml
+// unchanged) reaches a running server: the tool runs the new SQL and clients are told
+// (tools/list_changed); an invalid edit of the file keeps the tool as it was.
+func TestRunningServerNoticesSQLFileEdit(t *testing.T) {
+	pr := demoProject(t)
+	path := pr.dir + "/materialize.yaml"
+	const sqlFile = "materialize/tool_revenue_on.sql"
+	pr.write(sqlFile, "SELECT day, sku, units_sold FROM daily_revenue WHERE day = ANY(@days) ORDER BY day, sku\n")
+	pr.write("materialize.yaml", string(testutil.ReadFile(t, path))+`tools:
+  - name: revenue_on
+    description: Units sold per product on the given days.
+    sql_file: `+sqlFile+`
+    parameters:
+      - {name: days, type: "date[]", required: true}
+`)
+	pr.apply()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := pr.open().Settings()
+	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, Tools: s.Tools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
+	rt.Tools().Mount(server)
+	st, ct := mcp.NewInMemoryTransports()
+	ss, err := server.Connect(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed atomic.Int32
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "v0"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed.Add(1) },
+	}).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cs.Close(); _ = ss.Wait() }()
+	done := make(chan struct{})
+	var logs syncBuffer
+	go func() {
+		defer close(done)
+		rt.WatchTools(ctx, path, 20*time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil)))
+	}()
+	defer func() { cancel(); <-done }()
+
+	rowCount := func() string {
+		out, isErr := callText(t, cs, "revenue_on", map[string]any{"days": []string{"2025-12-20", "2025-12-25"}})
+		if isErr {
+			t.Fatalf("revenue_on: %s", out)
+		}
+		var res struct {
+			RowCount int `json:"row_count"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatal(err)
+		}
+		return strconv.Itoa(res.RowCount)
+	}
+	if n := rowCount(); n != "2" {
+		t.Fatalf("revenue_on rows at start = %s, want 2", n)
+	}
+	// An invalid edit of the file (a base table) is refused and changes nothing.
+	pr.edit(sqlFile, "FROM daily_revenue WHERE", "FROM public.payments WHERE")
+	testutil.WaitFor(t, 30*time.Second, "the watcher to refuse the invalid sql_file", func() (bool, error) {
+		return strings.Contains(logs.String(), "relation public.payments is outside schema"), nil
+	})
+	if n := rowCount(); n != "2" || changed.Load() != 0 {
+		t.Fatalf("an invalid sql_file edit changed the tool: %s rows, list_changed %d", n, changed.Load())
+	}
+	// A valid edit of the file only: the tool runs the new SQL.
+	pr.edit(sqlFile, "FROM public.payments WHERE day = ANY(@days)", "FROM daily_revenue WHERE day = ANY(@days) AND sku = 'SKU-002'")
+	testutil.WaitFor(t, 30*time.Second, "revenue_on to run the edited sql_file", func() (bool, error) {
+		return rowCount() == "1", nil
+	})
+	testutil.WaitFor(t, 30*time.Second, "notifications/tools/list_changed", func() (bool, error) { return changed.Load() > 0, nil })
+}
