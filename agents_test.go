@@ -19,6 +19,7 @@ import (
 	"github.com/agentmv/agentmv"
 	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/internal/testutil"
+	"github.com/agentmv/agentmv/test/mcpclient"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -366,18 +367,9 @@ func agentSession(t *testing.T, pr *project, agent string) *mcp.ClientSession {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { cancel(); rt.Close() }) // after the session closes (cleanups run last first)
 	go rt.WatchTools(ctx, filepath.Join(pr.dir, "materialize.yaml"), 20*time.Millisecond, nil)
-	st, ct := mcp.NewInMemoryTransports()
-	ss, err := tools.NewServer(tools.RuntimeServerName, "test", rt.Tools()).Connect(ctx, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "v0"}, nil).Connect(ctx, ct, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cs.Close(); _ = ss.Wait(); cancel(); rt.Close() })
-	return cs
+	return mcpclient.Connect(t, tools.NewServer(tools.RuntimeServerName, "test", rt.Tools()), nil)
 }
 
 // listedTools is tools/list of a session, sorted.
