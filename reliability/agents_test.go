@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -214,7 +216,8 @@ func TestServeAgents(t *testing.T) {
 	}
 }
 
-// TestStdioAgent runs the stdio runtime server as each agent (`mcp runtime --agent NAME`):
+// TestStdioAgent runs the stdio runtime server as each agent (`mcp runtime --agent NAME`, and
+// the seed-named agent-materialize-runtime-mcp --agent NAME):
 // its session lists and queries only that agent's view and is refused the other's; an
 // unknown agent does not start.
 func TestStdioAgent(t *testing.T) {
@@ -223,6 +226,22 @@ func TestStdioAgent(t *testing.T) {
 	for _, a := range agentCases {
 		t.Run(a.name, func(t *testing.T) {
 			checkAgentSession(t, stdioSession(t, pr, "--agent", a.name), a)
+		})
+	}
+	// The seed-named stdio server takes --agent too.
+	seed := testutil.Command(t, "agent-materialize-runtime-mcp")
+	for _, a := range agentCases {
+		t.Run("seed binary "+a.name, func(t *testing.T) {
+			cmd := exec.Command(seed, "--agent", a.name)
+			cmd.Dir, cmd.Env = pr.dir, pr.env()
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.Wait)
+			defer cancel()
+			cs, err := mcp.NewClient(&mcp.Implementation{Name: "reliability"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+			if err != nil {
+				t.Fatalf("start agent-materialize-runtime-mcp --agent %s: %v", a.name, err)
+			}
+			defer cs.Close()
+			checkAgentSession(t, cs, a)
 		})
 	}
 	res := pr.run("mcp", "runtime", "--agent", "suport")

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -12,11 +14,23 @@ import (
 	"github.com/agentmv/agentmv/tools"
 )
 
-func main() { mcpmain.Serve("agent-materialize-runtime-mcp", tools.RuntimeServerName, open) }
+func main() {
+	fs := flag.NewFlagSet("agent-materialize-runtime-mcp", flag.ExitOnError)
+	agent := fs.String("agent", "", "serve as this agent of materialize.yaml (its own role, views and tools) instead of the runtime role")
+	_ = fs.Parse(os.Args[1:])
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "agent-materialize-runtime-mcp: unexpected argument %q (the only flag is --agent NAME)\n", fs.Arg(0))
+		os.Exit(2)
+	}
+	mcpmain.Serve("agent-materialize-runtime-mcp", tools.RuntimeServerName, func(ctx context.Context) (*tools.Registry, func(), error) {
+		return open(ctx, *agent)
+	})
+}
 
 // open resolves the settings the same way as `agent-mv mcp runtime` (flag > environment > .env
-// > materialize.yaml, optional here > default) and opens the runtime tools.
-func open(ctx context.Context) (*tools.Registry, func(), error) {
+// > materialize.yaml, optional here > default) and opens the runtime tools, as agent's role
+// when agent is set (`--agent NAME`, like `agent-mv mcp runtime --agent`).
+func open(ctx context.Context, agent string) (*tools.Registry, func(), error) {
 	s, err := agentmv.RuntimeSettings(agentmv.Options{Logger: mcpmain.Logger()})
 	if errors.Is(err, agentmv.ErrNoRuntimeURL) {
 		return nil, nil, errors.New("AGENT_MV_RUNTIME_URL is required for runtime-mcp; put the runtime role's connection string in .env or the environment (see .env.example)")
@@ -39,7 +53,12 @@ func open(ctx context.Context) (*tools.Registry, func(), error) {
 			_ = tp.Shutdown(fctx)
 		}
 	}
-	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, ropts)
+	var rt *agentmv.Runtime
+	if agent != "" {
+		rt, err = agentmv.OpenAgentRuntime(ctx, s, agent, ropts)
+	} else {
+		rt, err = agentmv.OpenRuntime(ctx, s.RuntimeURL, ropts)
+	}
 	if err != nil {
 		flush()
 		return nil, nil, err
