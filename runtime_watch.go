@@ -22,7 +22,9 @@ const DefaultToolsWatchInterval = 2 * time.Second
 // it loads the file (the full validation, the guard included) and replaces the declared tools
 // on every server the registry is mounted on, which tells connected clients
 // (tools/list_changed). A file that is missing or invalid keeps the tools as they are, with a
-// warning on logger; the built-in tools never change. Every call of a declared tool is still
+// warning on logger; the built-in tools never change. An agent's runtime (OpenAgentRuntime)
+// follows the agent's selection (Config.AgentTools); a change to which built-ins it gets
+// needs a restart. Every call of a declared tool is still
 // checked against the views the database has now.
 func (r *Runtime) WatchTools(ctx context.Context, path string, interval time.Duration, logger *slog.Logger) {
 	if path == "" {
@@ -69,7 +71,16 @@ func (r *Runtime) WatchTools(ctx context.Context, path string, interval time.Dur
 			continue
 		}
 		files = toolSQLFiles(cfg)
-		ch, err := r.tools.SetDeclaredTools(cfg.ToolSpecs())
+		specs := cfg.ToolSpecs()
+		if r.agent != "" {
+			sel, ok := cfg.AgentTools(r.agent)
+			if !ok {
+				logger.Warn("declared tools: the agent is no longer in the config; keeping its current tools", "agent", r.agent)
+				continue
+			}
+			specs = sel.Tools
+		}
+		ch, err := r.tools.SetDeclaredTools(specs)
 		if err != nil {
 			logger.Warn("declared tools: keeping the current tools", "err", err)
 			continue
