@@ -59,7 +59,10 @@ const (
 //     block. On error (including statement_timeout / cancel) the subtransaction rolls the
 //     REFRESH back, so the view keeps its previous contents, the row becomes 'failed' with
 //     SQLERRM and SQLSTATE, and the function RETURNS status "failed" instead of raising: the
-//     history row is durable once the caller commits (the seed re-raised and lost it).
+//     history row is durable once the caller commits (the seed re-raised and lost it). One
+//     cancel request signals the backend twice (process and process group): when the second
+//     lands after the inner block, recording and answering are retried once, so it cannot
+//     roll the recorded failure back (found by the flake hunt, issue 22).
 //   - rows_after is exact. Blocking mode reads it from the transaction's own insert counter
 //     (pg_stat_get_xact_tuples_inserted delta: a blocking REFRESH truncates and inserts every
 //     row), which costs nothing; measured on PG15 with 1M rows: REFRESH 0.79-0.86 s, count(*)
@@ -250,18 +253,30 @@ BEGIN
     END;
 
     v_finished := clock_timestamp();
-    UPDATE {{.History}}
-       SET finished_at = v_finished, status = v_status, rows_after = v_rows, error = v_err, sqlstate = v_state,
-           mode = v_mode, mode_reason = v_reason, rows_changed = v_changed, changes_applied = v_changes
-     WHERE id = v_history_id;
+    -- One cancel request can reach this backend twice (the postmaster signals the process and
+    -- its process group). The first is caught above and recorded; a second one arriving here
+    -- would roll the whole call back, record included. So recording and answering are retried
+    -- once after a cancel; a cancel that arrives again is raised.
+    FOR v_try IN 1..2 LOOP
+        BEGIN
+            UPDATE {{.History}}
+               SET finished_at = v_finished, status = v_status, rows_after = v_rows, error = v_err, sqlstate = v_state,
+                   mode = v_mode, mode_reason = v_reason, rows_changed = v_changed, changes_applied = v_changes
+             WHERE id = v_history_id;
 
-    RETURN jsonb_build_object(
-        'status', v_status, 'view', p_name,
-        'started_at', v_started, 'finished_at', v_finished,
-        'duration_ms', round((extract(epoch FROM (v_finished - v_started)) * 1000)::numeric, 3),
-        'rows_after', v_rows, 'mode', v_mode, 'mode_reason', v_reason,
-        'rows_changed', v_changed, 'changes_applied', v_changes,
-        'error', v_err, 'sqlstate', v_state);
+            RETURN jsonb_build_object(
+                'status', v_status, 'view', p_name,
+                'started_at', v_started, 'finished_at', v_finished,
+                'duration_ms', round((extract(epoch FROM (v_finished - v_started)) * 1000)::numeric, 3),
+                'rows_after', v_rows, 'mode', v_mode, 'mode_reason', v_reason,
+                'rows_changed', v_changed, 'changes_applied', v_changes,
+                'error', v_err, 'sqlstate', v_state);
+        EXCEPTION WHEN query_canceled THEN
+            IF v_try = 2 THEN
+                RAISE;
+            END IF;
+        END;
+    END LOOP;
 END;
 $agentmv$`)
 
