@@ -14,6 +14,7 @@ import (
 
 	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/internal/testutil"
+	"github.com/agentmv/agentmv/tools"
 )
 
 // copyProject copies testdata/config/project into a temp dir and returns the YAML's path there.
@@ -913,5 +914,53 @@ func TestParseDuration(t *testing.T) {
 		if d, err := ParseDuration(bad); err == nil {
 			t.Errorf("ParseDuration(%q) = %s, want an error", bad, d)
 		}
+	}
+}
+
+// Setup's finalize step writes a view and the tool proposed with it in one write: the tool goes
+// under tools: (created when missing) and must pass the check every tool of the file passes.
+func TestAddViewsWithTools(t *testing.T) {
+	files := map[string]string{"materialize/a.sql": okSQL, "materialize/new_one.sql": okSQL}
+	view := ViewConfig{Name: "new_one", SQLFile: "materialize/new_one.sql", Description: "New"}
+	min := 1.0
+	tool := tools.ToolSpec{Name: "by_id", Description: "One row by id",
+		SQL: "SELECT *\n  FROM agent_mv.new_one\n WHERE id = @id",
+		Parameters: []tools.ParamSpec{{Name: "id", Type: "integer", Description: "The id", Required: true, Min: &min},
+			{Name: "unused_kind", Type: "string", Enum: []any{"a", "b"}, Default: "a"}}}
+	tool.SQL += " AND @unused_kind IS NOT NULL"
+	for _, base := range []string{threeViews, threeViews + "tools: []\n"} {
+		path := writeProject(t, base, files)
+		cfg, err := LoadConfig(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cfg.AddViewsWithTools([]ViewConfig{view}, []tools.ToolSpec{tool}); err != nil {
+			t.Fatal(err)
+		}
+		got := string(testutil.ReadFile(t, path))
+		if !strings.HasPrefix(got, strings.Split(base, "# footer")[0]) || !strings.Contains(got, "# footer") {
+			t.Errorf("the existing text changed:\n%s", got)
+		}
+		re, err := LoadConfig(path)
+		if err != nil {
+			t.Fatalf("written file does not load: %v\n%s", err, got)
+		}
+		if len(re.Tools) != 1 || re.Tools[0].Name != "by_id" || !reflect.DeepEqual(re.Tools[0].Reads, []string{"new_one"}) ||
+			len(re.Tools[0].Parameters) != 2 || *re.Tools[0].Parameters[0].Min != 1 || !re.Tools[0].Parameters[0].Required {
+			t.Errorf("tools after write: %+v\n%s", re.Tools, got)
+		}
+	}
+	// A tool over a base table is refused by the file's own check; nothing is written.
+	path := writeProject(t, threeViews, files)
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := tools.ToolSpec{Name: "raw", Description: "d", SQL: "SELECT * FROM public.orders"}
+	if err := cfg.AddViewsWithTools([]ViewConfig{view}, []tools.ToolSpec{bad}); err == nil || !strings.Contains(err.Error(), `tool "raw"`) {
+		t.Errorf("tool over a base table: %v", err)
+	}
+	if string(testutil.ReadFile(t, path)) != threeViews || len(cfg.Views) != 3 {
+		t.Error("a refused AddViewsWithTools changed the file or the config")
 	}
 }

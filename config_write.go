@@ -3,6 +3,7 @@ package agentmv
 import (
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/agentmv/agentmv/boundary"
 	"github.com/agentmv/agentmv/internal/fileio"
 	"github.com/agentmv/agentmv/internal/yamledit"
+	"github.com/agentmv/agentmv/tools"
 )
 
 // ---- write-back -------------------------------------------------------------------------
@@ -95,7 +97,15 @@ func (c *Config) RemoveView(name string) error {
 // IncrementalThreshold and Sources are written when set.
 // The result must load as a valid config, or nothing is written.
 func (c *Config) AddViews(views ...ViewConfig) error {
-	if len(views) == 0 {
+	return c.AddViewsWithTools(views, nil)
+}
+
+// AddViewsWithTools appends views (as [Config.AddViews]) and tool declarations under tools:
+// (created when missing; sql inline) in one atomic write, as setup's finalize step does for a
+// view proposed with a tool. The result must load as a valid config (each tool passes the
+// same check as any tool of the file), or nothing is written.
+func (c *Config) AddViewsWithTools(views []ViewConfig, specs []tools.ToolSpec) error {
+	if len(views) == 0 && len(specs) == 0 {
 		return nil
 	}
 	ed, _, items, err := c.editViews()
@@ -113,8 +123,100 @@ func (c *Config) AddViews(views ...ViewConfig) error {
 		items[v.Name] = nil
 		nodes = append(nodes, viewNode(v))
 	}
-	ed.AppendItems(ed.Root(), "views", nodes...)
+	if len(nodes) > 0 {
+		ed.AppendItems(ed.Root(), "views", nodes...)
+	}
+	if len(specs) > 0 {
+		tnodes := make([]*yaml.Node, 0, len(specs))
+		for _, s := range specs {
+			tnodes = append(tnodes, toolNode(s))
+		}
+		root := ed.Root()
+		if ti := yamledit.Key(root, "tools"); ti >= 0 && root.Content[ti+1].Kind == yaml.SequenceNode {
+			ed.AppendItems(root, "tools", tnodes...)
+		} else if ti >= 0 && yamledit.IsNull(root.Content[ti+1]) {
+			return fmt.Errorf("add tool: %s has an empty tools: key; write `tools: []` or remove it", c.display)
+		} else if ti >= 0 {
+			return fmt.Errorf("add tool: tools in %s is not a list", c.display)
+		} else {
+			ed.AppendKey(root, "tools", &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: tnodes})
+		}
+	}
 	return c.commit(ed)
+}
+
+// toolNode is a tools entry for s (sql inline, a block scalar when it spans lines).
+func toolNode(s tools.ToolSpec) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	add := func(n *yaml.Node, k string, val *yaml.Node) { n.Content = append(n.Content, yamledit.Str(k), val) }
+	add(m, "name", yamledit.Str(s.Name))
+	add(m, "description", yamledit.Str(s.Description))
+	sql := yamledit.Str(strings.TrimSpace(s.SQL))
+	if strings.Contains(sql.Value, "\n") {
+		sql.Style = yaml.LiteralStyle
+	}
+	add(m, "sql", sql)
+	if len(s.Parameters) > 0 {
+		ps := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		for _, p := range s.Parameters {
+			pm := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			add(pm, "name", yamledit.Str(p.Name))
+			add(pm, "type", yamledit.Str(p.Type))
+			if p.Description != "" {
+				add(pm, "description", yamledit.Str(p.Description))
+			}
+			if p.Required {
+				add(pm, "required", valueNode(true))
+			}
+			if p.Default != nil {
+				add(pm, "default", valueNode(p.Default))
+			}
+			if p.Min != nil {
+				add(pm, "min", valueNode(*p.Min))
+			}
+			if p.Max != nil {
+				add(pm, "max", valueNode(*p.Max))
+			}
+			if p.MaxLength != nil {
+				add(pm, "max_length", valueNode(*p.MaxLength))
+			}
+			if len(p.Enum) > 0 {
+				add(pm, "enum", valueNode(p.Enum))
+			}
+			ps.Content = append(ps.Content, pm)
+		}
+		add(m, "parameters", ps)
+	}
+	return m
+}
+
+// valueNode is the YAML scalar (or flow list) for a parameter value as JSON or YAML decode it;
+// a whole float64 is written as an integer, as it was most likely given.
+func valueNode(v any) *yaml.Node {
+	scalar := func(tag, val string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: val} }
+	switch x := v.(type) {
+	case bool:
+		return scalar("!!bool", strconv.FormatBool(x))
+	case int:
+		return scalar("!!int", strconv.Itoa(x))
+	case int64:
+		return scalar("!!int", strconv.FormatInt(x, 10))
+	case uint64:
+		return scalar("!!int", strconv.FormatUint(x, 10))
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return scalar("!!int", strconv.FormatInt(int64(x), 10))
+		}
+		return scalar("!!float", strconv.FormatFloat(x, 'g', -1, 64))
+	case []any:
+		seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle}
+		for _, it := range x {
+			seq.Content = append(seq.Content, valueNode(it))
+		}
+		return seq
+	default:
+		return yamledit.Str(fmt.Sprint(x))
+	}
 }
 
 func viewNode(v ViewConfig) *yaml.Node {

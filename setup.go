@@ -30,10 +30,20 @@ func (p *Project) SetupTools(ctx context.Context) (*tools.Registry, error) {
 			}
 			return names
 		},
+		ToolNames: func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			names := make([]string, 0, len(p.cfg.Tools))
+			for _, t := range p.cfg.Tools {
+				names = append(names, t.Name)
+			}
+			return names
+		},
 		AddViews: func(_ context.Context, views []tools.NewView) error {
 			mu.Lock()
 			defer mu.Unlock()
 			add := make([]ViewConfig, 0, len(views))
+			var specs []tools.ToolSpec
 			for _, v := range views {
 				vc := ViewConfig{Name: v.Name, SQLFile: v.SQLFile, Description: v.Description}
 				for _, ix := range v.Indexes {
@@ -43,8 +53,11 @@ func (p *Project) SetupTools(ctx context.Context) (*tools.Registry, error) {
 					vc.Columns = append(vc.Columns, ColumnDescription{Column: c.Column, Description: c.Description})
 				}
 				add = append(add, vc)
+				if v.Tool != nil {
+					specs = append(specs, *v.Tool)
+				}
 			}
-			return p.cfg.AddViews(add...)
+			return p.cfg.AddViewsWithTools(add, specs)
 		},
 	})
 }

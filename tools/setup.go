@@ -25,6 +25,8 @@ type SetupConfig struct {
 	Limits Limits
 	// ViewNames returns the names of the views already in materialize.yaml.
 	ViewNames func() []string
+	// ToolNames returns the names of the tools already in materialize.yaml (may be nil).
+	ToolNames func() []string
 	// AddViews appends views to materialize.yaml (keeping its comments). Their SQL files
 	// (SQLFile, relative to Root) are written before it is called.
 	AddViews func(ctx context.Context, views []NewView) error
@@ -39,6 +41,8 @@ type NewView struct {
 	// Columns are what some of its columns mean (materialize.yaml's columns:), in the
 	// view's column order.
 	Columns []ColumnDescription
+	// Tool, when set, goes under materialize.yaml's tools: in the same write.
+	Tool *ToolSpec
 }
 
 // ColumnDescription is what one column of a view means, in one line.

@@ -29,6 +29,8 @@ type ProposeInput struct {
 	Rationale string `json:"rationale" jsonschema:"description=Why agents need this view (becomes its description)"`
 	// ColumnDescriptions become the view's columns: in materialize.yaml (column comments).
 	ColumnDescriptions map[string]string `json:"column_descriptions,omitempty" jsonschema:"description=What output columns mean: name -> one line (unit, currency, time zone, what NULL means)"`
+	// Tool is an optional tool over the view: an entry of materialize.yaml's tools list.
+	Tool *ToolSpec `json:"tool,omitempty" jsonschema:"description=Optional: a parameterized tool over this view (a materialize.yaml tools entry: name, description, sql with @param placeholders, parameters)"`
 }
 
 // Proposal is one staged view in the staging file.
@@ -40,7 +42,9 @@ type Proposal struct {
 	Columns   []string          `json:"columns,omitempty" yaml:"columns,omitempty"`
 	// ColumnDescriptions are what some output columns mean (column name -> one line).
 	ColumnDescriptions map[string]string `json:"column_descriptions,omitempty" yaml:"column_descriptions,omitempty"`
-	Note               string            `json:"note,omitempty" yaml:"-"`
+	// Tool is the tool proposed with the view (checked by [CompileTool] with the view managed).
+	Tool *ToolSpec `json:"tool,omitempty" yaml:"tool,omitempty"`
+	Note string    `json:"note,omitempty" yaml:"-"`
 }
 
 // checkColumnDescriptions refuses a description of a column the proposal does not output
@@ -135,7 +139,10 @@ func (st *setupTools) proposeView(ctx context.Context, in ProposeInput) (Staging
 	if err := checkColumnDescriptions(in.Name, in.ColumnDescriptions, cols); err != nil {
 		return StagingOutput{}, err
 	}
-	p := Proposal{Name: in.Name, SQL: sql, Rationale: in.Rationale, Columns: cols, ColumnDescriptions: in.ColumnDescriptions}
+	if err := st.checkProposedTool(in.Name, in.Tool); err != nil {
+		return StagingOutput{}, err
+	}
+	p := Proposal{Name: in.Name, SQL: sql, Rationale: in.Rationale, Columns: cols, ColumnDescriptions: in.ColumnDescriptions, Tool: in.Tool}
 	if s := suggestUniqueIndex(sql, cols, func(schema, table string) []string { return st.primaryKey(ctx, schema, table) }); s != nil {
 		p.Indexes = []IndexSuggestion{*s}
 		p.Note = "suggested a unique index on (" + strings.Join(s.Columns, ", ") + "): " + s.Reason + "; refreshes can then run CONCURRENTLY without blocking readers"
@@ -162,6 +169,30 @@ func (st *setupTools) proposeView(ctx context.Context, in ProposeInput) (Staging
 		return StagingOutput{}, fmt.Errorf("write %s: %w", StagingFileName, err)
 	}
 	return StagingOutput{Proposed: p, Proposals: sf.Proposals}, nil
+}
+
+// checkProposedTool checks a tool proposed with view by the rule materialize.yaml's tools go
+// through ([CompileTool]), the view counting as managed; a tool of materialize.yaml with the
+// same name is refused too (finalize_config would not load).
+func (st *setupTools) checkProposedTool(view string, spec *ToolSpec) error {
+	if spec == nil {
+		return nil
+	}
+	var existing []string
+	if st.cfg.ViewNames != nil {
+		existing = st.cfg.ViewNames()
+	}
+	managed := func(name string) bool {
+		return name == view || slices.Contains(existing, name) || slices.Contains(boundary.MetadataTables(), name)
+	}
+	if _, err := CompileTool(*spec, st.cfg.Schema, managed); err != nil {
+		return &ToolError{ErrorType: ErrInvalidArgument, Err: err, Message: "tool: " + err.Error(),
+			Hint: "nothing was staged; a tool is one SELECT over " + st.cfg.Schema + "." + view + " (or other managed views) with every parameter used as @name; fix the tool or leave it out"}
+	}
+	if st.cfg.ToolNames != nil && slices.Contains(st.cfg.ToolNames(), spec.Name) {
+		return NewError(ErrInvalidArgument, fmt.Sprintf("tool %s already exists in materialize.yaml", spec.Name), "nothing was staged; pick another tool name")
+	}
+	return nil
 }
 
 // secretColumns are the output columns whose names say they hold secrets
@@ -315,7 +346,7 @@ func (st *setupTools) finalizeConfig(ctx context.Context, in FinalizeInput) (Fin
 			return FinalizeOutput{}, err
 		}
 		views = append(views, NewView{Name: name, SQLFile: rel, Description: desc, Indexes: p.Indexes,
-			Columns: orderedDescriptions(meanings, p.Columns)})
+			Columns: orderedDescriptions(meanings, p.Columns), Tool: p.Tool})
 	}
 	if err := os.MkdirAll(filepath.Join(st.cfg.Root, "materialize"), 0o755); err != nil {
 		return FinalizeOutput{}, err

@@ -24,32 +24,32 @@ import (
 // built-in runtime tools.
 type ToolSpec struct {
 	// Name is the MCP tool name (the one name rule: ^[a-z_][a-z0-9_]*$, at most 63 bytes).
-	Name string `json:"name"`
+	Name string `json:"name" yaml:"name"`
 	// Description tells the agent when to call the tool.
-	Description string `json:"description"`
+	Description string `json:"description" yaml:"description"`
 	// SQL is one SELECT over the managed views of <S>, with $1… (the parameters in order) or
 	// @name placeholders, never both. Values are always bound, never interpolated.
-	SQL string `json:"sql"`
+	SQL string `json:"sql" yaml:"sql"`
 	// Parameters are the tool's arguments, in order ($1 is the first).
-	Parameters []ParamSpec `json:"parameters,omitempty"`
+	Parameters []ParamSpec `json:"parameters,omitempty" yaml:"parameters,omitempty"`
 }
 
 // ParamSpec is one parameter of a [ToolSpec].
 type ParamSpec struct {
-	Name string `json:"name"`
+	Name string `json:"name" yaml:"name"`
 	// Type is one of [ParamTypes], or one of them followed by [] for an array (bound as a
 	// Postgres array: use `= ANY(@ids)`).
-	Type        string `json:"type"`
-	Description string `json:"description,omitempty"`
+	Type        string `json:"type" yaml:"type"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 	// Required parameters must be given; optional ones take Default, else SQL NULL.
-	Required bool `json:"required,omitempty"`
-	Default  any  `json:"default,omitempty"`
+	Required bool `json:"required,omitempty" yaml:"required,omitempty"`
+	Default  any  `json:"default,omitempty" yaml:"default,omitempty"`
 	// Min and Max bound integer and number values; MaxLength bounds strings; Enum lists the
 	// only values allowed (strings, integers or numbers). On arrays they apply to each element.
-	Min       *float64 `json:"min,omitempty"`
-	Max       *float64 `json:"max,omitempty"`
-	MaxLength *int     `json:"max_length,omitempty"`
-	Enum      []any    `json:"enum,omitempty"`
+	Min       *float64 `json:"min,omitempty" yaml:"min,omitempty"`
+	Max       *float64 `json:"max,omitempty" yaml:"max,omitempty"`
+	MaxLength *int     `json:"max_length,omitempty" yaml:"max_length,omitempty"`
+	Enum      []any    `json:"enum,omitempty" yaml:"enum,omitempty"`
 }
 
 // ParamTypes are the scalar parameter types, each with the Postgres type it is bound as.

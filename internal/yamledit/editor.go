@@ -162,6 +162,15 @@ func (e *Editor) AppendItems(parent *yaml.Node, key string, items ...*yaml.Node)
 	seq.Style &^= yaml.FlowStyle
 }
 
+// AppendKey adds key: val at the end of mapping parent, which must not have key yet. At the
+// document's top level (a block mapping) the text is appended to the file; elsewhere Bytes
+// re-encodes the tree.
+func (e *Editor) AppendKey(parent *yaml.Node, key string, val *yaml.Node) {
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{Str(key), val}}
+	e.addEdit(e.t.appendKeyEdit(m, parent == e.Root() && parent.Style&yaml.FlowStyle == 0))
+	parent.Content = append(parent.Content, m.Content...)
+}
+
 func (e *Editor) addEdit(ed textEdit, ok bool) {
 	if !ok {
 		e.textOK = false

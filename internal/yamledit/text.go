@@ -421,3 +421,21 @@ func (t textIndex) appendItemsEdit(key, seq, add *yaml.Node) (textEdit, bool) {
 	}
 	return textEdit{at, replaceTo, b.String()}, true
 }
+
+// appendKeyEdit appends the one-key mapping m at the end of the text (top level only).
+func (t textIndex) appendKeyEdit(m *yaml.Node, top bool) (textEdit, bool) {
+	if !top {
+		return textEdit{}, false
+	}
+	var buf strings.Builder
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if enc.Encode(m) != nil || enc.Close() != nil {
+		return textEdit{}, false
+	}
+	text := buf.String()
+	if n := len(t.src); n > 0 && t.src[n-1] != '\n' {
+		text = "\n" + text
+	}
+	return textEdit{len(t.src), len(t.src), text}, true
+}
