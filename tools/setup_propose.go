@@ -186,7 +186,7 @@ func (st *setupTools) checkProposedTool(view string, spec *ToolSpec) error {
 		return name == view || slices.Contains(existing, name) || slices.Contains(boundary.MetadataTables(), name)
 	}
 	if _, err := CompileTool(*spec, st.cfg.Schema, managed); err != nil {
-		return &ToolError{ErrorType: ErrInvalidArgument, Err: err, Message: "tool: " + err.Error(),
+		return &ToolError{ErrorType: ErrInvalidArgument, Err: err, Message: err.Error(),
 			Hint: "nothing was staged; a tool is one SELECT over " + st.cfg.Schema + "." + view + " (or other managed views) with every parameter used as @name; fix the tool or leave it out"}
 	}
 	if st.cfg.ToolNames != nil && slices.Contains(st.cfg.ToolNames(), spec.Name) {

@@ -37,7 +37,7 @@ func TestProposeViewWithTool(t *testing.T) {
 		{map[string]any{"name": "big_orders", "description": "d", "sql": "SELECT id FROM agent_mv.order_totals WHERE amount >= @nope"}, "nope"},
 	} {
 		te := toolErr(t, call(t, se.cs, "propose_view", with(c.tool)))
-		if te.ErrorType != tools.ErrInvalidArgument || !strings.HasPrefix(te.Message, "tool: ") || !strings.Contains(te.Message, c.want) {
+		if te.ErrorType != tools.ErrInvalidArgument || !strings.HasPrefix(te.Message, "tool") || !strings.Contains(te.Message, c.want) {
 			t.Errorf("tool %v: %+v", c.tool, te)
 		}
 		if _, err := os.Stat(staging); err == nil {
