@@ -53,7 +53,7 @@ func TestSetupProposeViewWithToolPlans(t *testing.T) {
 		}
 	}
 	if out, isErr := propose(map[string]any{"name": "paid_for", "description": "What was paid for one order.",
-		"sql": "SELECT order_id, paid_cents FROM paid_orders WHERE order_id = @id",
+		"sql":        "SELECT order_id, paid_cents FROM paid_orders WHERE order_id = @id",
 		"parameters": []map[string]any{{"name": "id", "type": "integer", "required": true, "min": 1}}}); isErr {
 		t.Fatalf("propose: %s", out)
 	}
