@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/internal/testutil"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -102,14 +103,6 @@ func buildTelemetryFixture(tb testing.TB) *telemetryFixture {
 	return f
 }
 
-// loadQueries are the load test's query_view statements.
-var loadQueries = []string{
-	"SELECT id, name, amount FROM a WHERE id = %d",
-	"SELECT name, total FROM b ORDER BY total DESC",
-	"SELECT count(*) AS n, max(amount) AS top FROM a WHERE amount > %d",
-	"SELECT a.name, b.total FROM a JOIN b USING (name) WHERE a.id < %d ORDER BY 1 LIMIT 5",
-}
-
 // round runs the load test's mix (20% list_views, 20% describe_view, 50% query_view, 10%
 // refresh_view) from every client of s for d and returns the calls per second. Any protocol
 // error or tool error other than a busy refresh fails the benchmark.
@@ -125,23 +118,7 @@ func (s *telemetryServer) round(b *testing.B, d time.Duration, seed uint64) floa
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(i)))
 			for time.Now().Before(deadline) {
-				var tool string
-				var args map[string]any
-				view := []string{"a", "b"}[rng.IntN(2)]
-				switch p := rng.IntN(100); {
-				case p < 20:
-					tool, args = "list_views", map[string]any{}
-				case p < 40:
-					tool, args = "describe_view", map[string]any{"name": view}
-				case p < 90:
-					q := loadQueries[rng.IntN(len(loadQueries))]
-					if strings.Contains(q, "%d") {
-						q = fmt.Sprintf(q, rng.IntN(100))
-					}
-					tool, args = "query_view", map[string]any{"sql": q, "limit": 50}
-				default:
-					tool, args = "refresh_view", map[string]any{"name": view}
-				}
+				tool, args := testutil.LoadMixCall(rng)
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
 				cancel()

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
 // runtimePoolMax is the runtime MCP server's pool size (agentmv.RuntimeOptions.MaxConns
@@ -82,12 +84,6 @@ func TestMCPLoad(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		rssWarmKB.Store(rssKB(srv.pid))
 	}()
-	queries := []string{
-		"SELECT id, name, amount FROM a WHERE id = %d",
-		"SELECT name, total FROM b ORDER BY total DESC",
-		"SELECT count(*) AS n, max(amount) AS top FROM a WHERE amount > %d",
-		"SELECT a.name, b.total FROM a JOIN b USING (name) WHERE a.id < %d ORDER BY 1 LIMIT 5",
-	}
 	for i := range all {
 		st := &all[i]
 		st.calls = map[string]int{}
@@ -97,23 +93,7 @@ func TestMCPLoad(t *testing.T) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(i), 42))
 			for time.Now().Before(deadline) {
-				var tool string
-				var args map[string]any
-				view := []string{"a", "b"}[rng.IntN(2)]
-				switch p := rng.IntN(100); {
-				case p < 20:
-					tool, args = "list_views", map[string]any{}
-				case p < 40:
-					tool, args = "describe_view", map[string]any{"name": view}
-				case p < 90:
-					q := queries[rng.IntN(len(queries))]
-					if strings.Contains(q, "%d") {
-						q = fmt.Sprintf(q, rng.IntN(100))
-					}
-					tool, args = "query_view", map[string]any{"sql": q, "limit": 50}
-				default:
-					tool, args = "refresh_view", map[string]any{"name": view}
-				}
+				tool, args := testutil.LoadMixCall(rng)
 				cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				r := callTool(cctx, cs, tool, args)
 				cancel()
