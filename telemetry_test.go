@@ -3,7 +3,6 @@ package agentmv_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -25,58 +22,14 @@ import (
 	"github.com/agentmv/agentmv/tools"
 )
 
-// scrape GETs url with token and parses the Prometheus text format.
+// scrape GETs url with token and parses the Prometheus text format; anything but 200 fails.
 func scrape(t *testing.T, url, token string) map[string]*dto.MetricFamily {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: not the Prometheus text format: %v", url, err)
+	code, fams := testutil.ScrapeMetrics(t, url, token)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: HTTP %d", url, code)
 	}
 	return fams
-}
-
-// sample is the value of the series of name whose labels include want (counter, gauge or a
-// histogram's count); ok false when there is none.
-func sample(fams map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-next:
-	for _, m := range f.Metric {
-		have := map[string]string{}
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
 }
 
 // TestTelemetryOverHTTP: the runtime served over streamable HTTP with metrics, an audit log
@@ -218,8 +171,8 @@ func TestTelemetryOverHTTP(t *testing.T) {
 
 	// Metrics: deltas between the two scrapes.
 	delta := func(name string, labels map[string]string) float64 {
-		a, _ := sample(after, name, labels)
-		b, _ := sample(before, name, labels)
+		a, _ := testutil.MetricSum(after, name, labels)
+		b, _ := testutil.MetricSum(before, name, labels)
 		return a - b
 	}
 	rt0 := map[string]string{"agent": tools.DefaultAgentName}
@@ -252,13 +205,13 @@ func TestTelemetryOverHTTP(t *testing.T) {
 	if got := delta("agentmv_tool_bytes_returned_total", map[string]string{"tool": "query_view"}); got < 20 {
 		t.Errorf("query_view bytes moved by %v", got)
 	}
-	if v, ok := sample(after, "agentmv_pool_connections", map[string]string{"pool": "runtime", "state": "max"}); !ok || v != 8 {
+	if v, ok := testutil.MetricSum(after, "agentmv_pool_connections", map[string]string{"pool": "runtime", "state": "max"}); !ok || v != 8 {
 		t.Errorf("agentmv_pool_connections{pool=runtime,state=max} = %v %v, want 8", v, ok)
 	}
-	if v, ok := sample(after, "agentmv_view_data_age_seconds", map[string]string{"view": "customer_rollup"}); !ok || v < 0 || v > 600 {
+	if v, ok := testutil.MetricSum(after, "agentmv_view_data_age_seconds", map[string]string{"view": "customer_rollup"}); !ok || v < 0 || v > 600 {
 		t.Errorf("agentmv_view_data_age_seconds{view=customer_rollup} = %v %v, want a few seconds", v, ok)
 	}
-	if v, ok := sample(after, "agentmv_audit_write_failures_total", nil); !ok || v != 0 {
+	if v, ok := testutil.MetricSum(after, "agentmv_audit_write_failures_total", nil); !ok || v != 0 {
 		t.Errorf("agentmv_audit_write_failures_total = %v %v, want 0", v, ok)
 	}
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,61 +13,19 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+
+	"github.com/agentmv/agentmv/internal/testutil"
 )
 
-// scrapeMetrics GETs url (with token, when set) and parses the Prometheus text format; code
-// is the HTTP status.
+// scrapeMetrics is testutil.ScrapeMetrics.
 func scrapeMetrics(t *testing.T, url, token string) (int, map[string]*dto.MetricFamily) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		return resp.StatusCode, nil
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: not the Prometheus text format: %v", url, err)
-	}
-	return resp.StatusCode, fams
+	return testutil.ScrapeMetrics(t, url, token)
 }
 
-// metricSum adds the values of name's series whose labels include want.
+// metricSum adds the values of name's series whose labels include want (testutil.MetricSum).
 func metricSum(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
-	var sum float64
-	f := fams[name]
-	if f == nil {
-		return 0
-	}
-next:
-	for _, m := range f.Metric {
-		have := map[string]string{}
-		for _, l := range m.Label {
-			have[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if have[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			sum += m.Counter.GetValue()
-		case m.Gauge != nil:
-			sum += m.Gauge.GetValue()
-		}
-	}
-	return sum
+	v, _ := testutil.MetricSum(fams, name, want)
+	return v
 }
 
 // TestServeTelemetry: `agent-mv serve` with --audit-log, --metrics-addr on loopback and
