@@ -171,14 +171,7 @@ func TestRunningServerNoticesToolChanges(t *testing.T) {
 	pr.apply()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := pr.open().Settings()
-	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, Tools: s.Tools})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
-	rt.Tools().Mount(server)
+	rt, server := mountDeclaredTools(ctx, t, pr)
 	var changed atomic.Int32
 	cs := mcpclient.Connect(t, server, &mcp.ClientOptions{
 		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed.Add(1) },
@@ -294,14 +287,7 @@ func TestRunningServerNoticesSQLFileEdit(t *testing.T) {
 	pr.apply()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := pr.open().Settings()
-	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, Tools: s.Tools})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close()
-	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
-	rt.Tools().Mount(server)
+	rt, server := mountDeclaredTools(ctx, t, pr)
 	st, ct := mcp.NewInMemoryTransports()
 	ss, err := server.Connect(ctx, st, nil)
 	if err != nil {
@@ -353,4 +339,19 @@ func TestRunningServerNoticesSQLFileEdit(t *testing.T) {
 		return rowCount() == "1", nil
 	})
 	testutil.WaitFor(t, 30*time.Second, "notifications/tools/list_changed", func() (bool, error) { return changed.Load() > 0, nil })
+}
+
+// mountDeclaredTools opens pr's runtime with the tools its materialize.yaml declares and mounts
+// it on a new MCP server; the runtime closes at the end of the test.
+func mountDeclaredTools(ctx context.Context, t *testing.T, pr *project) (*agentmv.Runtime, *mcp.Server) {
+	t.Helper()
+	s := pr.open().Settings()
+	rt, err := agentmv.OpenRuntime(ctx, s.RuntimeURL, agentmv.RuntimeOptions{Schema: s.TargetSchema, Tools: s.Tools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rt.Close)
+	server := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "v0"}, nil)
+	rt.Tools().Mount(server)
+	return rt, server
 }
