@@ -6,7 +6,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,8 +16,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/agentmv/agentmv/internal/pglocal"
 )
 
 // openPTY opens a pseudo-terminal pair: the controller (to type answers) and the terminal a
@@ -51,11 +48,7 @@ func openPTY(t *testing.T) (controller, terminal *os.File) {
 func TestDropSaysWhatAndAborts(t *testing.T) {
 	t.Parallel()
 	bin := agentMV(t)
-	c, err := pglocal.Start(context.Background(), pglocal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startCluster(t)
 	dir := t.TempDir()
 	for name, content := range map[string]string{
 		"materialize.yaml":            "version: 1\ntarget_schema: agent_mv\nviews:\n  - name: base_counts\n    sql_file: materialize/base_counts.sql\n    description: counts\n  - name: big_counts\n    sql_file: materialize/big_counts.sql\n    description: reads base_counts\n",
@@ -150,11 +143,7 @@ func TestDropSaysWhatAndAborts(t *testing.T) {
 func TestServeFindsPgCronWithoutConfigFlag(t *testing.T) {
 	t.Parallel()
 	bin := agentMV(t)
-	c, err := pglocal.Start(context.Background(), pglocal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := startCluster(t)
 	dir := t.TempDir()
 	yaml := "version: 1\ntarget_schema: agent_mv\nviews:\n  - name: one\n    sql_file: materialize/one.sql\n    description: one\n"
 	if err := os.MkdirAll(filepath.Join(dir, "materialize"), 0o755); err != nil {
