@@ -10,10 +10,13 @@ import (
 // refresh_view call later in the same transaction gets it again: advisory locks are re-entrant
 // within a session) and makes the server check the client's connection every second for the
 // rest of the transaction, so a REFRESH whose client died is aborted, and its lock released,
-// within about a second instead of when the REFRESH ends. $1 schema, $2 view.
+// within about a second instead of when the REFRESH ends. It also returns the backend's pid
+// (the server's, also behind a pooler: the transaction pins one server session), so a caller
+// can cancel the refresh with one signal (CancelBackend). $1 schema, $2 view.
 var claimLockSQL = mustSQL("claim_lock", `
 SELECT pg_catalog.set_config('client_connection_check_interval', '1000', true) IS NOT NULL
-   AND pg_catalog.pg_try_advisory_xact_lock({{template "refresh_lock_key1" "$1::text"}}, {{template "refresh_lock_key2" "$2::text"}})`)
+   AND pg_catalog.pg_try_advisory_xact_lock({{template "refresh_lock_key1" "$1::text"}}, {{template "refresh_lock_key2" "$2::text"}}),
+       pg_catalog.pg_backend_pid()`)
 
 // claimCheckSQL, run once the lock is held (a new statement: a new snapshot, so every refresh
 // that finished before is visible), returns the start of the newest finished refresh of $1
@@ -36,6 +39,9 @@ type Claim struct {
 	DoneAt *time.Time
 	// LastSuccessAt is the finish of the view's newest successful refresh.
 	LastSuccessAt *time.Time
+	// PID is the server backend of the claiming transaction: CancelBackend(PID) cancels the
+	// refresh_view call that follows with one signal.
+	PID int32
 }
 
 // ClaimRefresh claims the refresh of view inside tx: it takes the view's refresh lock and
@@ -49,7 +55,7 @@ func ClaimRefresh(ctx context.Context, tx Querier, n Names, view string, after t
 	if err := n.validSchema(); err != nil {
 		return c, err
 	}
-	if err := tx.QueryRow(ctx, claimLockSQL.render(n), n.Schema, view).Scan(&c.Locked); err != nil {
+	if err := tx.QueryRow(ctx, claimLockSQL.render(n), n.Schema, view).Scan(&c.Locked, &c.PID); err != nil {
 		return c, fmt.Errorf("claim the refresh of %s: %w", view, err)
 	}
 	if !c.Locked {
@@ -63,4 +69,21 @@ func ClaimRefresh(ctx context.Context, tx Querier, n Names, view string, after t
 		return c, fmt.Errorf("claim the refresh of %s: %w", view, err)
 	}
 	return c, nil
+}
+
+// cancelBackendSQL cancels the running statement of backend $1 (a session of the same role).
+// pg_cancel_backend signals the backend once; a protocol cancel request (what pgx sends when a
+// query's context ends) makes the postmaster signal it twice, process and process group, and
+// under load the second signal can arrive after refresh_view has caught the first and
+// recorded the failure, rolling the call and the record back.
+const cancelBackendSQL = `SELECT pg_catalog.pg_cancel_backend($1)`
+
+// CancelBackend cancels the statement running in backend pid, on q (another session than
+// pid's). It reports whether the backend was signalled (false: no such backend of this role).
+func CancelBackend(ctx context.Context, q Reader, pid int32) (bool, error) {
+	var ok bool
+	if err := q.QueryRow(ctx, cancelBackendSQL, pid).Scan(&ok); err != nil {
+		return false, fmt.Errorf("cancel backend %d: %w", pid, err)
+	}
+	return ok, nil
 }

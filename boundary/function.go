@@ -186,6 +186,9 @@ BEGIN
     v_lock_ms := round(extract(epoch FROM coalesce(v_lock_timeout, {{.DefaultRefreshLockTimeout}}::interval)) * 1000);
     PERFORM set_config('lock_timeout', v_lock_ms || 'ms', true);
 
+    -- The outer block catches a second cancel signal of the same request that arrives while
+    -- the inner handler runs (see the retry below): the refresh is recorded as canceled.
+    BEGIN
     BEGIN
         IF v_strategy = 'incremental' THEN
             SELECT r.mode, coalesce(r.reason, v_reason), r.rows_after, r.rows_changed, r.changes
@@ -250,6 +253,14 @@ BEGIN
         v_rows := NULL;
         v_changed := NULL;
         v_changes := NULL;
+    END;
+    EXCEPTION WHEN query_canceled THEN
+        v_status := 'failed';
+        v_rows := NULL;
+        v_changed := NULL;
+        v_changes := NULL;
+        v_err := coalesce(v_err, 'canceling statement due to user request');
+        v_state := coalesce(v_state, '57014');
     END;
 
     v_finished := clock_timestamp();

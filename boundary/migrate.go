@@ -11,7 +11,7 @@ import (
 
 // ExpectedVersion is the schema version this agentmv installs and the doctor expects: the
 // Version of the last step in migrations (a test checks they agree).
-const ExpectedVersion = 11
+const ExpectedVersion = 12
 
 // Migration is one versioned step of agentmv's own objects in <S>.
 type Migration struct {
@@ -135,6 +135,8 @@ ON CONFLICT (name) DO NOTHING`,
 	{Migration: Migration{Version: 10, Name: "declared_tools: the tools of materialize.yaml as last applied (admin only), so plan shows added, changed and removed tools"},
 		sql: toolsMigration},
 	{Migration: Migration{Version: 11, Name: "refresh_view: a cancel signalled twice cannot roll back the recorded failure"},
+		sql: []sqlText{refreshFunctionSQL}},
+	{Migration: Migration{Version: 12, Name: "refresh_view: a second cancel signal while the first is being handled is recorded, not raised"},
 		sql: []sqlText{refreshFunctionSQL}},
 }
 
