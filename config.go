@@ -237,7 +237,8 @@ func problemsError(path, prefix string, probs []Problem) *ConfigError {
 
 // LoadConfig reads and validates the materialize.yaml at path and reads each view's SQL file.
 //
-// A missing file gives an error wrapping fs.ErrNotExist that says to run `agent-mv init`.
+// A missing file gives an error wrapping fs.ErrNotExist that says to run `agent-mv init` (and,
+// for a file not named materialize.yaml, to check the path).
 // Other failures are *ConfigError values whose text starts like the seed's
 // (`failed to parse`, `unsupported version in`, `duplicate view names in`, `invalid config`,
 // `sql_file not found for view`) and carries YAML line numbers.
@@ -249,8 +250,12 @@ func LoadConfig(path string) (*Config, error) {
 	raw, err := fileio.ReadCapped(abs, MaxConfigFileBytes)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, &ConfigError{Path: path, err: err,
-				msg: fmt.Sprintf("%s not found at %s. Run `agent-mv init` first.", filepath.Base(abs), abs)}
+			msg := fmt.Sprintf("%s not found at %s. Run `agent-mv init` first.", filepath.Base(abs), abs)
+			if filepath.Base(abs) != ConfigFileName {
+				// A path the user named (--config): a typo is likelier than a missing project.
+				msg = fmt.Sprintf("%s not found at %s. Check the --config path, or run `agent-mv init` to create a %s.", filepath.Base(abs), abs, ConfigFileName)
+			}
+			return nil, &ConfigError{Path: path, err: err, msg: msg}
 		}
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}

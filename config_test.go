@@ -307,6 +307,13 @@ func TestLoadConfigMissingFile(t *testing.T) {
 	if err.Error() != want {
 		t.Errorf("got %q\nwant %q", err, want)
 	}
+	// A file named by --config that is not there is more likely a typo than a missing project.
+	other := filepath.Join(dir, "materialise.yml")
+	_, err = LoadConfig(other)
+	want = "materialise.yml not found at " + other + ". Check the --config path, or run `agent-mv init` to create a materialize.yaml."
+	if !errors.Is(err, fs.ErrNotExist) || err.Error() != want {
+		t.Errorf("got %v\nwant %q (wrapping fs.ErrNotExist)", err, want)
+	}
 	// sql_file not found wraps fs.ErrNotExist too.
 	p := writeProject(t, "version: 1\ntarget_schema: s\nviews:\n"+view("a"), nil)
 	if _, err := LoadConfig(p); !errors.Is(err, fs.ErrNotExist) {
