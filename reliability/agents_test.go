@@ -188,6 +188,14 @@ func TestServeAgents(t *testing.T) {
 		}
 	}
 
+	// An agent whose token_env is unset is not served, and serve says so before it listens
+	// (its clients would otherwise get 401 with no clue why).
+	one := startServe(t, pr, []string{"FINANCE_MCP_TOKEN="}, "--no-scheduler", "--token-env", "RUNTIME_MCP_TOKEN")
+	if log := one.log.String(); !strings.Contains(log, "agent finance is not served over HTTP: its token_env FINANCE_MCP_TOKEN is not set") ||
+		!strings.Contains(log, "serving agents support (") || strings.Contains(log, "agent support is not served") {
+		t.Errorf("serve without FINANCE_MCP_TOKEN does not say finance is not served (or names support):\n%s", log)
+	}
+
 	// The boundary is Postgres's: each agent's role on a plain connection.
 	ctx := context.Background()
 	for _, a := range agentCases {

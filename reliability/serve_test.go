@@ -203,6 +203,10 @@ func TestServeRefreshesOnSchedule(t *testing.T) {
 		t.Errorf("plan does not show the schedule:\n%s", res.stdout)
 	}
 	s := startServe(t, pr, nil, "--shutdown-timeout", "3s", "--poll", "1s")
+	// What is scheduled is said at start, without --verbose.
+	if want := "scheduler: refreshing a every 1s (and the views that read them, after them); without refresh_every: b"; !strings.Contains(s.log.String(), want) {
+		t.Errorf("serve's start does not say what it schedules; want %q in:\n%s", want, s.log)
+	}
 	if code, body := s.get(t, "/healthz"); code != http.StatusOK || !strings.Contains(body, `"ok":true`) {
 		t.Errorf("/healthz: %d %s", code, body)
 	}

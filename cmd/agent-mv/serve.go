@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/refresh"
 	"github.com/agentmv/agentmv/scheduler"
 	"github.com/agentmv/agentmv/tools"
 )
@@ -119,6 +120,13 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 		<-ctx.Done()
 		stopping.Store(true)
 	}()
+	// materialize.yaml, when there is one, says which agents exist and who schedules.
+	path := o.projectFile()
+	var cfg *agentmv.Config
+	if path != "" {
+		cfg, _ = agentmv.LoadConfig(path) // RuntimeSettings read it above: an invalid file failed there
+	}
+	unservedAgentsWarning(cmd, path, cfg, s)
 	// Every agent of materialize.yaml whose token is set gets its own server on its own role;
 	// its bearer token selects it (--token-env's token selects the runtime role's).
 	agents, closeAgents, err := openAgentServers(ctx, s, ropts, o.configPath, logger, auditObservers(audit)...)
@@ -148,19 +156,19 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 	}
 
 	errc := make(chan error, 3)
-	running := 1
-	go func() { errc <- srv.Serve(ctx, announce(cmd)) }()
-	if f.tel.metricsAddr != "" {
-		running++
-		go func() { errc <- tel.serveSeparate(ctx, cmd, f.tel) }()
-	}
-	if path := o.projectFile(); path != "" && !f.noScheduler {
-		if cfg, err := agentmv.LoadConfig(path); err == nil && cfg.Scheduler == agentmv.SchedulerPgCron {
-			fmt.Fprintf(cmd.ErrOrStderr(), "%s says `scheduler: pg_cron`: pg_cron refreshes the views, so this server's scheduler stays off\n", path)
-			f.noScheduler = true
-		}
+	running := 1 // the server
+	if cfg != nil && cfg.Scheduler == agentmv.SchedulerPgCron && !f.noScheduler {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s says `scheduler: pg_cron`: pg_cron refreshes the views, so this server's scheduler stays off\n", path)
+		f.noScheduler = true
 	}
 	if !f.noScheduler {
+		// Say what will be refreshed when, without --verbose: an operator should not have to
+		// wait for the first refresh to learn that nothing is scheduled.
+		if sts, err := (&refresh.Client{DB: rt.Pool(), Schema: s.TargetSchema}).Status(ctx); err != nil {
+			logger.Warn("scheduler: read the views' schedules", "err", err)
+		} else {
+			fmt.Fprintln(cmd.ErrOrStderr(), scheduleSummary(sts))
+		}
 		sched, err := scheduler.New(scheduler.Options{DB: rt.Pool(), Schema: s.TargetSchema, Parallel: f.parallel,
 			PollInterval: f.poll, ShutdownGrace: f.shutdown, Logger: logger, OnResult: tel.observeScheduled})
 		if err != nil {
@@ -168,6 +176,12 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 		}
 		running++
 		go func() { errc <- sched.Run(ctx) }()
+	}
+	// The server last: "serving MCP on" is the line that says everything above is decided.
+	go func() { errc <- srv.Serve(ctx, announce(cmd)) }()
+	if f.tel.metricsAddr != "" {
+		running++
+		go func() { errc <- tel.serveSeparate(ctx, cmd, f.tel) }()
 	}
 	var first error
 	for ; running > 0; running-- {
@@ -206,4 +220,43 @@ func writeProbe(w http.ResponseWriter, err error) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// scheduleSummary says what serve's scheduler refreshes: the views with refresh_every (the
+// views reading them follow them in the same batch) and the views without a schedule.
+func scheduleSummary(sts []refresh.ViewStatus) string {
+	var scheduled, unscheduled []string
+	for _, v := range sts {
+		if v.RefreshEvery > 0 {
+			scheduled = append(scheduled, v.Name+" every "+agentmv.FormatDuration(v.RefreshEvery))
+		} else {
+			unscheduled = append(unscheduled, v.Name)
+		}
+	}
+	if len(scheduled) == 0 {
+		return fmt.Sprintf("scheduler: none of the %d views has refresh_every, so nothing is refreshed on a schedule; give views a refresh_every in materialize.yaml and apply, or refresh them with `agent-mv refresh`", len(sts))
+	}
+	msg := "scheduler: refreshing " + strings.Join(scheduled, ", ") + " (and the views that read them, after them)"
+	if len(unscheduled) > 0 {
+		msg += "; without refresh_every: " + strings.Join(unscheduled, ", ")
+	}
+	return msg
+}
+
+// unservedAgentsWarning names the agents of materialize.yaml that serve will not serve because
+// their token_env is unset (or they have none): their clients would get 401 with no clue why.
+func unservedAgentsWarning(cmd *cobra.Command, path string, cfg *agentmv.Config, s agentmv.Settings) {
+	if cfg == nil {
+		return
+	}
+	for _, a := range cfg.Agents {
+		if _, ok := s.AgentTokens[a.Name]; ok {
+			continue
+		}
+		if a.TokenEnv == "" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "agent %s is not served over HTTP: it has no token_env in %s\n", a.Name, path)
+		} else {
+			fmt.Fprintf(cmd.ErrOrStderr(), "agent %s is not served over HTTP: its token_env %s is not set (set it in the environment or .env and restart)\n", a.Name, a.TokenEnv)
+		}
+	}
 }
