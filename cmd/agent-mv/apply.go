@@ -50,8 +50,15 @@ func newApplyCmd(o *rootOptions) *cobra.Command {
 			if !o.json {
 				fmt.Fprint(out, plan.String())
 			}
+			// With --json an apply that stops before applying answers with the plan too.
+			withPlan := func(err error, plan *agentmv.Plan) error {
+				if !o.json || plan == nil {
+					return err
+				}
+				return jsonDetails{err, map[string]any{"plan": plan}}
+			}
 			if len(plan.Blockers) > 0 {
-				return &agentmv.BlockedError{Blockers: plan.Blockers}
+				return withPlan(&agentmv.BlockedError{Blockers: plan.Blockers}, plan)
 			}
 			if plan.Changes() && !yes && !dryRun {
 				q := fmt.Sprintf("Apply these changes to %s?", plan.Schema)
@@ -60,16 +67,19 @@ func newApplyCmd(o *rootOptions) *cobra.Command {
 				}
 				ok, err := confirm(cmd, q)
 				if err != nil {
-					return err
+					return withPlan(err, plan)
 				}
 				if !ok {
-					return agentmv.ErrNotConfirmed
+					return withPlan(agentmv.ErrNotConfirmed, plan)
 				}
 			}
 			opts.Expect = plan.Fingerprint()
 			res, err := p.Apply(ctx, opts)
 			if err != nil {
-				if errors.Is(err, agentmv.ErrPlanChanged) && res != nil && res.Plan != nil && !o.json {
+				if errors.Is(err, agentmv.ErrPlanChanged) && res != nil && res.Plan != nil {
+					if o.json {
+						return withPlan(err, res.Plan)
+					}
 					fmt.Fprint(cmd.ErrOrStderr(), "The plan is now:\n"+res.Plan.String())
 				}
 				return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,19 @@ func TestApplyPlanDropCLI(t *testing.T) {
 	code, out := run("apply")
 	if code != 1 || !strings.Contains(out, "no terminal to ask on; re-run with --yes") || !strings.Contains(out, "+ one") {
 		t.Fatalf("apply without a terminal: exit %d\n%s", code, out)
+	}
+	// With --json the refusal carries the plan it refused to apply.
+	code, out = run("apply", "--json")
+	var refused struct {
+		Error    string `json:"error"`
+		ExitCode int    `json:"exit_code"`
+		Plan     struct {
+			Steps []struct{ View, Action string }
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(out), &refused); err != nil || code != 1 || refused.ExitCode != 1 ||
+		!strings.Contains(refused.Error, "re-run with --yes") || len(refused.Plan.Steps) != 2 || refused.Plan.Steps[0].Action != "create" {
+		t.Fatalf("apply --json without a terminal: exit %d (%v), want the error and the plan as JSON:\n%s", code, err, out)
 	}
 	if code, out = run("plan", "--json"); code != 0 || !strings.Contains(out, `"action": "create"`) {
 		t.Fatalf("plan after a refused apply must still show creates: exit %d\n%s", code, out)

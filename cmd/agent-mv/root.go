@@ -88,8 +88,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // execute runs root with args; see run.
 //
-// With --json the error is a JSON object, {"error": "…", "exit_code": N}, on stdout when the
-// verb printed nothing there (so `agent-mv status --json | jq` always reads JSON), else on
+// With --json the error is a JSON object, {"error": "…", "exit_code": N} and the error's
+// jsonDetails (apply's plan when it stops before applying), on stdout when the verb printed
+// nothing there (so `agent-mv status --json | jq` always reads JSON), else on
 // stderr after the verb's own JSON.
 func execute(ctx context.Context, root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	out := &countingWriter{w: stdout}
@@ -111,12 +112,16 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdout, st
 		if out.n > 0 {
 			w = stderr
 		}
+		obj := map[string]any{"error": msg, "exit_code": code}
+		var d jsonDetails
+		if errors.As(err, &d) {
+			for k, v := range d.details {
+				obj[k] = v
+			}
+		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(struct {
-			Error    string `json:"error"`
-			ExitCode int    `json:"exit_code"`
-		}{msg, code})
+		_ = enc.Encode(obj)
 		return code
 	}
 	fmt.Fprintln(stderr, "error: "+msg)
@@ -155,3 +160,13 @@ func printJSON(cmd *cobra.Command, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// jsonDetails is an error that carries more for --json's error object, next to "error" and
+// "exit_code": e.g. apply's plan when apply stops before applying, so a script sees what it
+// refused to do without running plan again.
+type jsonDetails struct {
+	error
+	details map[string]any
+}
+
+func (e jsonDetails) Unwrap() error { return e.error }
