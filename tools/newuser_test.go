@@ -75,6 +75,39 @@ func TestServersSendInstructions(t *testing.T) {
 	}
 }
 
+// TestSelectedToolsInstructions: a server given a selection of the built-ins (an agent's
+// `tools:`) and a declared tool names only those in its instructions, points at the declared
+// tool, and serves no querying prompt without query_view.
+func TestSelectedToolsInstructions(t *testing.T) {
+	t.Parallel()
+	env := mcpclient.Setup(t)
+	reg, err := tools.RuntimeTools(tools.RuntimeConfig{Pool: env.RuntimePool(t), Schema: env.Names.Schema,
+		Builtins: []string{tools.ToolListViews, tools.ToolDescribeView},
+		Tools:    []tools.ToolSpec{{Name: "top_revenue", Description: "The customers with the most revenue", SQL: "SELECT * FROM customer_rollup ORDER BY revenue DESC LIMIT 3"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := serverSession(t, tools.RuntimeServerName, reg)
+	got := cs.InitializeResult().Instructions
+	for _, n := range []string{tools.ToolListViews, tools.ToolDescribeView, "prefer one that matches the question."} {
+		if !strings.Contains(got, n) {
+			t.Errorf("instructions do not say %q: %q", n, got)
+		}
+	}
+	for _, n := range []string{tools.ToolQueryView, tools.ToolRefreshView, tools.ToolGetLineage, "writing SQL"} {
+		if strings.Contains(got, n) {
+			t.Errorf("instructions mention %q, which this server does not have: %q", n, got)
+		}
+	}
+	prompts, err := cs.ListPrompts(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prompts.Prompts) != 0 {
+		t.Errorf("prompts without query_view: %v, want none (the querying prompt is about query_view)", prompts.Prompts[0].Name)
+	}
+}
+
 // Arguments the input schema refuses are explained in words, and a limit above the cap says
 // it was capped.
 func TestLimitMessages(t *testing.T) {

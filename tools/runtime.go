@@ -121,15 +121,19 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	rt.declared.rs = rs
 	rt.declared.set(cfg.Tools, compiled)
 	reg.declared = rt.declared
-	prompts, err := runtimePrompts(cfg.Schema)
-	if err == nil {
-		err = reg.AddPrompts(prompts...)
-	}
-	if err != nil {
-		return nil, err
+	// The guidance names only what this server has: the querying prompt is about query_view.
+	has := func(tool string) bool { _, ok := reg.tools[tool]; return ok }
+	if has(ToolQueryView) {
+		prompts, err := runtimePrompts(cfg.Schema)
+		if err == nil {
+			err = reg.AddPrompts(prompts...)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	reg.resources = &resources{rt: rt}
-	reg.SetInstructions(runtimeInstructions(cfg.Schema))
+	reg.SetInstructions(runtimeInstructions(cfg.Schema, has, len(declared) > 0))
 	return reg, nil
 }
 
