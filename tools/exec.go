@@ -2,6 +2,8 @@ package tools
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,6 +101,26 @@ const setLocalsSQL = `SELECT set_config('statement_timeout', $1, true),
 	set_config('search_path', $3, true),
 	set_config('DateStyle', 'ISO, MDY', true)`
 
+// statusMark is a statement without parameters returning one text value
+// (boundary.StatusMarkSQL), read by the settings statement as its last column: no statement of
+// its own per call. localsSQL and localsName (a digest of the text, so that each mark has its
+// own prepared statement) are derived once.
+type statusMark struct {
+	sql        string
+	localsSQL  string
+	localsName string
+}
+
+// newStatusMark returns the mark read by the statement sql, or nil when sql is "".
+func newStatusMark(sql string) *statusMark {
+	if sql == "" {
+		return nil
+	}
+	locals := setLocalsSQL + ",\n\t(" + strings.TrimSpace(sql) + ")"
+	digest := sha256.Sum256([]byte(locals))
+	return &statusMark{sql: sql, localsSQL: locals, localsName: stmtLocals + "_" + hex.EncodeToString(digest[:12])}
+}
+
 const setTimeoutSQL = `SELECT set_config('statement_timeout', $1, true)`
 
 const typeNamesSQL = `SELECT t.oid::int8, pg_catalog.format_type(t.oid, NULL) FROM pg_catalog.pg_type t WHERE t.oid = ANY($1::pg_catalog.oid[])`
@@ -133,10 +155,9 @@ type execOptions struct {
 	prepare bool
 	// encode encodes the rows straight into JSON (Result.rowsJSON) instead of Go values.
 	encode bool
-	// mark, when set, is a statement without parameters returning one text value
-	// (boundary.StatusMarkSQL), run inside the transaction before the query, in the same
-	// round trip; its value is Result.mark.
-	mark string
+	// mark, when set, reads a value inside the transaction before the query, in the same
+	// statement as the settings (see newStatusMark); its value is Result.mark.
+	mark *statusMark
 	// params are the values of $1… in the query (text format; nil is NULL), bound as the
 	// types paramOIDs: a declared tool's arguments (sqltool.go). Values, never SQL text.
 	params    [][]byte
@@ -212,20 +233,18 @@ func execQuery(ctx context.Context, pool *pgxpool.Pool, schema, deparsed string,
 	}
 }
 
-// prepareFixed prepares the fixed statements and the status mark on the connection: a round
-// trip only the first time (pgx keeps them by name).
+// prepareFixed prepares the fixed statements and the settings statement reading the status mark
+// on the connection: a round trip only the first time (pgx keeps them by name).
 func (r *cursorReader) prepareFixed(ctx context.Context, c *pgx.Conn) error {
 	for _, st := range fixedStatements {
 		if _, err := c.Prepare(ctx, st.name, st.sql); err != nil {
 			return fmt.Errorf("exec query: prepare %s: %w", st.name, err)
 		}
 	}
-	if r.opts.mark != "" {
-		sd, err := c.Prepare(ctx, r.opts.mark, r.opts.mark) // named after the text's digest
-		if err != nil {
-			return fmt.Errorf("exec query: prepare the status mark: %w", err)
+	if m := r.opts.mark; m != nil {
+		if _, err := c.Prepare(ctx, m.localsName, m.localsSQL); err != nil {
+			return fmt.Errorf("exec query: prepare the settings and status mark: %w", err)
 		}
-		r.markStmt = sd.Name
 	}
 	return nil
 }
@@ -273,7 +292,6 @@ type cursorReader struct {
 
 	fields    []pgconn.FieldDescription // the portal's columns
 	enc       *rowsEncoder              // opts.encode: the rows kept, as JSON
-	markStmt  string                    // the prepared opts.mark, if prepared
 	stmt      string                    // the query's prepared statement ("" = unnamed)
 	mark      string
 	unknown   []uint32 // OIDs the type map cannot name
@@ -302,16 +320,18 @@ func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error)
 	p := r.newPipeline()
 	parse := r.queryStatement(p, deparsed) // may queue a Close first
 	r.fixed(p, stmtBegin, nil)
-	r.fixed(p, stmtLocals, [][]byte{
+	locals := [][]byte{
 		ms(r.limits.StatementTimeout),
 		ms(r.limits.IdleInTxTimeout),
 		[]byte(r.searchPath()),
-	})
-	switch {
-	case r.markStmt != "":
-		p.exec(r.markStmt, "", nil, stepMark)
-	case r.opts.mark != "":
-		p.exec("", r.opts.mark, nil, stepMark)
+	}
+	switch m := r.opts.mark; {
+	case m != nil && r.opts.prepare:
+		p.exec(m.localsName, "", locals, stepMark)
+	case m != nil:
+		p.exec("", m.localsSQL, locals, stepMark)
+	default:
+		r.fixed(p, stmtLocals, locals)
 	}
 	r.open(p, deparsed, parse, n)
 	final := n == need

@@ -114,7 +114,7 @@ const (
 	stepClose                // CloseComplete
 	stepDescribe             // RowDescription or NoData
 	stepExec                 // rows discarded, then CommandComplete (or EmptyQueryResponse)
-	stepMark                 // like stepExec, the first value of the first row kept
+	stepMark                 // like stepExec, the last value of the first row kept (the status mark)
 	stepFetch                // the portal's rows, then CommandComplete or PortalSuspended
 )
 
@@ -276,8 +276,8 @@ func (r *cursorReader) roundTrip(p *pipeline) error {
 		case *pgproto3.DataRow:
 			switch cur {
 			case stepMark:
-				if r.mark == "" && len(m.Values) == 1 {
-					r.mark = string(m.Values[0])
+				if r.mark == "" && len(m.Values) > 0 {
+					r.mark = string(m.Values[len(m.Values)-1])
 				}
 			case stepFetch:
 				if err := r.row(m.Values); err != nil {

@@ -77,7 +77,7 @@ func RuntimeTools(cfg RuntimeConfig) (*Registry, error) {
 	rt := &runtimeTools{cfg: cfg, refresher: &refresh.Client{DB: cfg.Pool, Schema: cfg.Schema},
 		names: boundary.Names{Schema: cfg.Schema}, guards: newGuardCache(),
 		execOpts: execOptions{prepare: canPrepare(cfg.Pool), encode: true}}
-	rt.execOpts.mark = boundary.StatusMarkSQL(rt.names)
+	rt.execOpts.mark = newStatusMark(boundary.StatusMarkSQL(rt.names))
 	rt.declared = &declaredSet{schema: cfg.Schema}
 	rs := newReplicaSet(rt)
 	gate := &primaryGate{pool: cfg.Pool, verify: cfg.VerifyPrimary}

@@ -60,7 +60,7 @@ func (rt *runtimeTools) status(ctx context.Context) (*statusSnapshot, error) {
 	// The mark first: a change between the two reads makes the next query read again,
 	// never hides a change.
 	var mark string
-	if err := rt.cfg.Pool.QueryRow(ctx, rt.execOpts.mark).Scan(&mark); err != nil {
+	if err := rt.cfg.Pool.QueryRow(ctx, rt.execOpts.mark.sql).Scan(&mark); err != nil {
 		return nil, err
 	}
 	st, err := rt.refresher.Status(ctx)

@@ -30,7 +30,7 @@ func TestStatusMarkStableAcrossSessions(t *testing.T) {
 	defer pool.Close()
 	n := boundary.Names{Schema: env.Names.Schema}
 	rt := &runtimeTools{cfg: RuntimeConfig{Pool: pool, Schema: n.Schema}, refresher: &refresh.Client{DB: pool, Schema: n.Schema},
-		names: n, guards: newGuardCache(), execOpts: execOptions{prepare: true, encode: true, mark: boundary.StatusMarkSQL(n)}}
+		names: n, guards: newGuardCache(), execOpts: execOptions{prepare: true, encode: true, mark: newStatusMark(boundary.StatusMarkSQL(n))}}
 	ctx := context.Background()
 	snap, err := rt.status(ctx)
 	if err != nil || snap.mark == "" {
