@@ -70,20 +70,3 @@ func ClaimRefresh(ctx context.Context, tx Querier, n Names, view string, after t
 	}
 	return c, nil
 }
-
-// cancelBackendSQL cancels the running statement of backend $1 (a session of the same role).
-// pg_cancel_backend signals the backend once; a protocol cancel request (what pgx sends when a
-// query's context ends) makes the postmaster signal it twice, process and process group, and
-// under load the second signal can arrive after refresh_view has caught the first and
-// recorded the failure, rolling the call and the record back.
-const cancelBackendSQL = `SELECT pg_catalog.pg_cancel_backend($1)`
-
-// CancelBackend cancels the statement running in backend pid, on q (another session than
-// pid's). It reports whether the backend was signalled (false: no such backend of this role).
-func CancelBackend(ctx context.Context, q Reader, pid int32) (bool, error) {
-	var ok bool
-	if err := q.QueryRow(ctx, cancelBackendSQL, pid).Scan(&ok); err != nil {
-		return false, fmt.Errorf("cancel backend %d: %w", pid, err)
-	}
-	return ok, nil
-}

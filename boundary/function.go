@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // SQLSTATEs raised by <S>.refresh_view for requests it rejects (the texts are the seed's).
@@ -346,26 +347,101 @@ type TxBeginner interface {
 
 // liftStatementTimeoutSQL lets a refresh run as long as it needs (the caller's context still
 // cancels it): a REFRESH may take longer than the runtime role's statement_timeout.
-var liftStatementTimeoutSQL = mustSQL("lift_statement_timeout", `SELECT pg_catalog.set_config('statement_timeout', '0', true)`)
+// liftStatementTimeoutSQL lifts statement_timeout for the transaction and returns the
+// backend's pid (the server's, also behind a pooler: the transaction pins one server session),
+// for CancelOnDone.
+var liftStatementTimeoutSQL = mustSQL("lift_statement_timeout", `SELECT pg_catalog.set_config('statement_timeout', '0', true) IS NOT NULL, pg_catalog.pg_backend_pid()`)
 
 // CallRefresh calls <S>.refresh_view(name) and returns the database's error as is. On a pool
 // or a connection (TxBeginner) it runs in a READ WRITE transaction of its own with
 // statement_timeout lifted, because the runtime role's sessions start read-only with a
 // statement timeout (RoleLimits); in a caller's transaction (pgx.Tx) the caller must have
 // begun it READ WRITE. n's schema must be valid.
+//
+// In its own transaction, the end of ctx cancels the refresh with one signal (CancelOnDone,
+// through q when q is a pool) and the transaction still commits: refresh_view recorded the
+// canceled refresh as failed (57014), and that record is durable.
 func CallRefresh(ctx context.Context, q Reader, n Names, name string) (RefreshResult, error) {
 	var r RefreshResult
 	b, ok := q.(TxBeginner)
 	if _, isTx := q.(pgx.Tx); !ok || isTx {
 		return r, q.QueryRow(ctx, n.RefreshViewSQL(), name).Scan(&r)
 	}
-	err := pgx.BeginTxFunc(ctx, b, pgx.TxOptions{AccessMode: pgx.ReadWrite}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, liftStatementTimeoutSQL.render(n)); err != nil {
-			return err
+	tx, err := b.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadWrite})
+	if err != nil {
+		return r, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var lifted bool
+	var pid int32
+	if err := tx.QueryRow(ctx, liftStatementTimeoutSQL.render(n)).Scan(&lifted, &pid); err != nil {
+		return r, err
+	}
+	// Another session cancels: the pool's, when q is a pool; on a single connection
+	// CancelOnDone falls back to the protocol cancel request.
+	var via Reader
+	if p, isPool := q.(*pgxpool.Pool); isPool {
+		via = p
+	}
+	stop := CancelOnDone(ctx, via, tx, pid)
+	err = tx.QueryRow(context.WithoutCancel(ctx), n.RefreshViewSQL(), name).Scan(&r)
+	stop()
+	if err != nil {
+		return r, err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return r, tx.Commit(cctx)
+}
+
+// cancelBackendSQL cancels the running statement of backend $1 (a session of the same role).
+// pg_cancel_backend signals the backend once; a protocol cancel request (what pgx sends when a
+// query's context ends) makes the postmaster signal it twice, process and process group, and
+// under load the second signal can arrive after refresh_view has caught the first and
+// recorded the failure, rolling the call and the record back.
+const cancelBackendSQL = `SELECT pg_catalog.pg_cancel_backend($1)`
+
+// CancelBackend cancels the statement running in backend pid, on q (another session than
+// pid's, of the same role or one that may signal it). It reports whether the backend was
+// signalled (false: no such backend).
+func CancelBackend(ctx context.Context, q Reader, pid int32) (bool, error) {
+	var ok bool
+	if err := q.QueryRow(ctx, cancelBackendSQL, pid).Scan(&ok); err != nil {
+		return false, fmt.Errorf("cancel backend %d: %w", pid, err)
+	}
+	return ok, nil
+}
+
+// CancelOnDone cancels the statement running in backend pid (tx's) once ctx ends, with one
+// signal (CancelBackend on via, another session; nil or failing: tx's protocol cancel request).
+// Callers run the statement with context.WithoutCancel(ctx), so pgx sends no cancel request of
+// its own. refresh_view catches a cancel and records the refresh as failed, but a second
+// signal arriving after that (a protocol cancel request signals the backend twice: process and
+// process group) could roll the record back. The returned stop waits for a cancel in
+// progress, so the signal never reaches a COMMIT that follows.
+func CancelOnDone(ctx context.Context, via Reader, tx pgx.Tx, pid int32) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
 		}
-		return tx.QueryRow(ctx, n.RefreshViewSQL(), name).Scan(&r)
-	})
-	return r, err
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if via != nil {
+			if _, err := CancelBackend(cctx, via, pid); err == nil {
+				return
+			}
+		}
+		_ = tx.Conn().PgConn().CancelRequest(cctx)
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // runningRefreshesFragment lists the managed views of schema $1 being refreshed right now

@@ -308,3 +308,58 @@ func TestRefreshSingleFlight(t *testing.T) {
 		}
 	}
 }
+
+// TestRefreshCanceledIsRecorded: a refresh whose caller's context ends during the REFRESH (an
+// MCP client that gave up, a Ctrl-C) is canceled and recorded as failed with 57014; the record
+// is durable (the call commits although its context ended) and the view keeps its contents.
+// The cancel is one signal (boundary.CancelOnDone): a protocol cancel request signals the
+// backend twice, and a second signal after refresh_view caught the first rolled the record back
+// under load.
+func TestRefreshCanceledIsRecorded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, baseSQL+"\nCREATE TABLE public.flag (slow bool NOT NULL); INSERT INTO public.flag VALUES (false);")
+	f.addViews(t, view{name: "mv", tables: []string{"public.base", "public.flag"},
+		body: "WITH pause AS MATERIALIZED (SELECT pg_catalog.pg_sleep(CASE WHEN f.slow THEN 60 ELSE 0 END) FROM public.flag f)\nSELECT b.k FROM public.base b, pause"})
+	if _, err := f.client.Refresh(ctx, "mv"); err != nil {
+		t.Fatalf("first refresh: %v", err)
+	}
+	f.db.Exec(t, "UPDATE public.flag SET slow = true")
+
+	for round := range 3 {
+		callCtx, cancel := context.WithCancel(ctx)
+		type outcome struct {
+			res refresh.Result
+			err error
+		}
+		done := make(chan outcome, 1)
+		go func() {
+			res, err := f.client.Refresh(callCtx, "mv")
+			done <- outcome{res, err}
+		}()
+		testutil.WaitFor(t, 60*time.Second, "the refresh to hold the view's lock", func() (bool, error) {
+			var n int
+			err := f.admin.QueryRow(ctx, `SELECT count(*) FROM pg_locks l
+			  WHERE l.relation = 'agent_mv.mv'::regclass AND l.granted AND l.mode = 'AccessExclusiveLock'`).Scan(&n)
+			return n > 0, err
+		})
+		cancel()
+		var o outcome
+		select {
+		case o = <-done:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("round %d: Refresh did not return within 60s of its context's end", round)
+		}
+		var fe *refresh.FailedError
+		if !errors.As(o.err, &fe) || fe.SQLState() != "57014" || o.res.Status != refresh.StatusFailed {
+			t.Fatalf("round %d: Refresh = %+v, %v; want a *FailedError with SQLSTATE 57014", round, o.res, o.err)
+		}
+		h := f.history(t, "mv")
+		if last := h[len(h)-1]; len(h) != round+2 || last.Status != "failed" || last.FinishedAt == nil {
+			t.Fatalf("round %d: history = %+v, want the canceled refresh recorded as failed", round, h)
+		}
+		if n := scalar[int64](t, f.runtime, "SELECT count(*) FROM agent_mv.mv"); n != 100 {
+			t.Errorf("round %d: mv has %d rows after the canceled refresh, want its old 100", round, n)
+		}
+	}
+}

@@ -48,8 +48,8 @@ func claim(ctx context.Context, db DB, schema, view string, after time.Time) (re
 		return res, nil
 	}
 	// The call itself never sees ctx's end (pgx would send a protocol cancel request, which
-	// signals the backend twice); cancelOnDone cancels it with one signal instead.
-	stop := cancelOnDone(ctx, db, tx, c.PID)
+	// signals the backend twice); boundary.CancelOnDone cancels it with one signal instead.
+	stop := boundary.CancelOnDone(ctx, db, tx, c.PID)
 	res, refreshErr := (&refresh.Client{DB: tx, Schema: schema}).Refresh(context.WithoutCancel(ctx), view)
 	stop()
 	// Commit even when ctx was canceled during the refresh (shutdown): the function caught the
@@ -61,32 +61,4 @@ func claim(ctx context.Context, db DB, schema, view string, after time.Time) (re
 		return res, fmt.Errorf("commit the refresh of %s: %w", view, err)
 	}
 	return res, refreshErr
-}
-
-// cancelOnDone cancels the statement running in backend pid (tx's) once ctx ends, with one
-// signal (boundary.CancelBackend on another session of db): refresh_view catches a cancel and
-// records the refresh as failed, but a second signal arriving after that (a protocol cancel
-// request signals twice) could roll the record back. When no other session can be had, it
-// falls back to tx's protocol cancel request. The returned stop waits for a cancel in progress,
-// so the signal never reaches the COMMIT that follows.
-func cancelOnDone(ctx context.Context, db DB, tx pgx.Tx, pid int32) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if _, err := boundary.CancelBackend(cctx, db, pid); err != nil {
-			_ = tx.Conn().PgConn().CancelRequest(cctx)
-		}
-	}()
-	return func() {
-		close(done)
-		<-finished
-	}
 }
