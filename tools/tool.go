@@ -206,18 +206,11 @@ func New[In, Out any](name, description string, handler func(ctx context.Context
 			t.textOnly = true
 		}
 	}
+	fast := compileFastInput(reflect.TypeFor[In](), schema)
 	t.handler = func(ctx context.Context, call *Call) (any, error) {
-		args, err := applyInputSchema(call.Arguments, resolved)
+		in, err := decodeInput[In](call.Arguments, fast, resolved, name)
 		if err != nil {
-			return nil, &ToolError{ErrorType: ErrInvalidArgument, Err: err,
-				Message: fmt.Sprintf("invalid arguments for %s: %s", name, schemaErrorText(err)),
-				Hint:    "check the tool's input schema (tools/list) and call again"}
-		}
-		var in In
-		if err := json.Unmarshal(args, &in); err != nil {
-			return nil, &ToolError{ErrorType: ErrInvalidArgument, Err: err,
-				Message: fmt.Sprintf("invalid arguments for %s: %v", name, err),
-				Hint:    "check the tool's input schema (tools/list) and call again"}
+			return nil, err
 		}
 		out, err := handler(ctx, in)
 		if err != nil {
@@ -226,6 +219,29 @@ func New[In, Out any](name, description string, handler func(ctx context.Context
 		return out, nil
 	}
 	return Tool{t}
+}
+
+// decodeInput validates the raw arguments against the input schema (defaults applied) and
+// decodes them into In, by fast when it can tell they are valid, else by the general path,
+// which decides and words the error.
+func decodeInput[In any](raw json.RawMessage, fast *fastInput, resolved *gjs.Resolved, tool string) (In, error) {
+	var in In
+	if fast != nil && fast.decode(raw, reflect.ValueOf(&in).Elem()) {
+		return in, nil
+	}
+	in = *new(In) // the shortcut may have filled part of it
+	args, err := applyInputSchema(raw, resolved)
+	if err != nil {
+		return in, &ToolError{ErrorType: ErrInvalidArgument, Err: err,
+			Message: fmt.Sprintf("invalid arguments for %s: %s", tool, schemaErrorText(err)),
+			Hint:    "check the tool's input schema (tools/list) and call again"}
+	}
+	if err := json.Unmarshal(args, &in); err != nil {
+		return in, &ToolError{ErrorType: ErrInvalidArgument, Err: err,
+			Message: fmt.Sprintf("invalid arguments for %s: %v", tool, err),
+			Hint:    "check the tool's input schema (tools/list) and call again"}
+	}
+	return in, nil
 }
 
 // reflectInput reflects In into the input schema: invopop with ExpandedStruct (the root is the
@@ -360,6 +376,9 @@ func applyInputSchema(raw json.RawMessage, resolved *gjs.Resolved) (json.RawMess
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return nil, fmt.Errorf("arguments must be a JSON object: %w", err)
 		}
+	}
+	if m == nil { // " null " (null with spaces) as "null": no arguments, not a panic in ApplyDefaults
+		m = map[string]any{}
 	}
 	if err := resolved.ApplyDefaults(&m); err != nil {
 		return nil, err
