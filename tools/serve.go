@@ -24,10 +24,12 @@ const (
 )
 
 // NewServer returns a go-sdk server named name with every tool of reg mounted, sending reg's
-// instructions ([Registry.Instructions]) to clients at initialize.
+// instructions ([Registry.Instructions]) to clients at initialize, and encoding tool results
+// in one pass ([EncodeResults], the outermost receiving middleware).
 func NewServer(name, version string, reg *Registry) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: version}, &mcp.ServerOptions{Instructions: reg.Instructions()})
 	reg.Mount(s)
+	s.AddReceivingMiddleware(EncodeResults)
 	return s
 }
 
@@ -332,9 +334,11 @@ func (srv *HTTPServer) Serve(ctx context.Context, ready func(addr string)) error
 }
 
 // ServeStdio serves server over stdin/stdout until the client closes the stream or ctx is
-// done; both count as a normal end (nil).
+// done; both count as a normal end (nil). The transport is the go-sdk's stdio transport,
+// except that a successful response's result, already encoded and validated, is written as
+// is (see wire.go).
 func ServeStdio(ctx context.Context, server *mcp.Server) error {
-	err := server.Run(ctx, &mcp.StdioTransport{})
+	err := server.Run(ctx, newStdioTransport())
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		return nil
 	}
