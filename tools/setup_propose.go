@@ -139,9 +139,6 @@ func (st *setupTools) proposeView(ctx context.Context, in ProposeInput) (Staging
 	if err := checkColumnDescriptions(in.Name, in.ColumnDescriptions, cols); err != nil {
 		return StagingOutput{}, err
 	}
-	if err := st.checkProposedTool(in.Name, in.Tool); err != nil {
-		return StagingOutput{}, err
-	}
 	p := Proposal{Name: in.Name, SQL: sql, Rationale: in.Rationale, Columns: cols, ColumnDescriptions: in.ColumnDescriptions, Tool: in.Tool}
 	if s := suggestUniqueIndex(sql, cols, func(schema, table string) []string { return st.primaryKey(ctx, schema, table) }); s != nil {
 		p.Indexes = []IndexSuggestion{*s}
@@ -163,6 +160,10 @@ func (st *setupTools) proposeView(ctx context.Context, in ProposeInput) (Staging
 	if err != nil {
 		return StagingOutput{}, err
 	}
+	// Checked under the lock, against what is staged now.
+	if err := st.checkProposedTool(in.Name, in.Tool, sf.Proposals); err != nil {
+		return StagingOutput{}, err
+	}
 	sf.Proposals = slices.DeleteFunc(sf.Proposals, func(q Proposal) bool { return q.Name == p.Name })
 	sf.Proposals = append(sf.Proposals, p)
 	if err := st.writeStaging(sf); err != nil {
@@ -172,9 +173,11 @@ func (st *setupTools) proposeView(ctx context.Context, in ProposeInput) (Staging
 }
 
 // checkProposedTool checks a tool proposed with view by the rule materialize.yaml's tools go
-// through ([CompileTool]), the view counting as managed; a tool of materialize.yaml with the
-// same name is refused too (finalize_config would not load).
-func (st *setupTools) checkProposedTool(view string, spec *ToolSpec) error {
+// through ([CompileTool]), the view, the applied views and the other staged proposals counting
+// as managed (finalize_config checks again that what it reads is approved); a tool of
+// materialize.yaml or of another staged proposal with the same name is refused too
+// (finalize_config would not load).
+func (st *setupTools) checkProposedTool(view string, spec *ToolSpec, staged []Proposal) error {
 	if spec == nil {
 		return nil
 	}
@@ -183,7 +186,8 @@ func (st *setupTools) checkProposedTool(view string, spec *ToolSpec) error {
 		existing = st.cfg.ViewNames()
 	}
 	managed := func(name string) bool {
-		return name == view || slices.Contains(existing, name) || slices.Contains(boundary.MetadataTables(), name)
+		return name == view || slices.Contains(existing, name) || slices.Contains(boundary.MetadataTables(), name) ||
+			slices.ContainsFunc(staged, func(p Proposal) bool { return p.Name == name })
 	}
 	if _, err := CompileTool(*spec, st.cfg.Schema, managed); err != nil {
 		return &ToolError{ErrorType: ErrInvalidArgument, Err: err, Message: err.Error(),
@@ -191,6 +195,12 @@ func (st *setupTools) checkProposedTool(view string, spec *ToolSpec) error {
 	}
 	if st.cfg.ToolNames != nil && slices.Contains(st.cfg.ToolNames(), spec.Name) {
 		return NewError(ErrInvalidArgument, fmt.Sprintf("tool %s already exists in materialize.yaml", spec.Name), "nothing was staged; pick another tool name")
+	}
+	for _, p := range staged {
+		if p.Name != view && p.Tool != nil && p.Tool.Name == spec.Name {
+			return NewError(ErrInvalidArgument, fmt.Sprintf("tool %s is already proposed with view %s", spec.Name, p.Name),
+				"nothing was staged; pick another tool name, or propose "+p.Name+" again without its tool")
+		}
 	}
 	return nil
 }

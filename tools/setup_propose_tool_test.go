@@ -54,6 +54,17 @@ func TestProposeViewWithTool(t *testing.T) {
 	if err != nil || !strings.Contains(string(data), "name: big_orders") || !strings.Contains(string(data), "min_amount") {
 		t.Fatalf("staging file: %v\n%s", err, data)
 	}
+	// A second proposal: its tool may read the staged view, but not take a staged tool's name.
+	second := map[string]any{"name": "order_ids", "sql": "SELECT id FROM public.orders", "rationale": "ids"}
+	second["tool"] = map[string]any{"name": "big_orders", "description": "d", "sql": "SELECT id FROM agent_mv.order_ids"}
+	if te := toolErr(t, call(t, se.cs, "propose_view", second)); te.ErrorType != tools.ErrInvalidArgument ||
+		te.Message != "tool big_orders is already proposed with view order_totals" {
+		t.Errorf("a staged tool's name taken again: %+v", te)
+	}
+	second["tool"] = map[string]any{"name": "id_totals", "description": "d", "sql": "SELECT i.id, t.amount FROM agent_mv.order_ids i JOIN agent_mv.order_totals t USING (id)"}
+	if out := decode[tools.StagingOutput](t, call(t, se.cs, "propose_view", second)); len(out.Proposals) != 2 {
+		t.Errorf("a tool reading two staged views was not staged: %+v", out)
+	}
 	call(t, se.cs, "finalize_config", map[string]any{"approved_names": []string{"order_totals"}})
 	if len(se.added) != 1 || se.added[0][0].Tool == nil {
 		t.Fatalf("AddViews got %+v", se.added)
