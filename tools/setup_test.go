@@ -2,6 +2,7 @@ package tools_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -189,5 +190,26 @@ func TestFinalizeConfig(t *testing.T) {
 	// Finalizing the same name again: the proposal is gone.
 	if te := toolErr(t, call(t, se.cs, "finalize_config", map[string]any{"approved_names": []string{"revenue_by_day"}})); !strings.Contains(te.Message, "unknown proposal") {
 		t.Errorf("second finalize: %+v", te)
+	}
+}
+
+// TestSetupToolListSize: the setup server's tools/list, as a JSON-RPC message, stays within
+// its budget (10 KiB: eight tools, propose_view's input carries a whole tool declaration; 8,676 B
+// when the budget was set), so
+// the setup agent's context is not spent on tool definitions.
+func TestSetupToolListSize(t *testing.T) {
+	t.Parallel()
+	se := setupSession(t)
+	lt, err := se.cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "result": lt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("setup tools/list response: %d bytes, %d tools", len(msg), len(lt.Tools))
+	if len(lt.Tools) != 8 || len(msg) > 10*1024 {
+		t.Errorf("setup tools/list: %d tools in %d bytes, want 8 within the 10240-byte budget", len(lt.Tools), len(msg))
 	}
 }
