@@ -194,9 +194,8 @@ func TestFinalizeConfig(t *testing.T) {
 }
 
 // TestSetupToolListSize: the setup server's tools/list, as a JSON-RPC message, stays within
-// its budget (10 KiB: eight tools, propose_view's input carries a whole tool declaration; 8,676 B
-// when the budget was set), so
-// the setup agent's context is not spent on tool definitions.
+// its budget (10 KiB: eight tools, propose_view's input carries a whole tool declaration;
+// 8,676 B when the budget was set), so the setup agent's context is not spent on definitions.
 func TestSetupToolListSize(t *testing.T) {
 	t.Parallel()
 	se := setupSession(t)
