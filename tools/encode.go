@@ -238,6 +238,11 @@ func appendString(buf, s []byte) []byte {
 	return append(buf, '"')
 }
 
+// appendMasked writes MaskedValue in place of a value (execOptions.mask).
+func appendMasked(buf, _ []byte) ([]byte, error) {
+	return append(buf, `"`+MaskedValue+`"`...), nil
+}
+
 // rowsEncoder accumulates encoded rows as one JSON array: [[v, v], [v, v]].
 type rowsEncoder struct {
 	enc []valueEncoder

@@ -73,6 +73,9 @@ type Result struct {
 	// LimitNote says that the limit asked for was above the most rows this server returns, and
 	// what it used instead.
 	LimitNote string `json:"limit_note,omitempty"`
+	// MaskedColumns are the columns whose values were replaced by MaskedValue because their
+	// names say they are secret (sample_query only).
+	MaskedColumns []string `json:"masked_columns,omitempty"`
 
 	rowsJSON []byte // the rows as one JSON array, encoded from the wire (execOptions.encode)
 	mark     string // the value of execOptions.mark
@@ -162,6 +165,9 @@ type execOptions struct {
 	// types paramOIDs: a declared tool's arguments (sqltool.go). Values, never SQL text.
 	params    [][]byte
 	paramOIDs []uint32
+	// mask, when set, names the output columns whose values come back as MaskedValue (NULL
+	// stays null): sample_query's secret-named columns (secretscan.SecretColumn).
+	mask func(column string) bool
 }
 
 // canPrepare reports whether pool's connections may hold named prepared statements: pgx's
@@ -295,6 +301,7 @@ type cursorReader struct {
 	stmt      string                    // the query's prepared statement ("" = unnamed)
 	mark      string
 	unknown   []uint32 // OIDs the type map cannot name
+	masked    []string // opts.mask: the masked columns
 	typeNames map[uint32]string
 	rows      [][]any // !opts.encode: the rows kept, as Go values
 	kept      int     // rows kept
@@ -463,7 +470,7 @@ func oidArray(oids []uint32) []byte {
 }
 
 func (r *cursorReader) result() Result {
-	res := Result{Columns: make([]Column, len(r.fields)), Rows: r.rows, RowCount: r.kept, mark: r.mark}
+	res := Result{Columns: make([]Column, len(r.fields)), Rows: r.rows, RowCount: r.kept, mark: r.mark, MaskedColumns: r.masked}
 	switch {
 	case r.opts.encode && r.enc != nil:
 		res.Rows, res.rowsJSON = nil, r.enc.bytes()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -17,6 +18,10 @@ func (r *cursorReader) columnName(i int) string { return r.fields[i].Name }
 func (r *cursorReader) decodeRow(vals [][]byte) ([]any, error) {
 	row := make([]any, len(vals))
 	for i, raw := range vals {
+		if raw != nil && r.opts.mask != nil && slices.Contains(r.masked, r.fields[i].Name) {
+			row[i] = MaskedValue
+			continue
+		}
 		v, err := jsonValue(r.tm, r.fields[i].DataTypeOID, raw)
 		if err != nil {
 			return nil, fmt.Errorf("decode column %q: %w", r.fields[i].Name, err)

@@ -344,4 +344,14 @@ func (r *cursorReader) describe(fds []pgproto3.FieldDescription) {
 	if r.opts.encode {
 		r.enc = newRowsEncoder(r.tm, oids)
 	}
+	if r.opts.mask != nil {
+		for i, f := range r.fields {
+			if r.opts.mask(f.Name) {
+				r.masked = append(r.masked, f.Name)
+				if r.enc != nil {
+					r.enc.enc[i] = appendMasked
+				}
+			}
+		}
+	}
 }

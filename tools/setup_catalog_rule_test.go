@@ -1,6 +1,7 @@
 package tools_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,6 +79,46 @@ ANALYZE public.members`)
 		for _, v := range c.TopValues {
 			if v.Value != tools.MaskedValue || v.Frequency <= 0 {
 				t.Errorf("%s: top value %+v, want %s with its frequency", name, v, tools.MaskedValue)
+			}
+		}
+	}
+}
+
+// TestSampleQueryMasksSecretColumns: sample_query returns the rows, but the values of columns
+// whose names say they are secret come back as MaskedValue (NULL stays null), by the rule
+// profile_table masks by, and the result names the masked columns.
+func TestSampleQueryMasksSecretColumns(t *testing.T) {
+	se := setupSession(t)
+	se.env.Exec(t, `CREATE TABLE public.accounts (id int, plan text, password_hash text, "apiToken" text);
+INSERT INTO public.accounts VALUES (1, 'pro', 'hash-secret-1', 'tok-secret-1'), (2, 'free', NULL, 'tok-secret-2')`)
+	for _, c := range []struct {
+		sql    string
+		masked []string
+	}{
+		{"SELECT * FROM accounts ORDER BY id", []string{"password_hash", "apiToken"}},
+		{`SELECT id, plan, "apiToken" AS api_token FROM accounts ORDER BY id`, []string{"api_token"}},
+		{"SELECT id, plan FROM accounts ORDER BY id", nil},
+	} {
+		res := call(t, se.cs, "sample_query", map[string]any{"sql": c.sql})
+		if raw := text(t, res); strings.Contains(raw, "secret-") {
+			t.Errorf("%s: returned a secret value:\n%s", c.sql, raw)
+		}
+		out := decode[tools.Result](t, res)
+		if out.RowCount != 2 || !slices.Equal(out.MaskedColumns, c.masked) {
+			t.Errorf("%s: %d rows, masked %v; want 2 rows, masked %v", c.sql, out.RowCount, out.MaskedColumns, c.masked)
+			continue
+		}
+		for i, col := range out.Columns {
+			secret := slices.Contains(c.masked, col.Name)
+			for r, row := range out.Rows {
+				switch {
+				case secret && row[i] == nil && !(col.Name == "password_hash" && r == 1):
+					t.Errorf("%s: row %d %s is null, want %s", c.sql, r, col.Name, tools.MaskedValue)
+				case secret && row[i] != nil && row[i] != tools.MaskedValue:
+					t.Errorf("%s: row %d %s = %v, want %s", c.sql, r, col.Name, row[i], tools.MaskedValue)
+				case !secret && row[i] == tools.MaskedValue:
+					t.Errorf("%s: row %d %s masked, but its name says nothing secret", c.sql, r, col.Name)
+				}
 			}
 		}
 	}

@@ -133,7 +133,10 @@ func (st *setupTools) sampleQuery(ctx context.Context, in QueryInput) (Result, e
 	limits, note := st.cfg.Limits.forLimit(in.Limit)
 	// search_path = public, pg_catalog, pg_temp: unqualified names mean public, as the seed.
 	// Rows are encoded from the wire straight into the result's JSON, as query_view's.
-	res, err := execQuery(ctx, st.cfg.Pool, "public", deparsed, limits, execOptions{prepare: canPrepare(st.cfg.Pool), encode: true})
+	// Columns whose names say they are secret come back masked: the rule profile_table masks
+	// by and propose_view warns by (secretscan.SecretColumn).
+	res, err := execQuery(ctx, st.cfg.Pool, "public", deparsed, limits, execOptions{prepare: canPrepare(st.cfg.Pool), encode: true,
+		mask: func(column string) bool { _, secret := secretscan.SecretColumn(column); return secret }})
 	if err != nil {
 		return res, st.relationHint(ctx, err)
 	}
