@@ -102,7 +102,7 @@ func SetupTools(cfg SetupConfig) (*Registry, error) {
 		New(ToolListTables, "List the tables, views and materialized views of a schema with estimated row counts.", setupHandler(st.listTables), ro...),
 		New(ToolDescribeTable, "Describe a table (schema.table, or a bare name in public): columns, types, nullability, primary key, unique and foreign keys.", setupHandler(st.describeTable), ro...),
 		New(ToolProfileTable, "Profile a table from planner statistics: estimated rows, and per column the null fraction, distinct estimate and most common values (masked for columns whose names say they are secret: password, token, api_key, ssn ...). System catalogs are not readable by any setup tool.", setupHandler(st.profileTable), ro...),
-		New(ToolSampleQuery, "Run one read-only SELECT on the user tables (no catalogs, no side-effect functions), in a read-only transaction with a timeout, capped in rows and bytes.",
+		New(ToolSampleQuery, "Run one read-only SELECT on the user tables (no catalogs, no side-effect functions), in a read-only transaction with a timeout, capped in rows and bytes. Columns whose names say they are secret come back masked.",
 			setupHandler(st.sampleQuery), append(ro,
 				Param("limit", Description(fmt.Sprintf("Most rows to return (at most %d)", cfg.Limits.MaxRows)), Default(cfg.Limits.MaxRows)))...),
 		New(ToolReadRepoFiles, fmt.Sprintf("Read project files matching globs (relative to the project root, ** allowed), to learn the data model from code. Never reads .env*, keys, credential files, .git, vendor or node_modules; secrets inside files (passwords, DSN passwords, tokens, keys) come back as [REDACTED], and redacted and skipped list what was withheld and why; at most %d files, %d bytes each.", MaxRepoFiles, MaxRepoFileBytes),
