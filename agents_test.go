@@ -300,6 +300,24 @@ func TestAgentsDoctor(t *testing.T) {
 		t.Errorf("doctor after apply:\n%s", rep)
 	}
 
+	// An agent's session holding a refresh lock while idle blocks refreshes like a runtime
+	// session would: ✗ under the agent's name, with the statement that ends it.
+	if !strings.Contains(rep.String(), "no session of "+support+" holds an advisory lock") {
+		t.Errorf("doctor does not check the sessions of %s:\n%s", support, rep)
+	}
+	conn := agentConn(t, pr, "support")
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtext('agentmv:' || 'agent_mv'), hashtext('customer_rollup'))`); err != nil {
+		t.Fatal(err)
+	}
+	object := fmt.Sprintf("session %d of %s", conn.PgConn().PID(), support)
+	if rep, _ := pr.open().Doctor(ctx); rep.OK() || !strings.Contains(rep.String(), object) || !strings.Contains(rep.String(), "refresh lock of view customer_rollup") {
+		t.Errorf("doctor with an idle %s session holding customer_rollup's refresh lock:\n%s", support, rep)
+	}
+	// Released synchronously (a closed connection's backend may linger a moment).
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`); err != nil {
+		t.Fatal(err)
+	}
+
 	// The agent's role gets the runtime role's limits and exposure probes: a lifted connection
 	// limit and a large object granted to it by name are ✗ under the agent's name (the runtime
 	// role's own probes stay green), and apply restores the limit and reports the exposure.

@@ -31,6 +31,7 @@ func DoctorAgents(ctx context.Context, admin Querier, n Names, agents map[string
 		if doctorAgent(ctx, admin, n, agent, agents[agent], r) {
 			agentLimits(ctx, admin, agent, AgentRoleName(n, agent), opts.Limits, r)
 			agentExposures(ctx, admin, n, agent, opts.Exposure, r)
+			roleSessions(ctx, admin, n, "agent "+agent+" sessions", AgentRoleName(n, agent), opts.Limits, r)
 		}
 	}
 }

@@ -203,18 +203,23 @@ func (d doctor) exposures(ctx context.Context) {
 
 // sessions reports sessions of the runtime role that hold locks agentmv needs.
 func (d doctor) sessions(ctx context.Context) {
-	n := d.n
-	findings, err := sessionFindings(ctx, d.admin, n, d.opts.Limits)
+	roleSessions(ctx, d.admin, d.n, "runtime sessions", d.n.RuntimeRole, d.opts.Limits, d.r)
+}
+
+// roleSessions is the check (named check) that no session of role holds what blocks
+// refreshes or apply (sessionFindings): the runtime role's, and each agent's.
+func roleSessions(ctx context.Context, admin Reader, n Names, check, role string, l RoleLimits, r *Report) {
+	findings, err := sessionFindings(ctx, admin, n, role, l)
 	if err != nil {
-		d.errCheck("runtime sessions", err)
+		r.add(check, CheckFail, fmt.Sprintf("%s: probe failed: %v", check, err), "check that DATABASE_URL connects as an administrator")
 		return
 	}
 	if len(findings) == 0 {
-		d.r.add("runtime sessions", CheckOK, fmt.Sprintf("no session of %s holds an advisory lock while idle or a transaction past its timeout", n.RuntimeRole), "")
+		r.add(check, CheckOK, fmt.Sprintf("no session of %s holds an advisory lock while idle or a transaction past its timeout", role), "")
 		return
 	}
-	d.r.Checks = append(d.r.Checks, Check{Name: "runtime sessions", Status: CheckFail, Findings: findings,
-		Message: fmt.Sprintf("%d session(s) of %s hold locks that block refreshes or apply", len(findings), n.RuntimeRole),
+	r.Checks = append(r.Checks, Check{Name: check, Status: CheckFail, Findings: findings,
+		Message: fmt.Sprintf("%d session(s) of %s hold locks that block refreshes or apply", len(findings), role),
 		Hint:    "end them as shown; agentmv's own sessions never hold an advisory lock outside a transaction"})
 }
 

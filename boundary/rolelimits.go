@@ -258,15 +258,15 @@ SELECT a.pid, a.state, a.state_change,
      OR (a.state LIKE 'idle in transaction%' AND a.state_change < pg_catalog.now() - make_interval(secs => $2::float8 / 1000)))
  ORDER BY a.pid`)
 
-// sessionFindings lists the runtime role's sessions that hold locks agentmv needs (see
-// sessionsSQL), each with the statement that ends it.
-func sessionFindings(ctx context.Context, q Reader, n Names, l RoleLimits) ([]Finding, error) {
+// sessionFindings lists the sessions of role (the runtime role or an agent's) that hold locks
+// agentmv needs (see sessionsSQL), each with the statement that ends it.
+func sessionFindings(ctx context.Context, q Reader, n Names, role string, l RoleLimits) ([]Finding, error) {
 	l = l.WithDefaults()
 	// A few seconds beyond the timeout: the server ends such a session itself at the timeout.
 	grace := l.IdleInTransactionTimeout + 5*time.Second
-	rows, err := q.Query(ctx, sessionsSQL.render(n), n.RuntimeRole, grace.Milliseconds(), n.Schema)
+	rows, err := q.Query(ctx, sessionsSQL.render(n), role, grace.Milliseconds(), n.Schema)
 	if err != nil {
-		return nil, fmt.Errorf("read sessions of %s: %w", n.RuntimeRole, err)
+		return nil, fmt.Errorf("read sessions of %s: %w", role, err)
 	}
 	var out []Finding
 	var pid int32
@@ -274,7 +274,7 @@ func sessionFindings(ctx context.Context, q Reader, n Names, l RoleLimits) ([]Fi
 	var since time.Time
 	var locks string
 	_, err = pgx.ForEachRow(rows, []any{&pid, &state, &since, &locks}, func() error {
-		f := Finding{Object: fmt.Sprintf("session %d of %s", pid, n.RuntimeRole), Fix: fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid)}
+		f := Finding{Object: fmt.Sprintf("session %d of %s", pid, role), Fix: fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid)}
 		if state == "idle" {
 			f.Exposure = fmt.Sprintf("idle since %s outside a transaction, holding %s (refreshes of that view answer busy while it does)", since.UTC().Format(time.RFC3339), locks)
 		} else {
@@ -287,7 +287,7 @@ func sessionFindings(ctx context.Context, q Reader, n Names, l RoleLimits) ([]Fi
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read sessions of %s: %w", n.RuntimeRole, err)
+		return nil, fmt.Errorf("read sessions of %s: %w", role, err)
 	}
 	return out, nil
 }
