@@ -242,15 +242,21 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		if p.schema == "" {
 			continue
 		}
+		// The age is measured on the database's clock, the one data_as_of was written with:
+		// a skewed application clock would shift every age.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		views, err := (&refresh.Client{DB: p.pool, Schema: p.schema}).Status(ctx)
+		var now time.Time
+		err := p.pool.QueryRow(ctx, "SELECT pg_catalog.clock_timestamp()").Scan(&now)
+		var views []refresh.ViewStatus
+		if err == nil {
+			views, err = (&refresh.Client{DB: p.pool, Schema: p.schema}).Status(ctx)
+		}
 		cancel()
 		up := 1.0
 		if err != nil {
 			up = 0
 		}
 		ch <- prometheus.MustNewConstMetric(descViewStatusUp, prometheus.GaugeValue, up, p.name)
-		now := time.Now()
 		for _, v := range views {
 			if v.DataAsOf == nil || seenView[v.Name] {
 				continue
