@@ -49,17 +49,20 @@ func ValidateAgentName(n Names, agent string) error {
 // readableViewRule is the row filter of the metadata tables: %[1]s is the column holding the
 // view's name. True when the current role may SELECT the managed view of that name (a
 // materialized view, or the table of an incremental view).
-const readableViewRule = `EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+//
+// It is a scalar subquery, one index probe of pg_class (relname, relnamespace) per row read:
+// (relname, relnamespace) is unique, so "the privilege on the relation of that name" is the
+// EXISTS it replaces (migration 13), which the planner ran as a hashed subplan scanning all of
+// pg_class on every statement (every query_view reads the status mark through this filter).
+const readableViewRule = `coalesce((SELECT pg_catalog.has_table_privilege(c.oid, 'SELECT') FROM pg_catalog.pg_class c
   WHERE c.relname = %[1]s AND c.relkind IN ('m', 'r')
-    AND c.relnamespace = (SELECT ns.oid FROM pg_catalog.pg_namespace ns WHERE ns.nspname = {{.SchemaLiteral}})
-    AND pg_catalog.has_table_privilege(c.oid, 'SELECT'))`
+    AND c.relnamespace = (SELECT ns.oid FROM pg_catalog.pg_namespace ns WHERE ns.nspname = {{.SchemaLiteral}})), false)`
 
 // notOtherViewRule: %[1]s does not name a managed view the current role cannot SELECT (a
-// source that is a base table, or a view it may read).
-const notOtherViewRule = `NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+// source that is a base table, or a view it may read). One index probe, as readableViewRule.
+const notOtherViewRule = `NOT coalesce((SELECT NOT pg_catalog.has_table_privilege(c.oid, 'SELECT') FROM pg_catalog.pg_class c
   WHERE c.relname = %[1]s AND c.relkind IN ('m', 'r')
-    AND c.relnamespace = (SELECT ns.oid FROM pg_catalog.pg_namespace ns WHERE ns.nspname = {{.SchemaLiteral}})
-    AND NOT pg_catalog.has_table_privilege(c.oid, 'SELECT'))`
+    AND c.relnamespace = (SELECT ns.oid FROM pg_catalog.pg_namespace ns WHERE ns.nspname = {{.SchemaLiteral}})), false)`
 
 // MetadataPolicy is the name of the row-level security policy on each metadata table.
 const MetadataPolicy = "agentmv_readable_views"

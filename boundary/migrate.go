@@ -11,7 +11,7 @@ import (
 
 // ExpectedVersion is the schema version this agentmv installs and the doctor expects: the
 // Version of the last step in migrations (a test checks they agree).
-const ExpectedVersion = 12
+const ExpectedVersion = 13
 
 // Migration is one versioned step of agentmv's own objects in <S>.
 type Migration struct {
@@ -138,6 +138,8 @@ ON CONFLICT (name) DO NOTHING`,
 		sql: []sqlText{refreshFunctionSQL}},
 	{Migration: Migration{Version: 12, Name: "refresh_view: a second cancel signal while the first is being handled is recorded, not raised"},
 		sql: []sqlText{refreshFunctionSQL}},
+	{Migration: Migration{Version: 13, Name: "metadata row filters: one index probe of pg_class per row instead of a scan of pg_class per statement"},
+		sql: agentsMigration()},
 }
 
 // sqlTexts parses a migration's statements.
