@@ -320,7 +320,7 @@ func successResult(out any, textOnly bool) *mcp.CallToolResult {
 	}
 	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(b)}}}
 	if !textOnly && len(b) > 0 && b[0] == '{' { // a nil *Out gives null: text only
-		res.StructuredContent = json.RawMessage(b)
+		res.StructuredContent = encodedJSON(b)
 	}
 	return res
 }

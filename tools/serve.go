@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -335,10 +336,10 @@ func (srv *HTTPServer) Serve(ctx context.Context, ready func(addr string)) error
 
 // ServeStdio serves server over stdin/stdout until the client closes the stream or ctx is
 // done; both count as a normal end (nil). The transport is the go-sdk's stdio transport,
-// except that a successful response's result, already encoded and validated, is written as
-// is (see wire.go).
+// except that a successful response's result is written as is, and a tool result as
+// [EncodeResults] encoded it (see wire.go), without the go-sdk encoding it again.
 func ServeStdio(ctx context.Context, server *mcp.Server) error {
-	err := server.Run(ctx, newStdioTransport())
+	err := serveStdio(ctx, server, os.Stdin, os.Stdout, &resultStore{})
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		return nil
 	}

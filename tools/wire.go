@@ -6,8 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -23,7 +23,9 @@ import (
 // compacts the result once more while encoding the JSON-RPC envelope. For a 1,000-row
 // query_view that was most of the server's CPU. [EncodeResults] writes the result once
 // (one escape of the text, structuredContent copied as is), leaving jsonrpc2 one validating
-// pass; [ServeStdio]'s transport writes that validated result into the envelope as is.
+// pass; [ServeStdio]'s transport writes that validated result into the envelope as is. Under
+// ServeStdio even that pass goes: jsonrpc2 encodes a small placeholder, and the transport
+// writes the result the placeholder stands for (resultStore), valid JSON by construction.
 
 // EncodeResults is a receiving middleware for a go-sdk server that encodes tools/call results
 // in one pass (the text blocks escaped once, a json.RawMessage structuredContent copied as
@@ -36,7 +38,8 @@ func EncodeResults(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
 		res, err := next(ctx, method, req)
 		if r, ok := res.(*mcp.CallToolResult); ok && err == nil && r != nil {
-			return &encodedResult{r}, nil
+			store, _ := ctx.Value(resultStoreKey{}).(*resultStore)
+			return &encodedResult{CallToolResult: r, store: store}, nil
 		}
 		return res, err
 	}
@@ -46,7 +49,18 @@ func EncodeResults(next mcp.MethodHandler) mcp.MethodHandler {
 // keeps it a mcp.Result whose _meta and result type the go-sdk can still set.
 type encodedResult struct {
 	*mcp.CallToolResult
+	// store, when set (the session is served by ServeStdio), receives the encoding, and
+	// MarshalJSON returns the placeholder the transport replaces with it.
+	store *resultStore
 }
+
+// encodedJSON is structuredContent agentmv encoded itself (json.Marshal, or the row encoders
+// of encode.go), valid JSON by construction: EncodeResults copies it without validating it.
+// Any other json.RawMessage is validated before it skips the go-sdk's validation.
+type encodedJSON []byte
+
+// MarshalJSON returns the bytes (encoding/json validates them, as for a json.RawMessage).
+func (e encodedJSON) MarshalJSON() ([]byte, error) { return e, nil }
 
 // spliceMark is a per-process random text no result contains: the go-sdk encodes a copy of
 // the result with placeholders made of it, and the real content replaces them.
@@ -65,29 +79,53 @@ var (
 // structuredContent are small placeholders (so every other field, present or future, is its
 // own encoding), and the content blocks and structuredContent replace the placeholders.
 func (r *encodedResult) MarshalJSON() ([]byte, error) {
-	raw, isRaw := r.StructuredContent.(json.RawMessage)
-	if r.StructuredContent != nil && !isRaw {
-		return r.CallToolResult.MarshalJSON()
+	b, trusted, err := r.encode()
+	if err != nil || r.store == nil {
+		return b, err
+	}
+	if !trusted && !json.Valid(b) {
+		// As the go-sdk would: no response (its jsonrpc2 reports a malformed result).
+		return nil, fmt.Errorf("tools: the tool result is not valid JSON")
+	}
+	return r.store.put(b), nil
+}
+
+// encode returns the result's JSON, and whether it is valid JSON by construction (every
+// part encoded by encoding/json, appendString or agentmv's own structuredContent encoder).
+func (r *encodedResult) encode() (_ []byte, trusted bool, _ error) {
+	var raw []byte
+	isRaw, trusted := false, true
+	switch sc := r.StructuredContent.(type) {
+	case nil:
+	case encodedJSON:
+		raw, isRaw = sc, true
+	case json.RawMessage:
+		raw, isRaw, trusted = sc, true, false
+	default:
+		b, err := r.CallToolResult.MarshalJSON()
+		return b, true, err
 	}
 	shell := *r.CallToolResult
 	shell.Content = []mcp.Content{&mcp.TextContent{Text: spliceMark}}
 	if isRaw {
 		if len(raw) == 0 {
-			return r.CallToolResult.MarshalJSON() // let the go-sdk report it
+			b, err := r.CallToolResult.MarshalJSON() // let the go-sdk report it
+			return b, true, err
 		}
 		shell.StructuredContent = json.RawMessage(structuredHole)
 	}
 	head, err := shell.MarshalJSON()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ci := bytes.Index(head, contentHole)
 	si := len(head)
 	if isRaw {
 		si = bytes.Index(head, structuredHole)
 	}
-	if ci < 0 || si < ci {
-		return r.CallToolResult.MarshalJSON() // not the shape expected: the go-sdk's own encoding
+	if ci < 0 || si < ci { // not the shape expected: the go-sdk's own encoding
+		b, err := r.CallToolResult.MarshalJSON()
+		return b, true, err
 	}
 	size := len(head) + len(raw) + 64
 	for _, c := range r.Content {
@@ -102,7 +140,7 @@ func (r *encodedResult) MarshalJSON() ([]byte, error) {
 			out = append(out, ',')
 		}
 		if out, err = appendContent(out, c); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	out = append(out, head[ci+len(contentHole):si]...)
@@ -110,7 +148,67 @@ func (r *encodedResult) MarshalJSON() ([]byte, error) {
 		out = append(out, raw...)
 		out = append(out, head[si+len(structuredHole):]...)
 	}
-	return out, nil
+	return out, trusted, nil
+}
+
+// resultStoreKey is the context key of the resultStore of a ServeStdio session.
+type resultStoreKey struct{}
+
+// resultStore holds encoded tool results from EncodeResults' MarshalJSON, which hands
+// jsonrpc2 a small placeholder instead (so jsonrpc2 validates a few bytes, not the whole
+// result), until the stdio transport writes the response and takes the result back. The
+// placeholder {"<spliceMark>":<n>} names it: spliceMark is random per process, so no client
+// or tool can forge one, and a response's result never starts with it otherwise (a
+// CallToolResult encodes as an object whose first key is content or _meta). Results whose
+// response is never written (the connection closed first) are dropped beyond
+// maxStoredResults, oldest first.
+type resultStore struct {
+	mu   sync.Mutex
+	next uint64
+	m    map[uint64][]byte
+}
+
+const maxStoredResults = 256
+
+var placeholderPrefix = []byte(`{"` + spliceMark + `":`)
+
+// put stores b and returns its placeholder.
+func (s *resultStore) put(b []byte) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[uint64][]byte{}
+	}
+	if len(s.m) >= maxStoredResults {
+		oldest := s.next
+		for k := range s.m {
+			oldest = min(oldest, k)
+		}
+		delete(s.m, oldest)
+	}
+	s.next++
+	s.m[s.next] = b
+	out := append([]byte(nil), placeholderPrefix...)
+	out = strconv.AppendUint(out, s.next, 10)
+	return append(out, '}')
+}
+
+// take returns the result a placeholder stands for (ok false when result is no
+// placeholder) and forgets it; found is false for a placeholder whose result was dropped.
+func (s *resultStore) take(result []byte) (b []byte, ok, found bool) {
+	rest, ok := bytes.CutPrefix(result, placeholderPrefix)
+	if !ok {
+		return nil, false, false
+	}
+	n, err := strconv.ParseUint(string(bytes.TrimSuffix(rest, []byte("}"))), 10, 64)
+	if err != nil {
+		return nil, true, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, found = s.m[n]
+	delete(s.m, n)
+	return b, true, found
 }
 
 // appendContent appends one content block: a plain text block directly, any other as
@@ -135,8 +233,9 @@ func appendContent(buf []byte, c mcp.Content) ([]byte, error) {
 // error responses, and every response once the client has sent a JSON-RPC batch, whose
 // responses the go-sdk collects into one array) goes through the go-sdk's connection.
 type stdioTransport struct {
-	in  io.ReadCloser
-	out io.Writer
+	in    io.ReadCloser
+	out   io.Writer
+	store *resultStore // where the session's EncodeResults put results (see resultStore)
 }
 
 func (t *stdioTransport) Connect(ctx context.Context) (mcp.Connection, error) {
@@ -146,17 +245,29 @@ func (t *stdioTransport) Connect(ctx context.Context) (mcp.Connection, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stdioConn{Connection: inner, w: w, r: r}, nil
+	return &stdioConn{Connection: inner, w: w, r: r, store: t.store}, nil
 }
 
 type stdioConn struct {
 	mcp.Connection
-	w *lockedWriter
-	r *batchWatch
+	w     *lockedWriter
+	r     *batchWatch
+	store *resultStore
 }
 
 func (c *stdioConn) Write(ctx context.Context, msg jsonrpc.Message) error {
 	resp, ok := msg.(*jsonrpc.Response)
+	if ok && resp.Error == nil && c.store != nil {
+		if b, isPlaceholder, found := c.store.take(resp.Result); isPlaceholder {
+			r := *resp
+			r.Result = b
+			if !found {
+				r.Result, r.Error = nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+					Message: "the tool result was dropped before it could be sent (too many results in flight); call the tool again"}
+			}
+			resp, msg = &r, &r
+		}
+	}
 	if !ok || resp.Error != nil || len(resp.Result) == 0 || c.r.batched.Load() {
 		return c.Connection.Write(ctx, msg)
 	}
@@ -250,7 +361,8 @@ func (b *batchWatch) scan(p []byte) {
 
 func (b *batchWatch) Close() error { return b.r.Close() }
 
-// newStdioTransport is the transport of [ServeStdio].
-func newStdioTransport() mcp.Transport {
-	return &stdioTransport{in: os.Stdin, out: os.Stdout}
+// serveStdio is ServeStdio on in and out: server.Run on the stdio transport, with the
+// session's resultStore in the context its requests inherit.
+func serveStdio(ctx context.Context, server *mcp.Server, in io.ReadCloser, out io.Writer, store *resultStore) error {
+	return server.Run(context.WithValue(ctx, resultStoreKey{}, store), &stdioTransport{in: in, out: out, store: store})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -65,7 +66,7 @@ func TestEncodeResultsSameJSON(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		got, err := (&encodedResult{c.res}).MarshalJSON()
+		got, err := (&encodedResult{CallToolResult: c.res}).MarshalJSON()
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -73,6 +74,80 @@ func TestEncodeResultsSameJSON(t *testing.T) {
 		if strings.Contains(string(got), spliceMark) {
 			t.Errorf("%s: a placeholder is left in %s", c.name, got)
 		}
+		// Under ServeStdio: a placeholder, and the store gives back the same encoding.
+		store := &resultStore{}
+		ph, err := (&encodedResult{CallToolResult: c.res, store: store}).MarshalJSON()
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		stored, isPlaceholder, found := store.take(ph)
+		if !isPlaceholder || !found || !json.Valid(ph) {
+			t.Fatalf("%s: MarshalJSON under a store gave %s (placeholder %v, found %v)", c.name, ph, isPlaceholder, found)
+		}
+		sameJSON(t, c.name+" (stored)", stored, want)
+	}
+}
+
+// TestEncodeResultsValidatesForeignJSON: under ServeStdio, where jsonrpc2 no longer validates
+// the result, a json.RawMessage structuredContent (a host's tool) is validated, while
+// agentmv's own encodedJSON is trusted.
+func TestEncodeResultsValidatesForeignJSON(t *testing.T) {
+	store := &resultStore{}
+	bad := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "x"}}, StructuredContent: json.RawMessage(`{"a":`)}
+	if b, err := (&encodedResult{CallToolResult: bad, store: store}).MarshalJSON(); err == nil {
+		t.Errorf("invalid structuredContent encoded as %s", b)
+	}
+	if _, err := bad.MarshalJSON(); err == nil {
+		t.Error("the go-sdk accepts invalid structuredContent; the test proves nothing")
+	}
+	good := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "x"}}, StructuredContent: encodedJSON(`{"a":1}`)}
+	if _, err := (&encodedResult{CallToolResult: good, store: store}).MarshalJSON(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestResultStore: a placeholder is taken once; results never taken are dropped beyond the
+// bound, oldest first, and the transport answers a dropped one with a JSON-RPC error; other
+// results are not placeholders.
+func TestResultStore(t *testing.T) {
+	s := &resultStore{}
+	var phs [][]byte
+	for i := range maxStoredResults + 10 {
+		phs = append(phs, s.put([]byte(fmt.Sprint(i))))
+	}
+	if len(s.m) != maxStoredResults {
+		t.Fatalf("%d results stored, want %d", len(s.m), maxStoredResults)
+	}
+	if b, ok, found := s.take(phs[len(phs)-1]); !ok || !found || string(b) != fmt.Sprint(maxStoredResults+9) {
+		t.Errorf("newest: %s %v %v", b, ok, found)
+	}
+	if _, ok, found := s.take(phs[len(phs)-1]); !ok || found {
+		t.Error("a placeholder was taken twice")
+	}
+	if _, ok, found := s.take(phs[0]); !ok || found {
+		t.Error("the oldest result was kept past the bound")
+	}
+	if _, ok, _ := s.take([]byte(`{"content":[]}`)); ok {
+		t.Error("a result taken for a placeholder")
+	}
+	// The transport's answer to a dropped result.
+	var buf strings.Builder
+	w := &lockedWriter{w: &buf}
+	inner, err := (&mcp.IOTransport{Reader: io.NopCloser(strings.NewReader("")), Writer: w}).Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &stdioConn{Connection: inner, w: w, r: &batchWatch{}, store: s}
+	id, err := jsonrpc.MakeID(float64(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(context.Background(), &jsonrpc.Response{ID: id, Result: phs[0]}); err != nil {
+		t.Fatal(err)
+	}
+	var resp rpcResponse
+	if err := json.Unmarshal([]byte(buf.String()), &resp); err != nil || resp.Error == nil || fmt.Sprint(resp.ID) != "7" || strings.Contains(buf.String(), spliceMark) {
+		t.Errorf("dropped result answered with %s (%v)", buf.String(), err)
 	}
 }
 
@@ -143,9 +218,9 @@ func TestEncodeResultsOverSessions(t *testing.T) {
 	}
 }
 
-// stdioPipes serves server over stdioTransport on two OS pipes (as stdin and stdout) and
+// stdioPipes serves server as ServeStdio does (with store) on two OS pipes (as stdin and stdout) and
 // returns the client's ends: a writer of request lines and a reader of response lines.
-func stdioPipes(t *testing.T, server *mcp.Server) (io.Writer, *bufio.Reader) {
+func stdioPipes(t *testing.T, server *mcp.Server, store *resultStore) (io.Writer, *bufio.Reader) {
 	t.Helper()
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -157,7 +232,7 @@ func stdioPipes(t *testing.T, server *mcp.Server) (io.Writer, *bufio.Reader) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, &stdioTransport{in: inR, out: outW}) }()
+	go func() { done <- serveStdio(ctx, server, inR, outW, store) }()
 	t.Cleanup(func() {
 		inW.Close()
 		cancel()
@@ -170,6 +245,17 @@ func stdioPipes(t *testing.T, server *mcp.Server) (io.Writer, *bufio.Reader) {
 		outR.Close()
 	})
 	return inW, bufio.NewReaderSize(outR, 1<<20)
+}
+
+// storeUsed fails unless every one of calls tool results went through store (the placeholder
+// path: the session's requests saw ServeStdio's context) and none is left in it.
+func storeUsed(t *testing.T, store *resultStore, calls int) {
+	t.Helper()
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if store.next != uint64(calls) || len(store.m) != 0 {
+		t.Errorf("%d results went through the store, %d left in it; want %d and 0", store.next, len(store.m), calls)
+	}
 }
 
 // rpcResponse is one JSON-RPC response as the client reads it.
@@ -188,7 +274,8 @@ type rpcResponse struct {
 // well-formed newline-delimited JSON-RPC, and every result carries its text and structured
 // content.
 func TestStdioTransportWire(t *testing.T) {
-	w, r := stdioPipes(t, NewServer("n", "v", wireRegistry(t)))
+	store := &resultStore{}
+	w, r := stdioPipes(t, NewServer("n", "v", wireRegistry(t)), store)
 	send := func(line string) {
 		t.Helper()
 		if _, err := io.WriteString(w, line+"\n"); err != nil {
@@ -252,6 +339,7 @@ func TestStdioTransportWire(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkEcho(resp, 6)
+	storeUsed(t, store, 6)
 }
 
 // TestStdioTransportClient: the go-sdk client works against ServeStdio's transport as against
@@ -262,7 +350,8 @@ func TestStdioTransportClient(t *testing.T) {
 	outR, outW, _ := os.Pipe()
 	sctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- NewServer("n", "v", wireRegistry(t)).Run(sctx, &stdioTransport{in: inR, out: outW}) }()
+	store := &resultStore{}
+	go func() { done <- serveStdio(sctx, NewServer("n", "v", wireRegistry(t)), inR, outW, store) }()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "c", Version: "v0"}, nil).Connect(ctx, &mcp.IOTransport{Reader: outR, Writer: inW}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -277,6 +366,7 @@ func TestStdioTransportClient(t *testing.T) {
 			t.Fatalf("call %d: %+v %v", i, out, err)
 		}
 	}
+	storeUsed(t, store, 20)
 	cs.Close()
 	cancel()
 	<-done
