@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentmv/agentmv"
-	"github.com/agentmv/agentmv/cmd/internal/mcpmain"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -182,7 +181,6 @@ func auditObservers(audit *tools.AuditLog) []tools.Observer {
 // at GET /metrics behind the bearer token), until the client goes away or the command's
 // context ends.
 func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string, agents []tools.HTTPAgent, metrics http.Handler) error {
-	mcpmain.TuneGC()
 	ctx := cmd.Context()
 	if httpAddr == "" {
 		if tokenEnv != "" {

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentmv/agentmv"
-	"github.com/agentmv/agentmv/cmd/internal/mcpmain"
 	"github.com/agentmv/agentmv/refresh"
 	"github.com/agentmv/agentmv/scheduler"
 	"github.com/agentmv/agentmv/tools"
@@ -82,7 +81,6 @@ func runServe(cmd *cobra.Command, o *rootOptions, f *serveFlags) error {
 	if f.shutdown <= 0 || f.poll <= 0 {
 		return usageError{fmt.Errorf("--shutdown-timeout and --poll must be positive")}
 	}
-	mcpmain.TuneGC()
 	tel, err := openTelemetry(cmd, f.tel, true)
 	if err != nil {
 		return err

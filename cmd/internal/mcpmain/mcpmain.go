@@ -15,11 +15,9 @@ import (
 
 // Serve is the whole main of a seed-named stdio server: open builds the tool registry (and the
 // function that closes what it opened), then Serve serves it over stdio as serverName until the
-// client goes away or SIGINT/SIGTERM arrives, with the collector tuned for a server
-// ([TuneGC]). On error it prints "<command>: <error>" to stderr,
+// client goes away or SIGINT/SIGTERM arrives. On error it prints "<command>: <error>" to stderr,
 // with DSN passwords masked, and exits 1.
 func Serve(command, serverName string, open func(ctx context.Context) (*tools.Registry, func(), error)) {
-	TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := serve(ctx, serverName, open)
 	stop()
