@@ -15,6 +15,7 @@
 //   PEER_CASES              JSON [{"name", "sql", "rows"}]: sql is run as is by both servers
 //                           (qualify the views), rows is the row count both must return
 //   PEER_ROUNDS, PEER_CALLS, PEER_WARMUP   rounds, calls per server per round, warm-up calls
+//   PEER_OURS_ENV           JSON object of more environment for agentmv's server (experiments)
 // Prints one JSON object per case on stdout ({"case", "rounds", "calls", "ratio", "ours_us",
 // "ref_us", ...}); anything else goes to stderr.
 import assert from "node:assert/strict";
@@ -61,6 +62,8 @@ async function connect(name, command, args, extraEnv) {
 const ours = await connect("agentmv", env("AGENTMV_RUNTIME_BIN"), [], {
   AGENT_MV_RUNTIME_URL: dsn,
   AGENT_MV_TARGET_SCHEMA: env("AGENT_MV_TARGET_SCHEMA", "agent_mv"),
+  // Experiments only (e.g. {"GOMAXPROCS": "1"}): more environment for agentmv's server.
+  ...JSON.parse(process.env.PEER_OURS_ENV || "{}"),
 });
 const ref = await connect("reference", process.execPath, [refMain, dsn], {});
 
