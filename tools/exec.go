@@ -301,7 +301,7 @@ type cursorReader struct {
 	stmt      string                    // the query's prepared statement ("" = unnamed)
 	mark      string
 	unknown   []uint32 // OIDs the type map cannot name
-	masked    []string // opts.mask: the masked columns
+	masked    []bool   // opts.mask: which columns are masked (nil: none)
 	typeNames map[uint32]string
 	rows      [][]any // !opts.encode: the rows kept, as Go values
 	kept      int     // rows kept
@@ -470,7 +470,7 @@ func oidArray(oids []uint32) []byte {
 }
 
 func (r *cursorReader) result() Result {
-	res := Result{Columns: make([]Column, len(r.fields)), Rows: r.rows, RowCount: r.kept, mark: r.mark, MaskedColumns: r.masked}
+	res := Result{Columns: make([]Column, len(r.fields)), Rows: r.rows, RowCount: r.kept, mark: r.mark}
 	switch {
 	case r.opts.encode && r.enc != nil:
 		res.Rows, res.rowsJSON = nil, r.enc.bytes()
@@ -489,6 +489,9 @@ func (r *cursorReader) result() Result {
 			name = "oid " + strconv.FormatUint(uint64(f.DataTypeOID), 10)
 		}
 		res.Columns[i] = Column{Name: f.Name, Type: name}
+		if r.masked != nil && r.masked[i] {
+			res.MaskedColumns = append(res.MaskedColumns, f.Name)
+		}
 	}
 	if r.truncated != "" {
 		res.Truncated = true

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -18,7 +17,7 @@ func (r *cursorReader) columnName(i int) string { return r.fields[i].Name }
 func (r *cursorReader) decodeRow(vals [][]byte) ([]any, error) {
 	row := make([]any, len(vals))
 	for i, raw := range vals {
-		if raw != nil && r.opts.mask != nil && slices.Contains(r.masked, r.fields[i].Name) {
+		if raw != nil && r.masked != nil && r.masked[i] {
 			row[i] = MaskedValue
 			continue
 		}

@@ -345,12 +345,10 @@ func (r *cursorReader) describe(fds []pgproto3.FieldDescription) {
 		r.enc = newRowsEncoder(r.tm, oids)
 	}
 	if r.opts.mask != nil {
+		r.masked = make([]bool, len(r.fields))
 		for i, f := range r.fields {
-			if r.opts.mask(f.Name) {
-				r.masked = append(r.masked, f.Name)
-				if r.enc != nil {
-					r.enc.enc[i] = appendMasked
-				}
+			if r.masked[i] = r.opts.mask(f.Name); r.masked[i] && r.enc != nil {
+				r.enc.enc[i] = appendMasked
 			}
 		}
 	}
