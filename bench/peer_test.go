@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -70,7 +71,9 @@ func peerDeps(b *testing.B) string {
 // as the runtime role, in interleaved rounds (see bench/peer/peer.mjs). Reports, per case,
 // ours÷reference (median of the rounds' ratios) and each side's median µs per call. Goals:
 // ≤ 0.7 for 1 row, ≤ 0.5 for 1,000 rows. scripts/peer-bench.sh writes the results into
-// BENCHMARKS.md. PEER_ROUNDS and PEER_CALLS (default 200 rounds × 1 call per side) tune the run.
+// BENCHMARKS.md. PEER_ROUNDS and PEER_CALLS (default 200 rounds × 1 call per side) tune the run;
+// PEER_ONLY=rows=1 runs one case. For build-against-build experiments, peer.mjs takes
+// PEER_REF_BIN (another agentmv runtime binary on the reference side) and PEER_OURS_ENV.
 func BenchmarkPeerStdio(b *testing.B) {
 	dir := peerDeps(b)
 	f := getQueryFixture(b)
@@ -79,6 +82,9 @@ func BenchmarkPeerStdio(b *testing.B) {
 	cases := []peerCase{
 		{"rows=1", "SELECT " + cols + " FROM agent_mv.events_mv WHERE id = 424242", 1},
 		{"rows=1000", "SELECT " + cols + " FROM agent_mv.events_mv WHERE id BETWEEN 500001 AND 501000", 1000},
+	}
+	if only := os.Getenv("PEER_ONLY"); only != "" {
+		cases = slices.DeleteFunc(cases, func(c peerCase) bool { return c.Name != only })
 	}
 	for b.Loop() {
 		res := runPeer(b, dir, bin, f.proj.settings.RuntimeURL, cases, os.Getenv("PEER_ROUNDS"), os.Getenv("PEER_CALLS"))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -22,7 +23,12 @@ import (
 	"github.com/agentmv/agentmv/tools"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(tools.PollableStdinChild) != "" { // TestPollableStdin's child needs no Postgres
+		os.Exit(m.Run())
+	}
+	pgtest.Main(m)
+}
 
 const schema = "agent_mv"
 

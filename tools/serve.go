@@ -337,9 +337,10 @@ func (srv *HTTPServer) Serve(ctx context.Context, ready func(addr string)) error
 // ServeStdio serves server over stdin/stdout until the client closes the stream or ctx is
 // done; both count as a normal end (nil). The transport is the go-sdk's stdio transport,
 // except that a successful response's result is written as is, and a tool result as
-// [EncodeResults] encoded it (see wire.go), without the go-sdk encoding it again.
+// [EncodeResults] encoded it (see wire.go), without the go-sdk encoding it again. When stdin is a
+// pipe or a socket it is read in non-blocking mode, through Go's network poller.
 func ServeStdio(ctx context.Context, server *mcp.Server) error {
-	err := serveStdio(ctx, server, os.Stdin, os.Stdout, &resultStore{})
+	err := serveStdio(ctx, server, pollableStdin(), os.Stdout, &resultStore{})
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		return nil
 	}

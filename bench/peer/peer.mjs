@@ -16,6 +16,9 @@
 //                           (qualify the views), rows is the row count both must return
 //   PEER_ROUNDS, PEER_CALLS, PEER_WARMUP   rounds, calls per server per round, warm-up calls
 //   PEER_OURS_ENV           JSON object of more environment for agentmv's server (experiments)
+//   PEER_REF_BIN            experiments, build against build: the reference side is this other
+//                           agentmv runtime binary (query_view, same environment) instead of the
+//                           reference server; "reference" in the output names it
 // Prints one JSON object per case on stdout ({"case", "rounds", "calls", "ratio", "ours_us",
 // "ref_us", ...}); anything else goes to stderr.
 import assert from "node:assert/strict";
@@ -59,13 +62,21 @@ async function connect(name, command, args, extraEnv) {
   return client;
 }
 
-const ours = await connect("agentmv", env("AGENTMV_RUNTIME_BIN"), [], {
+const oursEnv = {
   AGENT_MV_RUNTIME_URL: dsn,
   AGENT_MV_TARGET_SCHEMA: env("AGENT_MV_TARGET_SCHEMA", "agent_mv"),
+};
+const ours = await connect("agentmv", env("AGENTMV_RUNTIME_BIN"), [], {
+  ...oursEnv,
   // Experiments only (e.g. {"GOMAXPROCS": "1"}): more environment for agentmv's server.
   ...JSON.parse(process.env.PEER_OURS_ENV || "{}"),
 });
-const ref = await connect("reference", process.execPath, [refMain, dsn], {});
+// Experiments only: another agentmv build on the reference side.
+const refBin = process.env.PEER_REF_BIN || "";
+const ref = refBin
+  ? await connect("reference", refBin, [], oursEnv)
+  : await connect("reference", process.execPath, [refMain, dsn], {});
+const refName = refBin ? `agentmv build ${refBin}` : `@modelcontextprotocol/server-postgres@${refVersion}`;
 
 function text(result, label) {
   assert.ok(!result.isError, `${label}: ${result.content?.[0]?.text}`);
@@ -74,14 +85,15 @@ function text(result, label) {
 }
 
 // One call each, result checked the way a client reads it (the text block parsed as JSON).
+const queryView = async (client, c) => {
+  const r = await client.callTool({ name: "query_view", arguments: { sql: c.sql } });
+  const body = JSON.parse(text(r, `query_view ${c.name}`));
+  assert.equal(body.row_count, c.rows, `query_view ${c.name}: row_count`);
+  assert.equal(body.truncated, false, `query_view ${c.name}: truncated`);
+};
 const sides = {
-  ours: async (c) => {
-    const r = await ours.callTool({ name: "query_view", arguments: { sql: c.sql } });
-    const body = JSON.parse(text(r, `query_view ${c.name}`));
-    assert.equal(body.row_count, c.rows, `query_view ${c.name}: row_count`);
-    assert.equal(body.truncated, false, `query_view ${c.name}: truncated`);
-  },
-  ref: async (c) => {
+  ours: (c) => queryView(ours, c),
+  ref: refBin ? (c) => queryView(ref, c) : async (c) => {
     const r = await ref.callTool({ name: "query", arguments: { sql: c.sql } });
     const rows = JSON.parse(text(r, `query ${c.name}`));
     assert.equal(rows.length, c.rows, `reference query ${c.name}: rows`);
@@ -133,7 +145,7 @@ try {
       ratio_max: Math.max(...ratios),
       ours_us: median(all.ours) * 1000,
       ref_us: median(all.ref) * 1000,
-      reference: `@modelcontextprotocol/server-postgres@${refVersion}`,
+      reference: refName,
       node: process.version,
     }));
   }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/agentmv/agentmv"
+	"github.com/agentmv/agentmv/cmd/internal/mcpmain"
 	"github.com/agentmv/agentmv/tools"
 )
 
@@ -186,6 +187,7 @@ func serveMCP(cmd *cobra.Command, server *mcp.Server, httpAddr, tokenEnv string,
 		if tokenEnv != "" {
 			return usageError{fmt.Errorf("--token-env needs --http")}
 		}
+		mcpmain.StdioProcs()
 		return tools.ServeStdio(ctx, server)
 	}
 	srv, err := newHTTPMCP(cmd, server, tools.HTTPOptions{Addr: httpAddr, Agents: agents, Metrics: metrics}, tokenEnv)
