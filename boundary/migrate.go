@@ -11,7 +11,7 @@ import (
 
 // ExpectedVersion is the schema version this agentmv installs and the doctor expects: the
 // Version of the last step in migrations (a test checks they agree).
-const ExpectedVersion = 13
+const ExpectedVersion = 14
 
 // Migration is one versioned step of agentmv's own objects in <S>.
 type Migration struct {
@@ -140,6 +140,8 @@ ON CONFLICT (name) DO NOTHING`,
 		sql: []sqlText{refreshFunctionSQL}},
 	{Migration: Migration{Version: 13, Name: "metadata row filters: one index probe of pg_class per row instead of a scan of pg_class per statement"},
 		sql: agentsMigration()},
+	{Migration: Migration{Version: 14, Name: "status mark: a view of the owner, read without the metadata row filters"},
+		sql: []sqlText{statusMarkViewSQL}},
 }
 
 // sqlTexts parses a migration's statements.

@@ -19,6 +19,9 @@ const (
 	TableAgentRoles     = "agent_roles"     // the agents of materialize.yaml and their roles (admin only)
 	TableDeclaredTools  = "declared_tools"  // the tools of materialize.yaml as last applied (admin only)
 	FunctionRefreshView = "refresh_view"    // <S>.refresh_view(text) RETURNS jsonb
+	// ViewStatusMark is the one-row view whose value changes when any view's status may have
+	// changed (statusmark.go): query_view reads it in its own round trip.
+	ViewStatusMark = "refresh_status_mark"
 	// TableIncremental is the owner-only state of incremental views: their maintenance SQL
 	// and capture objects (the runtime role cannot read it).
 	TableIncremental = "incremental"
@@ -30,11 +33,12 @@ const (
 	SequenceCapture = "$capture_seq"
 )
 
-// MetadataTables are agentmv's tables the runtime role may SELECT (and query_view may read
-// besides the managed views). schema_version is among them so a runtime-only server can
-// check that the objects are at ExpectedVersion (`agent-mv serve`'s /readyz).
+// MetadataTables are agentmv's relations the runtime role may SELECT (and query_view may read
+// besides the managed views): its tables, and the status mark view. schema_version is among
+// them so a runtime-only server can check that the objects are at ExpectedVersion (`agent-mv
+// serve`'s /readyz).
 func MetadataTables() []string {
-	return []string{TableViews, TableLineage, TableColumnLineage, TableRefreshHistory, TableSchemaVersion}
+	return []string{TableViews, TableLineage, TableColumnLineage, TableRefreshHistory, TableSchemaVersion, ViewStatusMark}
 }
 
 // OwnObjectNames are the relation names agentmv itself creates in <S> (tables, their primary
@@ -46,7 +50,7 @@ func OwnObjectNames() []string {
 		TableRefreshHistory + "_pkey", TableSchemaVersion + "_pkey",
 		TableAgentRoles, TableAgentRoles + "_pkey", TableAgentRoles + "_role_key",
 		TableRefreshHistory + "_id_seq", historyIndex, TableIncremental, TableIncremental + "_pkey",
-		TableDeclaredTools, TableDeclaredTools + "_pkey",
+		TableDeclaredTools, TableDeclaredTools + "_pkey", ViewStatusMark,
 	}
 }
 
@@ -166,6 +170,7 @@ func (d sqlData) SchemaVersion() string  { return d.Rel(TableSchemaVersion) }
 func (d sqlData) Function() string       { return d.Rel(FunctionRefreshView) }
 func (d sqlData) AgentRoles() string     { return d.Rel(TableAgentRoles) }
 func (d sqlData) DeclaredTools() string  { return d.Rel(TableDeclaredTools) }
+func (d sqlData) StatusMark() string     { return d.Rel(ViewStatusMark) }
 func (d sqlData) SchemaLiteral() string  { return quoteLiteral(d.n.Schema) }
 
 // DefaultRefreshLockTimeout is DefaultRefreshLockTimeout as a string literal ('5000ms'), for
