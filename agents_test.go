@@ -79,6 +79,28 @@ func strings1(t *testing.T, conn interface {
 	return slices.Compact(out)
 }
 
+// statusMark reads <S>.refresh_status_mark, checking that it is one row of one column.
+func statusMark(t *testing.T, conn *pgx.Conn) string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), "SELECT * FROM agent_mv.refresh_status_mark")
+	if err != nil {
+		t.Fatalf("read the status mark: %v", err)
+	}
+	if fields := rows.FieldDescriptions(); len(fields) != 1 || fields[0].Name != "mark" {
+		t.Errorf("status mark columns %v, want one: mark", fields)
+	}
+	marks, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(marks) != 1 {
+		t.Fatalf("status mark: %q, %v; want one row", marks, err)
+	}
+	return marks[0]
+}
+
+// isMD5 reports whether s is 32 lowercase hex digits.
+func isMD5(s string) bool {
+	return len(s) == 32 && strings.Trim(s, "0123456789abcdef") == ""
+}
+
 // TestAgentRolesBoundary applies two agents with disjoint views and attacks as each agent's
 // role over TCP: it reads and refreshes its own views and sees only the metadata rows about
 // them; every other view, every base table and the other roles are refused by Postgres. The
@@ -148,6 +170,8 @@ func TestAgentRolesBoundary(t *testing.T) {
 				{"read the agents table", "SELECT * FROM agent_mv.agent_roles", "42501"},
 				{"disable row security", "ALTER TABLE agent_mv.views DISABLE ROW LEVEL SECURITY", "42501"},
 				{"grant itself the other view", "GRANT SELECT ON agent_mv." + other[agent] + " TO CURRENT_USER", "42501"},
+				{"redefine the status mark to show the history", "CREATE OR REPLACE VIEW agent_mv.refresh_status_mark AS SELECT string_agg(view_name, ',') AS mark FROM agent_mv.refresh_history", "42501"},
+				{"take the status mark over", "ALTER VIEW agent_mv.refresh_status_mark OWNER TO CURRENT_USER", "42501"},
 			}
 			for _, a := range attacks {
 				_, err := conn.Exec(ctx, a.sql)
@@ -170,7 +194,25 @@ func TestAgentRolesBoundary(t *testing.T) {
 			if got := strings1(t, conn, "SELECT source_name FROM agent_mv.lineage WHERE source_kind = 'view'"); slices.Contains(got, other[agent]) {
 				t.Errorf("lineage names the other agent's view: %v", got)
 			}
+			// The status mark (read without the row filters, as the owner) is one md5: it says
+			// that some status changed, and nothing else.
+			if got := statusMark(t, conn); !isMD5(got) {
+				t.Errorf("status mark as %s: %q, want one md5", agent, got)
+			}
 		})
+	}
+	// It changes for an agent when a view it cannot see is refreshed: a change signal that
+	// never hides a change (the agent rereads its own status, and sees no more than before).
+	supportConn := agentConn(t, pr, "support")
+	before := statusMark(t, supportConn)
+	var status string
+	if err := pgx.BeginTxFunc(ctx, runtime, pgx.TxOptions{AccessMode: pgx.ReadWrite}, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "SELECT agent_mv.refresh_view('daily_revenue')->>'status'").Scan(&status)
+	}); err != nil || status != "success" {
+		t.Fatalf("refresh daily_revenue as the runtime role: %q, %v", status, err)
+	}
+	if after := statusMark(t, supportConn); after == before {
+		t.Errorf("support's status mark %q did not change when finance's view was refreshed", after)
 	}
 	// The same reads work as the runtime role, which reads every view: the refusals above were
 	// the agents' roles, not broken views.
