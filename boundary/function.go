@@ -362,6 +362,14 @@ var liftStatementTimeoutSQL = mustSQL("lift_statement_timeout", `SELECT pg_catal
 // through q when q is a pool) and the transaction still commits: refresh_view recorded the
 // canceled refresh as failed (57014), and that record is durable.
 func CallRefresh(ctx context.Context, q Reader, n Names, name string) (RefreshResult, error) {
+	return CallRefreshCancelVia(ctx, q, nil, n, name)
+}
+
+// CallRefreshCancelVia is CallRefresh with the sessions that cancel the refresh named: when ctx
+// ends, via (a pool of a role that may signal q's backend, such as q's own pool) runs the one
+// pg_cancel_backend. A nil via means q itself when q is a pool, and otherwise the protocol
+// cancel request (see CancelOnDone). A caller that took q from a pool passes the pool.
+func CallRefreshCancelVia(ctx context.Context, q, via Reader, n Names, name string) (RefreshResult, error) {
 	var r RefreshResult
 	b, ok := q.(TxBeginner)
 	if _, isTx := q.(pgx.Tx); !ok || isTx {
@@ -377,10 +385,9 @@ func CallRefresh(ctx context.Context, q Reader, n Names, name string) (RefreshRe
 	if err := tx.QueryRow(ctx, liftStatementTimeoutSQL.render(n)).Scan(&lifted, &pid); err != nil {
 		return r, err
 	}
-	// Another session cancels: the pool's, when q is a pool; on a single connection
-	// CancelOnDone falls back to the protocol cancel request.
-	var via Reader
-	if p, isPool := q.(*pgxpool.Pool); isPool {
+	// Another session cancels: via's, or the pool's when q is a pool; without one CancelOnDone
+	// falls back to the protocol cancel request.
+	if p, isPool := q.(*pgxpool.Pool); isPool && via == nil {
 		via = p
 	}
 	stop := CancelOnDone(ctx, via, tx, pid)

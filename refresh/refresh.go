@@ -133,16 +133,17 @@ func (c *Client) Refresh(ctx context.Context, name string) (Result, error) {
 	if pool, ok := c.DB.(*pgxpool.Pool); ok && c.Watch != nil {
 		return c.refreshWatched(ctx, pool, name)
 	}
-	return c.refreshOn(ctx, c.DB, name)
+	return c.refreshOn(ctx, c.DB, nil, name)
 }
 
-// refreshOn calls the refresh function on q.
-func (c *Client) refreshOn(ctx context.Context, q Querier, name string) (Result, error) {
+// refreshOn calls the refresh function on q; when ctx ends, another session of via cancels it
+// (nil: boundary.CallRefreshCancelVia's default).
+func (c *Client) refreshOn(ctx context.Context, q, via Querier, name string) (Result, error) {
 	n, err := c.names()
 	if err != nil {
 		return Result{View: name, Status: StatusFailed, Error: err.Error()}, err
 	}
-	raw, err := boundary.CallRefresh(ctx, q, n, name)
+	raw, err := boundary.CallRefreshCancelVia(ctx, q, via, n, name)
 	if err != nil {
 		err = c.wrap(name, err)
 		return Result{View: name, Status: StatusFailed, Error: err.Error()}, err

@@ -314,7 +314,8 @@ func TestRefreshSingleFlight(t *testing.T) {
 // is durable (the call commits although its context ended) and the view keeps its contents.
 // The cancel is one signal (boundary.CancelOnDone): a protocol cancel request signals the
 // backend twice, and a second signal after refresh_view caught the first rolled the record back
-// under load.
+// under load. Both paths: the refresh on the pool, and the watched refresh (with progress) on a
+// connection taken from it, whose cancel comes from another session of the pool.
 func TestRefreshCanceledIsRecorded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -326,7 +327,14 @@ func TestRefreshCanceledIsRecorded(t *testing.T) {
 	}
 	f.db.Exec(t, "UPDATE public.flag SET slow = true")
 
-	for round := range 3 {
+	// Odd rounds watch the refresh (progress, as `agent-mv refresh` shows it): the refresh runs
+	// on a connection taken from the pool, and the cancel comes from another of its sessions.
+	watching := &refresh.Client{DB: f.runtime, Schema: f.client.Schema, Watch: func(refresh.Wait) {}}
+	for round := range 4 {
+		client := f.client
+		if round%2 == 1 {
+			client = watching
+		}
 		callCtx, cancel := context.WithCancel(ctx)
 		type outcome struct {
 			res refresh.Result
@@ -334,7 +342,7 @@ func TestRefreshCanceledIsRecorded(t *testing.T) {
 		}
 		done := make(chan outcome, 1)
 		go func() {
-			res, err := f.client.Refresh(callCtx, "mv")
+			res, err := client.Refresh(callCtx, "mv")
 			done <- outcome{res, err}
 		}()
 		testutil.WaitFor(t, 60*time.Second, "the refresh to hold the view's lock", func() (bool, error) {

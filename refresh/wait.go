@@ -94,7 +94,7 @@ func (c *Client) refreshWatched(ctx context.Context, pool *pgxpool.Pool, name st
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { c.watch(ctx, pool, name, pid, stop) })
-	res, err := c.refreshOn(ctx, conn, name)
+	res, err := c.refreshOn(ctx, conn, pool, name) // a cancel comes from another session of pool
 	close(stop)
 	wg.Wait()
 	return res, err
