@@ -74,7 +74,8 @@ type Result struct {
 	// what it used instead.
 	LimitNote string `json:"limit_note,omitempty"`
 	// MaskedColumns are the columns whose values were replaced by MaskedValue because their
-	// names say they are secret (sample_query only).
+	// names, or the names of the columns they are computed from, say they are secret
+	// (sample_query only).
 	MaskedColumns []string `json:"masked_columns,omitempty"`
 
 	rowsJSON []byte // the rows as one JSON array, encoded from the wire (execOptions.encode)
@@ -382,8 +383,11 @@ func (r *cursorReader) run(ctx context.Context, deparsed string) (Result, error)
 	return r.result(), nil
 }
 
-func (r *cursorReader) searchPath() string {
-	return pgx.Identifier{r.schema}.Sanitize() + ", pg_catalog, pg_temp"
+func (r *cursorReader) searchPath() string { return executorSearchPath(r.schema) }
+
+// executorSearchPath is the search_path a query runs with: schema, then pg_catalog and pg_temp.
+func executorSearchPath(schema string) string {
+	return pgx.Identifier{schema}.Sanitize() + ", pg_catalog, pg_temp"
 }
 
 // chunk sizes the next Execute: all the rows still needed when the byte budget allows it by

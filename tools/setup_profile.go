@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/agentmv/agentmv/internal/secretscan"
+	"github.com/agentmv/agentmv/lineage"
 )
 
 // ---- profile_table ----
@@ -125,6 +126,41 @@ func float4Value(f float32) float64 {
 
 // ---- sample_query ----
 
+// sampleSchema is the schema sample_query's unqualified names mean, as in the seed.
+const sampleSchema = "public"
+
+// sampleMask returns which output columns of sample_query's sql come back masked: those whose
+// name says they are secret (secretscan.SecretColumn: the rule profile_table masks by and
+// propose_view warns by), and those whose value is computed from such a column under another
+// name (`password_hash AS p`, `lower(api_token)`), found by the column lineage apply records
+// for a view, resolved against the catalog as the query will be (search_path = public). When
+// the lineage cannot be worked out (the query reads a managed view, or fails to resolve: the
+// query itself then reports why), the names alone decide.
+func (st *setupTools) sampleMask(ctx context.Context, sql string) func(column string) bool {
+	secret := func(column string) bool { _, ok := secretscan.SecretColumn(column); return ok }
+	masked := map[string]bool{}
+	err := pgx.BeginTxFunc(ctx, st.cfg.Pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_catalog.set_config('search_path', $1, true)", executorSearchPath(sampleSchema)); err != nil {
+			return err
+		}
+		a, err := lineage.Analyze(ctx, sql, lineage.Options{TargetSchema: st.cfg.Schema, Managed: func(string) bool { return false },
+			Resolver: lineage.NewPgxResolver(tx)})
+		if err != nil {
+			return err
+		}
+		for _, e := range a.Columns {
+			if secret(e.SourceColumn) {
+				masked[e.ViewColumn] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return secret
+	}
+	return func(column string) bool { return masked[column] || secret(column) }
+}
+
 func (st *setupTools) sampleQuery(ctx context.Context, in QueryInput) (Result, error) {
 	deparsed, err := guardSample(in.SQL)
 	if err != nil {
@@ -133,10 +169,10 @@ func (st *setupTools) sampleQuery(ctx context.Context, in QueryInput) (Result, e
 	limits, note := st.cfg.Limits.forLimit(in.Limit)
 	// search_path = public, pg_catalog, pg_temp: unqualified names mean public, as the seed.
 	// Rows are encoded from the wire straight into the result's JSON, as query_view's.
-	// Columns whose names say they are secret come back masked: the rule profile_table masks
-	// by and propose_view warns by (secretscan.SecretColumn).
-	res, err := execQuery(ctx, st.cfg.Pool, "public", deparsed, limits, execOptions{prepare: canPrepare(st.cfg.Pool), encode: true,
-		mask: func(column string) bool { _, secret := secretscan.SecretColumn(column); return secret }})
+	// Columns whose names say they are secret come back masked, and so do columns computed
+	// from such a column under another name (sampleMask).
+	res, err := execQuery(ctx, st.cfg.Pool, sampleSchema, deparsed, limits, execOptions{prepare: canPrepare(st.cfg.Pool), encode: true,
+		mask: st.sampleMask(ctx, deparsed)})
 	if err != nil {
 		return res, st.relationHint(ctx, err)
 	}
