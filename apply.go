@@ -254,8 +254,12 @@ func (p *Project) execute(ctx context.Context, tx pgx.Tx, plan *Plan) error {
 				return err
 			}
 		}
-		if err := boundary.UpsertView(ctx, tx, n, s.record); err != nil {
-			return fmt.Errorf("register view %s: %w", s.View, err)
+		// An identical row is left as it is (UpsertView's own rule), without a round trip per
+		// view: a no-op apply of hundreds of views writes nothing and asks little.
+		if s.recorded == nil || !boundary.SameRecord(*s.recorded, s.record) {
+			if err := boundary.UpsertView(ctx, tx, n, s.record); err != nil {
+				return fmt.Errorf("register view %s: %w", s.View, err)
+			}
 		}
 		if s.Action != ActionUnchanged {
 			if err := boundary.SetComments(ctx, tx, n, s.View, s.record.Description, s.columnDescriptions); err != nil {

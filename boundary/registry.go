@@ -195,6 +195,21 @@ func ReadRegistry(ctx context.Context, q Reader, n Names) ([]ViewRecord, error) 
 	return out, nil
 }
 
+// SameRecord reports whether a and b agree on every registry column (not applied_at): the
+// rule UpsertView's statement applies, so a caller holding the recorded row can skip an
+// upsert that would leave it untouched.
+func SameRecord(a, b ViewRecord) bool {
+	if a.Name != b.Name {
+		return false
+	}
+	for _, c := range registryColumns() {
+		if !reflect.DeepEqual(c.value(&a), c.value(&b)) {
+			return false
+		}
+	}
+	return true
+}
+
 // SameMetadata reports whether a and b agree on every registry column whose change is an
 // "update" for plan (description and refresh settings; not the SQL hash or the indexes).
 func SameMetadata(a, b ViewRecord) bool {

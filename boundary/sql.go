@@ -3,6 +3,7 @@ package boundary
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/jackc/pgx/v5"
@@ -72,8 +73,13 @@ const historyIndex = "refresh_history_view_name_started_at_idx"
 //     {{param $i 2}} numbers their placeholders;
 //   - shared fragments are named templates in sqlFragments ({{template "usable_unique_index"}}).
 //
-// Templates are parsed once, when the package loads; rendering one only fills in names.
-type sqlText struct{ t *template.Template }
+// Templates are parsed once, when the package loads; rendering one only fills in names, and a
+// statement rendered without args is kept per Names (a text depends on nothing else), so a
+// statement run once per view (an apply of hundreds) is rendered once.
+type sqlText struct {
+	t        *template.Template
+	rendered *sync.Map // Names -> string, for render without args
+}
 
 // sqlFragments are the named templates every sqlText can include.
 var sqlFragments = template.Must(template.New("fragments").Option("missingkey=error").Funcs(sqlFuncs).Parse(
@@ -93,15 +99,23 @@ func mustSQL(name, text string) sqlText {
 		panic("boundary: statement " + name + " would replace the fragment of that name")
 	}
 	t := template.Must(template.Must(sqlFragments.Clone()).New(name).Parse(text))
-	return sqlText{t: t}
+	return sqlText{t: t, rendered: new(sync.Map)}
 }
 
 // render fills in the names of n, and args for {{.Arg i}} (identifiers that are not
 // agentmv's: a source schema, a database). Callers validate n first (at least its schema).
 func (s sqlText) render(n Names, args ...string) string {
+	if len(args) == 0 {
+		if text, ok := s.rendered.Load(n); ok {
+			return text.(string)
+		}
+	}
 	var b strings.Builder
 	if err := s.t.Execute(&b, sqlData{n: n, args: args}); err != nil {
 		panic(fmt.Sprintf("boundary: render %s: %v", s.t.Name(), err))
+	}
+	if len(args) == 0 {
+		s.rendered.Store(n, b.String())
 	}
 	return b.String()
 }
