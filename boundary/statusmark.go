@@ -4,8 +4,12 @@ package boundary
 // registry and the history. It changes when a refresh finishes (a history row is committed;
 // ids grow), or an apply or drop changes the registry (rows come and go; applied_at moves).
 // It reads one index probe and the small registry, never a view. Not covered: a refresh in
-// progress (the lock), the clock (max_staleness) and, rarely, a long refresh committing a lower
-// history id after a later one; readers that cache the status bound those by time. The text
+// progress (the lock), the clock (max_staleness), and overlapping refreshes whose first to
+// start commits last (a history id is taken when a refresh starts, so max(id) does not move at
+// that commit; refresh-all --parallel and the scheduler overlap refreshes of different views).
+// Readers that cache the status bound those by time (tools: 1 s). An exact mark would have to
+// count the recent history rows on every read, doubling its cost for a second of staleness.
+// The text
 // depends on no session setting (DateStyle, TimeZone): the same state reads the same in any
 // session.
 //
