@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/template"
 
 	"github.com/jackc/pgx/v5"
@@ -74,12 +75,22 @@ const historyIndex = "refresh_history_view_name_started_at_idx"
 //   - shared fragments are named templates in sqlFragments ({{template "usable_unique_index"}}).
 //
 // Templates are parsed once, when the package loads; rendering one only fills in names, and a
-// statement rendered without args is kept per Names (a text depends on nothing else), so a
-// statement run once per view (an apply of hundreds) is rendered once.
+// statement rendered without args is kept for the first few Names (a text depends on nothing
+// else), so a statement run once per view (an apply of hundreds) is rendered once.
 type sqlText struct {
 	t        *template.Template
-	rendered *sync.Map // Names -> string, for render without args
+	rendered *renderedTexts
 }
+
+// renderedTexts holds a statement's texts rendered without args, for at most maxRenderedNames
+// sets of names: a process serves one project's names (and its agents'), while one that opens
+// many projects, or a test binary with a database per test, would otherwise grow without end.
+type renderedTexts struct {
+	m sync.Map // Names -> string
+	n atomic.Int32
+}
+
+const maxRenderedNames = 16
 
 // sqlFragments are the named templates every sqlText can include.
 var sqlFragments = template.Must(template.New("fragments").Option("missingkey=error").Funcs(sqlFuncs).Parse(
@@ -99,14 +110,14 @@ func mustSQL(name, text string) sqlText {
 		panic("boundary: statement " + name + " would replace the fragment of that name")
 	}
 	t := template.Must(template.Must(sqlFragments.Clone()).New(name).Parse(text))
-	return sqlText{t: t, rendered: new(sync.Map)}
+	return sqlText{t: t, rendered: new(renderedTexts)}
 }
 
 // render fills in the names of n, and args for {{.Arg i}} (identifiers that are not
 // agentmv's: a source schema, a database). Callers validate n first (at least its schema).
 func (s sqlText) render(n Names, args ...string) string {
 	if len(args) == 0 {
-		if text, ok := s.rendered.Load(n); ok {
+		if text, ok := s.rendered.m.Load(n); ok {
 			return text.(string)
 		}
 	}
@@ -114,8 +125,8 @@ func (s sqlText) render(n Names, args ...string) string {
 	if err := s.t.Execute(&b, sqlData{n: n, args: args}); err != nil {
 		panic(fmt.Sprintf("boundary: render %s: %v", s.t.Name(), err))
 	}
-	if len(args) == 0 {
-		s.rendered.Store(n, b.String())
+	if len(args) == 0 && s.rendered.n.Load() < maxRenderedNames && s.rendered.n.Add(1) <= maxRenderedNames {
+		s.rendered.m.Store(n, b.String())
 	}
 	return b.String()
 }

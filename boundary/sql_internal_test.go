@@ -1,6 +1,7 @@
 package boundary
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -116,5 +117,30 @@ func TestExpectedVersionIsLastMigration(t *testing.T) {
 			t.Errorf("registry column %s declared twice", c.name)
 		}
 		seen[c.name] = true
+	}
+}
+
+// TestRenderKeepsTextsPerNames: a statement rendered without args is kept per set of names, and
+// never answered for other names or with args; past maxRenderedNames sets it is still rendered
+// right, only no longer kept.
+func TestRenderKeepsTextsPerNames(t *testing.T) {
+	s := mustSQL("render_memo_test", `SELECT {{.O}} FROM {{.Views}}{{range .Args}}, {{$.Ident .}}{{end}}`)
+	want := func(n Names, extra string) string {
+		return `SELECT "` + n.OwnerRole + `" FROM "` + n.Schema + `"."views"` + extra
+	}
+	for i := range maxRenderedNames + 4 {
+		n := Names{Schema: fmt.Sprintf("s%d", i), RuntimeRole: "rt", OwnerRole: fmt.Sprintf("o%d", i)}
+		for range 2 { // the second render of each set comes from the kept text while there is room
+			if got := s.render(n); got != want(n, "") {
+				t.Fatalf("render(%+v) = %q, want %q", n, got, want(n, ""))
+			}
+		}
+		if got := s.render(n, "a"); got != want(n, `, "a"`) {
+			t.Fatalf("render(%+v, a) = %q", n, got)
+		}
+		_, kept := s.rendered.m.Load(n)
+		if kept != (i < maxRenderedNames) {
+			t.Fatalf("names #%d kept = %v, want %v (at most %d sets)", i, kept, i < maxRenderedNames, maxRenderedNames)
+		}
 	}
 }
