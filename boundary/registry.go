@@ -199,15 +199,7 @@ func ReadRegistry(ctx context.Context, q Reader, n Names) ([]ViewRecord, error) 
 // rule UpsertView's statement applies, so a caller holding the recorded row can skip an
 // upsert that would leave it untouched.
 func SameRecord(a, b ViewRecord) bool {
-	if a.Name != b.Name {
-		return false
-	}
-	for _, c := range registryColumns() {
-		if !reflect.DeepEqual(c.value(&a), c.value(&b)) {
-			return false
-		}
-	}
-	return true
+	return a.Name == b.Name && len(changedColumns(a, b, false)) == 0
 }
 
 // SameMetadata reports whether a and b agree on every registry column whose change is an
@@ -219,9 +211,15 @@ func SameMetadata(a, b ViewRecord) bool {
 // MetadataChanges names the registry columns whose change is an "update" for plan
 // (description and refresh settings) on which a and b differ, in column order.
 func MetadataChanges(a, b ViewRecord) []string {
+	return changedColumns(a, b, true)
+}
+
+// changedColumns names the registry columns (only the meta ones if metaOnly) on which a and b
+// differ, comparing the values UpsertView would bind, in column order.
+func changedColumns(a, b ViewRecord, metaOnly bool) []string {
 	var out []string
 	for _, c := range registryColumns() {
-		if c.meta && !reflect.DeepEqual(c.value(&a), c.value(&b)) {
+		if (c.meta || !metaOnly) && !reflect.DeepEqual(c.value(&a), c.value(&b)) {
 			out = append(out, c.name)
 		}
 	}
